@@ -1,0 +1,30 @@
+/**
+ * Errors meant for people. A UsageError is a mistake in what the user gave us
+ * (flags, config, files, target specs): exit 2, one clear message, no stack trace.
+ * An InconclusiveError means the environment or the control failed: exit 3.
+ */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export class InconclusiveError extends Error {
+  readonly exitCode = 3;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InconclusiveError';
+  }
+}
+
+/** A target misbehaved for one format (threw, wrong shape, NaN…): the run goes on with the others. */
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+export const EXIT = { ok: 0, falsified: 1, usage: 2, inconclusive: 3 } as const;

@@ -1,0 +1,13 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classifyLane, laneMargins } from '../src/verdict/lanes.js';
+import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
+
+test('a lane at the uniform baseline is dead, one at the control is clean', () => {
+  const m = laneMargins(DEFAULT_THRESHOLDS);
+  assert.equal(classifyLane(6.9903, 7, 2.6691, m), 'dead');
+  assert.equal(classifyLane(2.6691, 7, 2.6691, m), 'clean');
+  assert.equal(classifyLane(3.0, 7, 2.6691, m), 'learns');
+  assert.equal(classifyLane(5.5, 7, 2.6691, m), 'partial');
+  assert.equal(classifyLane(Number.NaN, 7, 2.6691, m), 'dead');
+});
