@@ -26,6 +26,20 @@ export interface Target {
    */
   update?(format: string, w: Float32Array, shape: readonly number[], delta: Float32Array, steps: number): Promise<Float32Array>;
 
+  /**
+   * In-process tfjs targets (reference, mutants, tfjs modules) expose their fake-quant as a
+   * differentiable tfjs function on the engine's own `tf`, so training uses real autodiff.
+   * Out-of-process targets (onnx, exec) leave it undefined; the trainer then uses forward
+   * (+ gradient if present, else an identity STE, said in the report).
+   */
+  tfFakeQuant?(format: string): ((x: import('@tensorflow/tfjs').Tensor) => import('@tensorflow/tfjs').Tensor) | undefined;
+
+  /**
+   * Targets with structure of their own (ONNX QDQ models: many quantization sites) run their
+   * site audit here and return per-site results (`site` set). Called by `run` once per target.
+   */
+  audit?(ctx: TargetAuditContext): Promise<import('../report/types.js').ProbeResult[]>;
+
   /** Release workers, sessions, child processes. Idempotent. */
   close(): Promise<void>;
 }
@@ -36,4 +50,25 @@ export interface TargetSpec {
   /** PATH, COMMAND or mutant NAME; empty for `reference`. */
   arg: string;
   raw: string;
+}
+
+export interface TargetAuditContext {
+  seed: number;
+  thresholds: import('../thresholds.js').Thresholds;
+  /** Formats the user selected (may be empty = whatever the model implies). */
+  formats: string[];
+  reproCommand(probe: string, format: string, site?: string): string;
+  log(message: string): void;
+}
+
+/** Options every target opener receives. */
+export interface TargetOptions {
+  registry: import('../formats/registry.js').FormatRegistry;
+  /** ONNX execution provider. */
+  ep?: 'cpu' | 'cuda';
+  /** exec: per-request timeout. */
+  timeoutMs?: number;
+  /** Refuse tensors bigger than this many elements (hardening). */
+  maxTensorElements?: number;
+  log?(message: string): void;
 }
