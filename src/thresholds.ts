@@ -8,12 +8,42 @@ export type ThresholdValue = number | readonly [number, number];
 export type Thresholds = Readonly<Record<string, ThresholdValue>>;
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
+  // roundtrip: dequant(quant(x)) against the reference codec on the same x (docs/probes.md)
+  'roundtrip.maxSqnrDeficitDb': 1, // fail when SQNR(target) < SQNR(reference) - this
+  // missing-dequant (H1): rms(fq(x))/rms(x), relative to the reference, at several input scales
+  'missing-dequant.rmsRatio': [0.5, 2], // fail outside this, while the outputs are codes (below)
+  'missing-dequant.integerFraction': 0.99, // "integer-valued": at least this share of nonzero outputs are integers, at every scale
+  'missing-dequant.maxRmsSpread': 10, // "scale-independent": output rms varies by less than this factor while the input spans 1e6x
+  // scale-collapse (H2): weight-like inputs, target minus reference on the same inputs
+  'scale-collapse.maxZeroExcess': 0.25, // share of nonzero inputs sent to 0, above the reference's share
+  'scale-collapse.maxSignLossExcess': 0.25, // share of negative inputs that lose their sign, above the reference's share
+  'scale-collapse.minBitsRatio': 0.5, // effective bits (entropy of outputs) as a share of the reference's
+  'scale-collapse.maxZeroFraction': 0.9, // absolute limit, only for formats without a reference codec
+  // broken-ste (H3): d/dx sum(fq(x)*g) against g*1[x in range]
+  'broken-ste.minCosine': 0.9,
+  'broken-ste.magnitudeRatio': [0.5, 2],
+  // lost-updates (H4): many tiny same-sign updates through the target's own update step
+  'lost-updates.minRetained': 0.5, // where the target's result sits between rounding in place (0) and fp32 master weights (1)
+  // format-applied (H5)
+  'format-applied.maxUnchangedFraction': 0.5, // share of non-representable x returned bit-for-bit unchanged
+  'format-applied.maxDistinctOverCodes': 1, // distinct outputs per scale block / the format's code count
   // learnability lane statuses (bits per byte); see src/verdict/lanes.ts
   'learnability.deadMargin': 0.1, // dead when best bpb >= log2(V) - deadMargin
   'learnability.cleanMargin': 0.05, // clean when best bpb <= control + cleanMargin
   'learnability.learnsMargin': 0.5, // learns when best bpb <= control + learnsMargin
   'learnability.learnsBelowBaseline': 1.0, // without a control: learns when bpb <= log2(V) - this
   'learnability.controlMinDrop': 0.3, // the control must drop >= this below baseline or the run is inconclusive
+  // onnx: QDQ site audit (docs/onnx.md); each site is judged against a reference quantizer of the
+  // same code type and granularity with a correct scale, on the very tensor the site sees
+  'onnx.weightScaleCoverage': [0.1, 10], // representable range / observed range of a weight's scale group
+  'onnx.activationScaleCoverage': [0.01, 100], // same for activations (seeded inputs are not the calibration data)
+  'onnx.float8ScaleCoverage': [0.1, 4096], // float8: max finite * scale / absmax (fp8 has dynamic range of its own)
+  'onnx.maxZeroExcess': 0.25, // share of nonzero inputs the site sends to 0, above the reference's share
+  'onnx.maxSignLossExcess': 0.1, // share of negative inputs that lose their sign, above the reference's share
+  'onnx.maxBitsDeficit': 2, // effective bits (entropy of the codes) below the reference's
+  'onnx.deadGroupZeroFraction': 0.99, // a channel/block is dead when at least this share of its nonzero inputs comes out 0
+  'onnx.maxSqnrDeficitDb': 10, // roundtrip (weights): local SQNR below the reference quantizer's by more than this
+  'onnx.maxActivationSqnrDeficitDb': 20, // roundtrip (activations): wider, seeded inputs are not the calibration data
 };
 
 export function numberThreshold(t: Thresholds, key: string): number {

@@ -1,0 +1,135 @@
+/**
+ * Small pieces every probe shares: the reference codec on the same inputs (so a format's
+ * own coarseness is never mistaken for a bug), skipped outcomes, witness samples.
+ */
+import { fakeQuant, steMask } from '../src/formats/index.js';
+import { entropyBits } from '../src/stats.js';
+import type { FormatSpec } from '../src/formats/types.js';
+import type { Target } from '../src/targets/types.js';
+import type { Statistic } from '../src/report/types.js';
+import type { ProbeOutcome } from './types.js';
+import type { ProbeInput } from './inputs.js';
+
+/** fq_ref(x) from the registry's codec, or undefined when the format has no working reference. */
+export function referenceForward(spec: FormatSpec, input: ProbeInput): Float32Array | undefined {
+  try {
+    return fakeQuant(spec, input.x, { shape: input.shape });
+  } catch {
+    return undefined;
+  }
+}
+
+/** 1 where the clipped STE passes the gradient (x inside the representable range), or undefined. */
+export function referenceSteMask(spec: FormatSpec, input: ProbeInput): Uint8Array | undefined {
+  try {
+    return steMask(spec, input.x, { shape: input.shape });
+  } catch {
+    return undefined;
+  }
+}
+
+export async function targetForward(target: Target, spec: FormatSpec, input: ProbeInput): Promise<Float32Array> {
+  return target.forward(spec.name, input.x, input.shape);
+}
+
+/** A probe that could not run says why; it never passes silently. */
+export function skippedOutcome(statisticName: string, reason: string, extra?: Partial<ProbeOutcome>): ProbeOutcome {
+  return {
+    verdict: 'skipped',
+    statistic: { name: statisticName, value: null, threshold: null, comparator: '==' },
+    evidence: { measurements: {}, notes: [reason] },
+    reason,
+    ...extra,
+  };
+}
+
+/** Skip when the target says it does not implement this format. */
+export function formatNotImplemented(target: Target, spec: FormatSpec, statisticName: string): ProbeOutcome | undefined {
+  if (target.formats && !target.formats.includes(spec.name)) {
+    return skippedOutcome(statisticName, `target ${target.spec} does not implement format ${spec.name} (it implements: ${target.formats.join(', ')})`);
+  }
+  return undefined;
+}
+
+/** Indices of the `n` largest scores (ties: lowest index first), for witness samples. */
+export function topIndices(score: (i: number) => number, length: number, n = 5): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < length; i++) {
+    const s = score(i);
+    if (Number.isNaN(s) || s <= 0) continue;
+    idx.push(i);
+  }
+  idx.sort((a, b) => score(b) - score(a) || a - b);
+  return idx.slice(0, n);
+}
+
+export interface Sample {
+  x: number;
+  y: number;
+  expected?: number;
+  note?: string;
+}
+
+export function samplesAt(indices: number[], x: ArrayLike<number>, y: ArrayLike<number>, expected?: ArrayLike<number>, note?: string): Sample[] {
+  return indices.map((i) => {
+    const s: Sample = { x: round6(x[i]!), y: round6(y[i]!) };
+    if (expected) s.expected = round6(expected[i]!);
+    if (note) s.note = note;
+    return s;
+  });
+}
+
+/** Evidence numbers rounded to 6 significant digits: readable, and stable across platforms. */
+export function round6(v: number): number {
+  if (!Number.isFinite(v) || v === 0) return v;
+  return Number(v.toPrecision(6));
+}
+
+/** Printable number for evidence tables (Infinity and NaN as words, JSON-safe). */
+export function cell(v: number | undefined | null): number | string | null {
+  if (v === undefined || v === null) return null;
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
+  return round6(v);
+}
+
+/** A JSON-safe statistic value (report.json has no Infinity). */
+export function statValue(v: number): number | null {
+  return Number.isFinite(v) ? round6(v) : null;
+}
+
+export function statistic(name: string, value: number, threshold: Statistic['threshold'], comparator: Statistic['comparator'], unit?: string): Statistic {
+  const s: Statistic = { name, value: statValue(value), threshold, comparator };
+  if (unit) s.unit = unit;
+  return s;
+}
+
+export function isOutside(v: number, [lo, hi]: readonly [number, number]): boolean {
+  return !(v >= lo && v <= hi);
+}
+
+/** Consecutive elements that share one scale under this format's scaling policy. */
+export function scaleBlockLength(spec: FormatSpec, shape: readonly number[]): number {
+  const n = shape.reduce((a, b) => a * b, 1);
+  switch (spec.scaling) {
+    case 'per-channel-absmax':
+      return n / (shape[0] ?? 1);
+    case 'per-block-absmax':
+    case 'mx-e8m0':
+      return spec.blockSize ?? n;
+    default:
+      return n;
+  }
+}
+
+/** Mean entropy (bits) of the output values within each scale block: the bits a block really uses. */
+export function blockEntropyBits(y: Float32Array, block: number): number {
+  let sum = 0;
+  let blocks = 0;
+  for (let b = 0; b < y.length; b += block) {
+    sum += entropyBits(y.subarray(b, Math.min(y.length, b + block)));
+    blocks++;
+  }
+  return blocks === 0 ? 0 : sum / blocks;
+}

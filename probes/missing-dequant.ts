@@ -1,0 +1,174 @@
+/**
+ * missing-dequant — H1: "the output stays in the integer/code domain".
+ *
+ * A quantizer that forgets to multiply by its scale returns codes (int8: −127…127) or
+ * block-relative elements (nf4, mx: values in the element range) whatever the input's
+ * magnitude. Feed the same tensor at overall scales 1e-3, 1 and 1e3 and measure
+ * rms(fq(x))/rms(x), relative to the reference codec's ratio on the same input (a format
+ * that saturates or flushes legitimately moves the ratio). Fail when that relative ratio
+ * leaves [0.5, 2] while the outputs look like codes: integer-valued at every scale, or an
+ * output rms that barely moves while the input spans six decades.
+ */
+import { integerFraction, rms } from '../src/stats.js';
+import { numberThreshold, rangeThreshold } from '../src/thresholds.js';
+import type { FormatSpec } from '../src/formats/types.js';
+import type { Target } from '../src/targets/types.js';
+import type { Probe, ProbeContext, ProbeOutcome } from './types.js';
+import { OVERALL_SCALES, activationNormal, formatScale, scaled, weightNormal, type ProbeInput } from './inputs.js';
+import { cell, formatNotImplemented, isOutside, referenceForward, samplesAt, statistic, topIndices } from './common.js';
+
+const STAT = 'rms(fq(x))/rms(x) relative to reference';
+
+export interface ScalePoint {
+  scale: number;
+  rmsX: number;
+  rmsTarget: number;
+  /** undefined: no reference codec. */
+  rmsReference: number | undefined;
+  integerFractionTarget: number;
+  integerFractionReference: number | undefined;
+}
+
+export interface DequantSeries {
+  input: string;
+  points: ScalePoint[];
+}
+
+export interface DequantThresholds {
+  rmsRatio: readonly [number, number];
+  integerFraction: number;
+  maxRmsSpread: number;
+}
+
+export interface DequantJudgement {
+  verdict: 'pass' | 'fail';
+  /** The relative ratio furthest from 1 (in log terms) over all series and scales. */
+  worstRatio: number;
+  worstInput: string;
+  worstScale: number;
+  integerValued: boolean;
+  scaleIndependent: boolean;
+}
+
+/** Target rms ratio divided by the reference's (1 = behaves like the reference). */
+export function relativeRatio(p: ScalePoint): number {
+  const t = p.rmsX === 0 ? 0 : p.rmsTarget / p.rmsX;
+  if (p.rmsReference === undefined) return t;
+  const r = p.rmsX === 0 ? 0 : p.rmsReference / p.rmsX;
+  if (r === 0) return t === 0 ? 1 : Number.POSITIVE_INFINITY;
+  return t / r;
+}
+
+function spread(values: number[]): number {
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return min > 0 ? max / min : Number.POSITIVE_INFINITY;
+}
+
+/** Outputs that look like codes: integer at every scale (and the reference's are not), or rms independent of the input's scale. */
+export function codeDomainSigns(s: DequantSeries, t: DequantThresholds): { integerValued: boolean; scaleIndependent: boolean } {
+  const everyScaleInteger = (f: (p: ScalePoint) => number | undefined) =>
+    s.points.every((p) => (f(p) ?? 0) >= t.integerFraction);
+  const integerValued =
+    everyScaleInteger((p) => p.integerFractionTarget) && !everyScaleInteger((p) => p.integerFractionReference);
+  const refIndependent = s.points.every((p) => p.rmsReference !== undefined) && spread(s.points.map((p) => p.rmsReference!)) < t.maxRmsSpread;
+  const scaleIndependent = spread(s.points.map((p) => p.rmsTarget)) < t.maxRmsSpread && !refIndependent;
+  return { integerValued, scaleIndependent };
+}
+
+export function judgeMissingDequant(series: readonly DequantSeries[], t: DequantThresholds): DequantJudgement {
+  let worst = { ratio: 1, input: series[0]?.input ?? '', scale: 1, badness: -1 };
+  let fail = false;
+  let integerValued = false;
+  let scaleIndependent = false;
+  for (const s of series) {
+    const signs = codeDomainSigns(s, t);
+    integerValued ||= signs.integerValued;
+    scaleIndependent ||= signs.scaleIndependent;
+    for (const p of s.points) {
+      const ratio = relativeRatio(p);
+      const badness = ratio === 0 || !Number.isFinite(ratio) ? Number.POSITIVE_INFINITY : Math.abs(Math.log(ratio));
+      if (badness > worst.badness) worst = { ratio, input: s.input, scale: p.scale, badness };
+      if ((signs.integerValued || signs.scaleIndependent) && isOutside(ratio, t.rmsRatio)) fail = true;
+    }
+  }
+  return { verdict: fail ? 'fail' : 'pass', worstRatio: worst.ratio, worstInput: worst.input, worstScale: worst.scale, integerValued, scaleIndependent };
+}
+
+async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise<ProbeOutcome> {
+  const notImplemented = formatNotImplemented(target, spec, STAT);
+  if (notImplemented) return notImplemented;
+  const t: DequantThresholds = {
+    rmsRatio: rangeThreshold(ctx.thresholds, 'missing-dequant.rmsRatio'),
+    integerFraction: numberThreshold(ctx.thresholds, 'missing-dequant.integerFraction'),
+    maxRmsSpread: numberThreshold(ctx.thresholds, 'missing-dequant.maxRmsSpread'),
+  };
+  const series: DequantSeries[] = [];
+  const seen = new Map<string, { input: ProbeInput; y: Float32Array; ref: Float32Array | undefined }>();
+  for (const base of [activationNormal(ctx.seed), weightNormal(ctx.seed)]) {
+    const points: ScalePoint[] = [];
+    for (const s of OVERALL_SCALES) {
+      const input = scaled(base, s);
+      const y = await target.forward(spec.name, input.x, input.shape);
+      const ref = referenceForward(spec, input);
+      seen.set(`${base.name}@${s}`, { input, y, ref });
+      points.push({
+        scale: s,
+        rmsX: rms(input.x),
+        rmsTarget: rms(y),
+        rmsReference: ref ? rms(ref) : undefined,
+        integerFractionTarget: integerFraction(y),
+        integerFractionReference: ref ? integerFraction(ref) : undefined,
+      });
+    }
+    series.push({ input: base.name, points });
+  }
+  const j = judgeMissingDequant(series, t);
+  const outcome: ProbeOutcome = {
+    verdict: j.verdict,
+    statistic: statistic(STAT, j.worstRatio, [t.rmsRatio[0], t.rmsRatio[1]], 'outside'),
+    evidence: {
+      measurements: {
+        worstRatio: cell(j.worstRatio),
+        worstInput: `${j.worstInput}×${formatScale(j.worstScale)}`,
+        integerValuedAtEveryScale: j.integerValued,
+        scaleIndependentRms: j.scaleIndependent,
+      },
+      tables: [
+        {
+          title: 'rms(fq(x))/rms(x) at each overall input scale',
+          headings: ['input', 'scale', 'target', 'reference', 'target/reference', 'integer share (target)'],
+          rows: series.flatMap((s) =>
+            s.points.map((p) => [
+              s.input,
+              formatScale(p.scale),
+              cell(p.rmsTarget / p.rmsX),
+              cell(p.rmsReference === undefined ? undefined : p.rmsReference / p.rmsX),
+              cell(relativeRatio(p)),
+              cell(p.integerFractionTarget),
+            ]),
+          ),
+        },
+      ],
+    },
+  };
+  if (j.verdict === 'fail') {
+    const w = seen.get(`${j.worstInput}@${j.worstScale}`)!;
+    const idx = topIndices((i) => Math.abs(w.y[i]! - (w.ref ? w.ref[i]! : w.input.x[i]!)), w.input.x.length);
+    const sign = j.integerValued ? 'integer-valued at every scale' : 'the same rms at every input scale';
+    outcome.witness = {
+      summary: `${spec.name}: outputs are ${sign} (codes, not values); rms(fq(x))/rms(x) is ${cell(j.worstRatio)}× the reference's on ${j.worstInput}×${formatScale(j.worstScale)}`,
+      samples: samplesAt(idx, w.input.x, w.y, w.ref),
+      repro: ctx.reproCommand('missing-dequant', spec.name),
+    };
+  }
+  return outcome;
+}
+
+export const missingDequant: Probe = {
+  id: 'missing-dequant',
+  hypothesis: 'H1',
+  title: 'the output is dequantized (values, not codes)',
+  requires: ['forward'],
+  run,
+};

@@ -1,0 +1,139 @@
+/**
+ * roundtrip — "dequant(quant(x)) is wrong for this format".
+ *
+ * Runs the target's fake-quant on seeded weight- and activation-like tensors and compares
+ * its SQNR with the reference codec's SQNR on the very same tensors: a coarse format has a
+ * low SQNR in both, a wrong implementation falls below the reference. NaN/Inf out of a
+ * finite input is always a failure. The exact-match rate vs the reference is evidence (an
+ * implementation may legitimately round ties differently).
+ */
+import { mismatchFraction, sqnrDb } from '../src/stats.js';
+import { numberThreshold } from '../src/thresholds.js';
+import type { FormatSpec } from '../src/formats/types.js';
+import type { Target } from '../src/targets/types.js';
+import type { Probe, ProbeContext, ProbeOutcome } from './types.js';
+import { activationNormal, baseInputs, scaled, type ProbeInput } from './inputs.js';
+import { cell, formatNotImplemented, referenceForward, samplesAt, statistic, topIndices } from './common.js';
+
+/** float32 fake-quant cannot be judged beyond this; caps +Inf (exact) so deficits stay finite. */
+export const SQNR_CAP_DB = 120;
+const STAT = 'SQNR deficit vs reference';
+
+export interface RoundtripMeasurement {
+  input: string;
+  sqnrTarget: number;
+  /** undefined when the format has no reference codec. */
+  sqnrReference: number | undefined;
+  /** Non-finite outputs where the input (and the reference) are finite. */
+  nonFinite: number;
+  exactMatch: number | undefined;
+}
+
+export interface RoundtripJudgement {
+  verdict: 'pass' | 'fail';
+  /** Worst (largest) reference − target SQNR over the inputs, dB. */
+  worstDeficitDb: number;
+  worstInput: string;
+  nonFinite: number;
+}
+
+/** Pure judgement: fail on any NaN/Inf from finite input, or SQNR more than maxDeficitDb below the reference. */
+export function judgeRoundtrip(ms: readonly RoundtripMeasurement[], maxDeficitDb: number): RoundtripJudgement {
+  let worstDeficitDb = Number.NEGATIVE_INFINITY;
+  let worstInput = ms[0]?.input ?? '';
+  let nonFinite = 0;
+  for (const m of ms) {
+    nonFinite += m.nonFinite;
+    if (m.sqnrReference === undefined) continue;
+    const t = Number.isNaN(m.sqnrTarget) ? Number.NEGATIVE_INFINITY : Math.min(m.sqnrTarget, SQNR_CAP_DB);
+    const deficit = Math.min(m.sqnrReference, SQNR_CAP_DB) - t;
+    if (deficit > worstDeficitDb) {
+      worstDeficitDb = deficit;
+      worstInput = m.input;
+    }
+  }
+  const fail = nonFinite > 0 || worstDeficitDb > maxDeficitDb;
+  return { verdict: fail ? 'fail' : 'pass', worstDeficitDb, worstInput, nonFinite };
+}
+
+function roundtripInputs(seed: number): ProbeInput[] {
+  const a = activationNormal(seed);
+  return [...baseInputs(seed), scaled(a, 1e-3), scaled(a, 1e3)];
+}
+
+function nonFiniteFromFinite(x: Float32Array, y: Float32Array, ref: Float32Array | undefined): number {
+  let n = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isFinite(x[i]!) && !Number.isFinite(y[i]!) && (ref === undefined || Number.isFinite(ref[i]!))) n++;
+  }
+  return n;
+}
+
+async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise<ProbeOutcome> {
+  const notImplemented = formatNotImplemented(target, spec, STAT);
+  if (notImplemented) return notImplemented;
+  const maxDeficit = numberThreshold(ctx.thresholds, 'roundtrip.maxSqnrDeficitDb');
+  const inputs = roundtripInputs(ctx.seed);
+  const measured: RoundtripMeasurement[] = [];
+  const outputs = new Map<string, { input: ProbeInput; y: Float32Array; ref: Float32Array | undefined }>();
+  for (const input of inputs) {
+    const y = await target.forward(spec.name, input.x, input.shape);
+    const ref = referenceForward(spec, input);
+    outputs.set(input.name, { input, y, ref });
+    measured.push({
+      input: input.name,
+      sqnrTarget: sqnrDb(input.x, y),
+      sqnrReference: ref ? sqnrDb(input.x, ref) : undefined,
+      nonFinite: nonFiniteFromFinite(input.x, y, ref),
+      exactMatch: ref ? 1 - mismatchFraction(y, ref) : undefined,
+    });
+  }
+  const j = judgeRoundtrip(measured, maxDeficit);
+  const hasReference = measured.some((m) => m.sqnrReference !== undefined);
+  const outcome: ProbeOutcome = {
+    verdict: j.verdict,
+    statistic: hasReference
+      ? statistic(STAT, j.worstDeficitDb, maxDeficit, '>', 'dB')
+      : statistic('non-finite outputs from finite inputs', j.nonFinite, 0, '>'),
+    evidence: {
+      measurements: {
+        worstDeficitDb: cell(j.worstDeficitDb),
+        worstInput: j.worstInput,
+        nonFinite: j.nonFinite,
+        referenceCodec: hasReference,
+        minExactMatch: hasReference ? cell(Math.min(...measured.map((m) => m.exactMatch ?? 1))) : null,
+      },
+      tables: [
+        {
+          title: 'SQNR of the target and of the reference codec on the same inputs',
+          headings: ['input', 'SQNR target (dB)', 'SQNR reference (dB)', 'exact match vs reference', 'NaN/Inf'],
+          rows: measured.map((m) => [m.input, cell(m.sqnrTarget), cell(m.sqnrReference), cell(m.exactMatch), m.nonFinite]),
+        },
+      ],
+      notes: hasReference ? undefined : [`format ${spec.name} has no reference codec: only NaN/Inf on finite input is judged`],
+    },
+  };
+  if (j.verdict === 'fail') {
+    const worst = outputs.get(j.worstInput)!;
+    const { x } = worst.input;
+    const { y, ref } = worst;
+    const idx = topIndices((i) => (Number.isFinite(y[i]!) ? Math.abs(y[i]! - (ref ? ref[i]! : x[i]!)) : Number.MAX_VALUE), x.length);
+    outcome.witness = {
+      summary:
+        j.nonFinite > 0
+          ? `${spec.name}: ${j.nonFinite} NaN/Inf outputs from finite inputs`
+          : `${spec.name}: SQNR on ${j.worstInput} is ${cell(j.worstDeficitDb)} dB below the reference codec (allowed ${maxDeficit} dB)`,
+      samples: samplesAt(idx, x, y, ref),
+      repro: ctx.reproCommand('roundtrip', spec.name),
+    };
+  }
+  return outcome;
+}
+
+export const roundtrip: Probe = {
+  id: 'roundtrip',
+  hypothesis: 'codec',
+  title: 'dequant(quant(x)) matches the reference codec',
+  requires: ['forward'],
+  run,
+};

@@ -1,0 +1,68 @@
+/**
+ * Target specs on the command line and their openers:
+ *   reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND
+ * onnx and exec live in their own modules and are imported on demand (onnxruntime-node and
+ * child processes only when asked for).
+ */
+import { UsageError } from '../errors.js';
+import type { Target, TargetKind, TargetOptions, TargetSpec } from './types.js';
+import { openReferenceTarget } from './reference.js';
+import { MUTANT_NAMES, openMutantTarget } from './mutants/index.js';
+import { openTfjsTarget } from './tfjs.js';
+
+export const TARGET_KINDS: readonly TargetKind[] = ['reference', 'mutant', 'tfjs', 'onnx', 'exec'];
+
+const USAGE = `Valid targets: reference, mutant:NAME (${MUTANT_NAMES.join(', ')}), tfjs:PATH (.js/.mjs/.ts module or model.json), onnx:PATH (.onnx), exec:COMMAND`;
+
+export function parseTargetSpec(raw: string): TargetSpec {
+  const text = raw.trim();
+  if (text === 'reference') return { kind: 'reference', arg: '', raw };
+  const colon = text.indexOf(':');
+  if (colon < 0) throw new UsageError(`target '${raw}' is not a target spec. ${USAGE}.`);
+  const kind = text.slice(0, colon) as TargetKind;
+  const arg = text.slice(colon + 1).trim();
+  if (!TARGET_KINDS.includes(kind) || kind === 'reference') {
+    throw new UsageError(`unknown target kind '${text.slice(0, colon)}' in '${raw}'. ${USAGE}.`);
+  }
+  if (arg === '') throw new UsageError(`target '${raw}' names no ${kind === 'exec' ? 'command' : kind === 'mutant' ? 'mutant' : 'path'}. ${USAGE}.`);
+  if (kind === 'mutant' && !MUTANT_NAMES.includes(arg)) {
+    throw new UsageError(`unknown mutant '${arg}'. Known mutants: ${MUTANT_NAMES.join(', ')}.`);
+  }
+  return { kind, arg, raw };
+}
+
+/** Import a sibling target module by a computed path (so tsc does not require it to exist yet). */
+async function importTargetModule<T>(file: string, exportName: string, kind: string): Promise<T> {
+  const specifier = new URL(file, import.meta.url).href;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(specifier)) as Record<string, unknown>;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(file.replace('./', ''))) {
+      throw new UsageError(`${kind} targets are not available in this build (${file} is missing).`);
+    }
+    throw e;
+  }
+  const f = mod[exportName];
+  if (typeof f !== 'function') throw new UsageError(`${kind} targets are not available in this build (${file} has no ${exportName}).`);
+  return f as T;
+}
+
+type Opener = (arg: string, opts: TargetOptions) => Promise<Target>;
+
+export async function openTarget(raw: string, opts: TargetOptions): Promise<Target> {
+  const spec = parseTargetSpec(raw);
+  switch (spec.kind) {
+    case 'reference':
+      return openReferenceTarget(opts);
+    case 'mutant':
+      return openMutantTarget(spec.arg, opts);
+    case 'tfjs':
+      return openTfjsTarget(spec.arg, opts);
+    case 'onnx':
+      return (await importTargetModule<Opener>('./onnx/index.js', 'openOnnxTarget', 'onnx'))(spec.arg, opts);
+    case 'exec':
+      return (await importTargetModule<Opener>('./exec.js', 'openExecTarget', 'exec'))(spec.arg, opts);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Shared pieces of the built-in mutants. Each mutant is a tfjs quantizer module with the
+ * same contract as `tfjs:PATH` (so the tfjs adapter is exercised by the selftest), plants one
+ * bug the way it shows up in real code, and behaves like the reference for formats the bug
+ * does not apply to.
+ */
+import type { Tf } from '../../tf.js';
+import type { tf as tfNs } from '../../tf.js';
+import { tfFakeQuant } from '../../formats/tf.js';
+import type { FormatSpec } from '../../formats/types.js';
+import type { FormatRegistry } from '../../formats/registry.js';
+import type { ProbeId } from '../../../probes/types.js';
+import type { TfjsModuleFactory } from '../tfjs.js';
+
+type Tensor = tfNs.Tensor;
+
+export interface MutantDefinition {
+  name: string;
+  /** The hypothesis it plants (H1…H5). */
+  hypothesis: string;
+  /** The probe that must catch it. */
+  probe: ProbeId;
+  /** One line: what the bug is, in the words of a bug report. */
+  description: string;
+  /** Formats where the bug is real; for the others the module behaves like the reference. */
+  appliesTo(spec: FormatSpec): boolean;
+  module: TfjsModuleFactory;
+}
+
+/** Every mutant leaves fp32 (the identity control) alone: there is nothing to break. */
+export function quantized(spec: FormatSpec): boolean {
+  return spec.family !== 'identity';
+}
+
+/** The reference fake-quant op per format, cached. */
+export function referenceOps(registry: FormatRegistry): (format: string) => (x: Tensor) => Tensor {
+  const ops = new Map<string, (x: Tensor) => Tensor>();
+  return (format) => {
+    let op = ops.get(format);
+    if (!op) {
+      op = tfFakeQuant(registry.get(format));
+      ops.set(format, op);
+    }
+    return op;
+  };
+}
+
+function floatData(x: Tensor): Float32Array {
+  return (x.dtype === 'float32' ? x.dataSync() : Float32Array.from(x.dataSync() as ArrayLike<number>)) as Float32Array;
+}
+
+/**
+ * A differentiable op whose forward and backward run on typed arrays (as the reference's
+ * tfFakeQuant does); the mutants use it to plant a bug in one of the two halves.
+ */
+export function arrayOp(
+  tf: Tf,
+  forward: (x: Float32Array, shape: number[]) => Float32Array,
+  backward: (x: Float32Array, shape: number[], dy: Float32Array) => Float32Array,
+): (x: Tensor) => Tensor {
+  const op = tf.customGrad((...args: (Tensor | tfNs.GradSaveFunc)[]) => {
+    const x = args[0] as Tensor;
+    const save = args[1] as tfNs.GradSaveFunc;
+    save([x]);
+    const y = forward(floatData(x), x.shape);
+    return {
+      value: tf.tensor(y, x.shape, 'float32'),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const xs = saved[0]!;
+        return tf.tensor(backward(floatData(xs), xs.shape, floatData(dy)), xs.shape, 'float32');
+      },
+    };
+  });
+  return (x) => op(x) as Tensor;
+}
+
+/** The straight-through estimator in its common `x + stopGradient(q − x)` form: dx = dy, unclipped. */
+export function identityBackward(_x: Float32Array, _shape: number[], dy: Float32Array): Float32Array {
+  return Float32Array.from(dy);
+}
