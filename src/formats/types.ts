@@ -38,6 +38,8 @@ export interface FormatSpec {
   bias?: number;
   subnormals?: boolean;
   specials?: Specials;
+  /** ±Inf input → ±max finite instead of ±Inf (ONNX float8 `saturate=1`, which fp8-e5m2 follows). */
+  saturateInfinity?: boolean;
 
   // posit
   es?: number;
@@ -48,6 +50,10 @@ export interface FormatSpec {
   // mx: the element format's name (a registry row) and its emax (OCP MX v1.0 table)
   element?: string;
   elementEmax?: number;
+  /** mx: implicit scale of the element code (MXINT8: 2^-6); default 1. */
+  elementScale?: number;
+  /** mx: the resolved element row (filled in by the registry). */
+  elementSpec?: FormatSpec;
 
   /** Where the tool had to choose (gf4, legacy posits) or a user override: shown by `formats`. */
   note?: string;

@@ -1,0 +1,332 @@
+/**
+ * Reference codecs on Float32Array: encode (codes + scales), decode, fakeQuant = decode∘encode,
+ * and the clipped-STE mask. The scaling policy of the row picks the groups (tensor, rows of
+ * axis 0, blocks of `blockSize`, MX blocks) and one scale per group; the element codec of the
+ * family does the rounding. Scales are float32 (as ONNX stores them):
+ *  - absmax: scale = fround(absmax / elementMax) over finite values (0 for an all-zero group,
+ *    whose outputs are then 0, never NaN);
+ *  - unsigned integer min/max: min/max include 0 (ONNX DynamicQuantizeLinear), scale =
+ *    (max − min) / qmax, zero-point = roundHalfEven(−min / scale) clamped to [0, qmax];
+ *  - mx-e8m0: X = 2^(floor(log2 amax) − elementEmax), exponent clamped to [−127, 127]; a block
+ *    with NaN gets the NaN scale (0xFF) and decodes to NaN; an all-zero block gets 2^−127.
+ * `opts.scale` replaces the computed scale of every group (for `quantize --scale S` and for
+ * conformance tests); `opts.zeroPoint` likewise for unsigned integers.
+ */
+import type { Encoded, FormatInfo, FormatSpec } from './types.js';
+import type { ElementCodec } from './element.js';
+import { integerCodec } from './integer.js';
+import { minifloatCodec, minifloatLayout } from './minifloat.js';
+import { positCodec } from './posit.js';
+import { codebookCodec } from './codebook.js';
+
+export * from './types.js';
+export { BUILTIN_FORMATS, FormatRegistry, defaultRegistry } from './registry.js';
+
+export interface CodecOptions {
+  /** Tensor shape; per-channel scaling uses axis 0. Default [x.length]. */
+  shape?: readonly number[];
+  /** Replace the computed scale (every group). */
+  scale?: number;
+  /** Replace the computed zero-point (unsigned integers). */
+  zeroPoint?: number;
+}
+
+const codecs = new WeakMap<FormatSpec, ElementCodec>();
+
+/** The element codec of a row (for mx rows: of its element format). */
+export function elementCodec(spec: FormatSpec): ElementCodec {
+  let c = codecs.get(spec);
+  if (c) return c;
+  switch (spec.family) {
+    case 'integer':
+      c = integerCodec(spec);
+      break;
+    case 'minifloat':
+    case 'goldenfloat':
+      c = minifloatCodec(spec);
+      break;
+    case 'posit':
+      c = positCodec(spec);
+      break;
+    case 'codebook':
+      c = codebookCodec(spec);
+      break;
+    case 'mx': {
+      const el = spec.elementSpec;
+      if (!el) throw new Error(`mx format '${spec.name}' has no resolved element format`);
+      // MXINT8 saturates symmetrically (OCP reference); float elements use their own codec.
+      c = el.family === 'integer' ? integerCodec(el, true) : elementCodec(el);
+      break;
+    }
+    case 'identity':
+      c = identityCodec;
+      break;
+  }
+  codecs.set(spec, c);
+  return c;
+}
+
+const identityBits = new Float32Array(1);
+const identityCode = new Uint32Array(identityBits.buffer);
+const identityCodec: ElementCodec = {
+  bits: 32,
+  maxFinite: 3.4028234663852886e38,
+  minFinite: -3.4028234663852886e38,
+  minPositive: 2 ** -149,
+  codeCount: 2 * (255 * 2 ** 23 - 1) + 1,
+  encode(t) {
+    identityBits[0] = t;
+    return identityCode[0]!;
+  },
+  decode(c) {
+    identityCode[0] = c;
+    return identityBits[0]!;
+  },
+  values: () => undefined,
+  fakeQuantRange(x, out, lo, hi) {
+    if (out !== x) out.set(x.subarray(lo, hi), lo);
+  },
+};
+
+// ---------------------------------------------------------------- groups and scales
+
+interface Groups {
+  /** elements per group (the last group may be shorter) */
+  size: number;
+  count: number;
+}
+
+function groupsOf(spec: FormatSpec, n: number, shape: readonly number[] | undefined): Groups {
+  switch (spec.scaling) {
+    case 'none':
+    case 'per-tensor-absmax':
+    case 'per-tensor-minmax':
+      return { size: Math.max(n, 1), count: 1 };
+    case 'per-channel-absmax': {
+      const rows = shape && shape.length > 1 ? shape[0]! : 1;
+      if (rows <= 0 || n % rows !== 0) throw new Error(`shape [${shape?.join(', ')}] does not match ${n} elements`);
+      return { size: Math.max(n / rows, 1), count: rows };
+    }
+    case 'per-block-absmax':
+    case 'mx-e8m0': {
+      const size = spec.blockSize ?? 32;
+      return { size, count: Math.max(Math.ceil(n / size), 1) };
+    }
+  }
+}
+
+function isUnsignedInteger(spec: FormatSpec): boolean {
+  return spec.family === 'integer' && spec.signed === false;
+}
+
+interface GroupScale {
+  scale: number;
+  zeroPoint: number;
+  sharedExponent?: number;
+}
+
+function scaleOfGroup(spec: FormatSpec, codec: ElementCodec, x: Float32Array, lo: number, hi: number, options: CodecOptions | undefined): GroupScale {
+  if (spec.family === 'identity') return { scale: 1, zeroPoint: 0 }; // fp32 ignores any scale
+  // scales are float32, as ONNX stores them
+  const opts = options?.scale === undefined ? options : { ...options, scale: Math.fround(options.scale) };
+  if (spec.scaling === 'none' && opts?.scale === undefined) return { scale: 1, zeroPoint: 0 };
+  if (isUnsignedInteger(spec)) {
+    let mn = 0;
+    let mx = 0;
+    for (let i = lo; i < hi; i++) {
+      const v = x[i]!;
+      if (v < mn && v > -Infinity) mn = v;
+      if (v > mx && v < Infinity) mx = v;
+    }
+    const scale = opts?.scale ?? Math.fround((mx - mn) / codec.maxFinite);
+    let zp = opts?.zeroPoint;
+    if (zp === undefined) {
+      zp = scale > 0 ? Math.fround(-mn / scale) + 6755399441055744 - 6755399441055744 : 0;
+      zp = Math.min(Math.max(zp, 0), codec.maxFinite);
+    }
+    return { scale, zeroPoint: zp };
+  }
+  if (opts?.scale !== undefined) return { scale: opts.scale, zeroPoint: 0 };
+  let amax = 0;
+  let nan = false;
+  for (let i = lo; i < hi; i++) {
+    const a = Math.abs(x[i]!);
+    if (a > amax && a < Infinity) amax = a;
+    else if (a !== a) nan = true;
+  }
+  if (spec.scaling === 'mx-e8m0') {
+    if (nan) return { scale: NaN, zeroPoint: 0, sharedExponent: 0xff };
+    if (amax === 0) return { scale: 2 ** -127, zeroPoint: 0, sharedExponent: 0 };
+    let e = Math.floor(Math.log2(amax));
+    if (2 ** e > amax) e--;
+    else if (2 ** (e + 1) <= amax) e++;
+    const shared = Math.min(Math.max(e - (spec.elementEmax ?? 0), -127), 127);
+    const elementScale = spec.elementScale ?? 1;
+    return { scale: 2 ** shared * elementScale, zeroPoint: 0, sharedExponent: shared + 127 };
+  }
+  return { scale: Math.fround(amax / codec.maxFinite), zeroPoint: 0 };
+}
+
+// ---------------------------------------------------------------- public API
+
+export function encode(spec: FormatSpec, x: Float32Array, opts?: CodecOptions): Encoded {
+  const codec = elementCodec(spec);
+  const n = x.length;
+  const shape = [...(opts?.shape ?? [n])];
+  const g = groupsOf(spec, n, shape);
+  const codes = new Uint32Array(n);
+  const hasScales = spec.family !== 'identity' && (spec.scaling !== 'none' || opts?.scale !== undefined);
+  const scales = new Float32Array(hasScales ? g.count : 0);
+  const unsigned = isUnsignedInteger(spec);
+  const zeroPoints = unsigned ? new Int32Array(g.count) : undefined;
+  const mx = spec.scaling === 'mx-e8m0' && opts?.scale === undefined;
+  const sharedExponents = mx ? new Uint8Array(g.count) : undefined;
+  const t = new Float32Array(1);
+  for (let gi = 0; gi < g.count; gi++) {
+    const lo = gi * g.size;
+    const hi = Math.min(lo + g.size, n);
+    const s = scaleOfGroup(spec, codec, x, lo, hi, opts);
+    if (hasScales) scales[gi] = s.scale;
+    if (zeroPoints) zeroPoints[gi] = s.zeroPoint;
+    if (sharedExponents) sharedExponents[gi] = s.sharedExponent ?? 0;
+    const divide = s.scale !== 1 && s.scale > 0 && Number.isFinite(s.scale);
+    for (let i = lo; i < hi; i++) {
+      t[0] = divide ? x[i]! / s.scale : s.scale === 0 ? 0 : x[i]!;
+      codes[i] = codec.encode(t[0]!, s.zeroPoint);
+    }
+  }
+  const enc: Encoded = { format: spec.name, shape, codes, scales };
+  if (zeroPoints) enc.zeroPoints = zeroPoints;
+  if (sharedExponents) enc.sharedExponents = sharedExponents;
+  return enc;
+}
+
+export function decode(spec: FormatSpec, enc: Encoded): Float32Array {
+  const codec = elementCodec(spec);
+  const n = enc.codes.length;
+  const g = groupsOf(spec, n, enc.shape);
+  const out = new Float32Array(n);
+  for (let gi = 0; gi < g.count; gi++) {
+    const lo = gi * g.size;
+    const hi = Math.min(lo + g.size, n);
+    const scale = enc.scales.length > 0 ? enc.scales[Math.min(gi, enc.scales.length - 1)]! : 1;
+    const zp = enc.zeroPoints ? enc.zeroPoints[gi]! : 0;
+    for (let i = lo; i < hi; i++) {
+      const v = codec.decode(enc.codes[i]!, zp);
+      out[i] = scale === 1 ? v : v * scale;
+    }
+  }
+  return out;
+}
+
+/** decode(encode(x)) in one pass; `out` may be given to avoid an allocation (may be x). */
+export function fakeQuant(spec: FormatSpec, x: Float32Array, opts?: CodecOptions, out = new Float32Array(x.length)): Float32Array {
+  const codec = elementCodec(spec);
+  const n = x.length;
+  const g = groupsOf(spec, n, opts?.shape);
+  for (let gi = 0; gi < g.count; gi++) {
+    const lo = gi * g.size;
+    const hi = Math.min(lo + g.size, n);
+    const s = scaleOfGroup(spec, codec, x, lo, hi, opts);
+    if (s.scale > 0 && Number.isFinite(s.scale)) codec.fakeQuantRange(x, out, lo, hi, s.scale, s.zeroPoint);
+    else if (s.scale === 0) {
+      // all-zero group (±Inf aside): outputs are 0, NaN stays NaN where the format has NaN
+      const nanOut = codec.decode(codec.encode(NaN, s.zeroPoint), s.zeroPoint) * 0;
+      for (let i = lo; i < hi; i++) out[i] = x[i]! !== x[i]! ? nanOut : 0;
+    } else out.fill(NaN, lo, hi);
+  }
+  return out;
+}
+
+/** 1 where x lies inside the representable range of its group (clipped STE passes dy), else 0. */
+export function steMask(spec: FormatSpec, x: Float32Array, opts?: CodecOptions): Uint8Array {
+  const codec = elementCodec(spec);
+  const n = x.length;
+  const g = groupsOf(spec, n, opts?.shape);
+  const mask = new Uint8Array(n);
+  for (let gi = 0; gi < g.count; gi++) {
+    const lo = gi * g.size;
+    const hi = Math.min(lo + g.size, n);
+    const s = scaleOfGroup(spec, codec, x, lo, hi, opts);
+    // range in x units; an all-zero group (scale 0) passes its zeros
+    const below = Math.fround((codec.minFinite - s.zeroPoint) * s.scale);
+    const above = Math.fround((codec.maxFinite - s.zeroPoint) * s.scale);
+    for (let i = lo; i < hi; i++) {
+      const v = x[i]!;
+      mask[i] = v >= below && v <= above ? 1 : 0;
+    }
+  }
+  return mask;
+}
+
+/** Distinct finite element values (codes), ±0 once. */
+export function codeCount(spec: FormatSpec): number {
+  return elementCodec(spec).codeCount;
+}
+
+/** mx rows with an implicit element scale (MXINT8: 2^-6) report values in units of the shared scale. */
+function elementUnit(spec: FormatSpec): number {
+  return spec.family === 'mx' ? (spec.elementScale ?? 1) : 1;
+}
+
+/** Largest finite element value before scaling (integer: qmax; nf4: 1; mxint8: 127/64). */
+export function maxFinite(spec: FormatSpec): number {
+  return elementCodec(spec).maxFinite * elementUnit(spec);
+}
+
+/** Smallest positive element value before scaling. */
+export function minPositive(spec: FormatSpec): number {
+  return elementCodec(spec).minPositive * elementUnit(spec);
+}
+
+/**
+ * All finite element values ascending before scaling (integer: the codes qmin..qmax; mx: the
+ * element grid in units of the shared scale). Undefined for formats with more than 2^16
+ * patterns (gf24, gf32, fp32).
+ */
+export function elementValues(spec: FormatSpec): Float32Array | undefined {
+  const v = elementCodec(spec).values();
+  const unit = elementUnit(spec);
+  return v && unit !== 1 ? v.map((e) => e * unit) : v;
+}
+
+export function layoutOf(spec: FormatSpec): string {
+  switch (spec.family) {
+    case 'identity':
+      return 'IEEE binary32';
+    case 'integer':
+      return spec.signed ? `int${spec.bits} two's complement` : `uint${spec.bits}`;
+    case 'minifloat':
+    case 'goldenfloat': {
+      const L = minifloatLayout(spec);
+      const sub = L.subnormals ? 'subnormals' : 'no subnormals';
+      const sp = L.specials === 'ieee' ? 'Inf/NaN' : L.specials === 'nan-only-at-all-ones' ? 'NaN at S.1…1, no Inf' : 'no Inf/NaN';
+      return `1/${L.E}/${L.M} bias ${L.bias}, ${sub}, ${sp}`;
+    }
+    case 'posit':
+      return `posit n=${spec.bits} es=${spec.es ?? 2}`;
+    case 'codebook':
+      return `codebook of ${spec.codebook!.length}`;
+    case 'mx':
+      return `${spec.elementSpec?.name ?? spec.element} ×32 + E8M0${(spec.elementScale ?? 1) !== 1 ? ` (element ×${spec.elementScale})` : ''}`;
+  }
+}
+
+export function formatInfo(spec: FormatSpec): FormatInfo {
+  const codec = elementCodec(spec);
+  const scaleFactor = elementUnit(spec);
+  const info: FormatInfo = {
+    name: spec.name,
+    family: spec.family,
+    bits: spec.bits,
+    layout: layoutOf(spec),
+    scaling: spec.scaling,
+    codes: codec.codeCount,
+    maxFinite: codec.maxFinite * scaleFactor,
+    minPositive: codec.minPositive * scaleFactor,
+    source: spec.source ?? 'builtin',
+  };
+  if (spec.blockSize !== undefined) info.blockSize = spec.blockSize;
+  if (spec.note !== undefined) info.note = spec.note;
+  return info;
+}

@@ -1,0 +1,165 @@
+/**
+ * Generic sign/exponent/mantissa codec (minifloat and GoldenFloat rows). Round to nearest
+ * even, saturate finite overflow to ±max finite; ±Inf input → ±Inf where the format has Inf
+ * (`ieee`) unless the row says `saturateInfinity` (fp8-e5m2, as ONNX saturate=1), else ±max; NaN → the all-ones magnitude pattern where the format has NaN, else 0.
+ * `subnormals: false` (GoldenFloat) flushes: exponent field 0 encodes ±0 only, and values below
+ * the smallest normal round to 0 or to it (a tie at half of it goes to 0).
+ */
+import type { FormatSpec } from './types.js';
+import { type ElementCodec, roundHalfEven, enumerateValues, buildKeyTable, fakeQuantWithKeyTable, scratch, scratchBits, type KeyTable } from './element.js';
+
+export interface MinifloatLayout {
+  E: number;
+  M: number;
+  bias: number;
+  subnormals: boolean;
+  specials: 'ieee' | 'nan-only-at-all-ones' | 'none';
+  saturateInfinity: boolean;
+  /** Largest exponent field holding finite values, and its largest finite mantissa. */
+  topField: number;
+  topMantissa: number;
+  emin: number; // unbiased exponent of the smallest normal
+  emax: number; // unbiased exponent of the largest finite binade
+  maxFinite: number;
+  minNormal: number;
+  minPositive: number;
+}
+
+export function minifloatLayout(spec: FormatSpec): MinifloatLayout {
+  const E = spec.exponentBits!;
+  const M = spec.mantissaBits!;
+  const bias = spec.bias!;
+  const specials = spec.specials ?? 'ieee';
+  const subnormals = spec.subnormals ?? true;
+  const allOnes = 2 ** E - 1;
+  const topField = specials === 'ieee' ? allOnes - 1 : allOnes;
+  const topMantissa = specials === 'nan-only-at-all-ones' ? 2 ** M - 2 : 2 ** M - 1;
+  const emin = 1 - bias;
+  const emax = topField - bias;
+  const maxFinite = 2 ** emax * (1 + topMantissa / 2 ** M);
+  const minNormal = 2 ** emin;
+  const minPositive = subnormals ? 2 ** (emin - M) : minNormal;
+  const saturateInfinity = spec.saturateInfinity ?? false;
+  return { E, M, bias, subnormals, specials, saturateInfinity, topField, topMantissa, emin, emax, maxFinite, minNormal, minPositive };
+}
+
+/** floor(log2(a)) for finite a > 0, exact. */
+function exponentOf(a: number): number {
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  return e;
+}
+
+export function minifloatEncode(L: MinifloatLayout, t: number): number {
+  const { E, M, bias } = L;
+  const signBit = 2 ** (E + M);
+  if (Number.isNaN(t)) return L.specials === 'none' ? 0 : signBit - 1;
+  const sign = t < 0 || Object.is(t, -0) ? signBit : 0;
+  const a = Math.abs(t);
+  const maxCode = sign + L.topField * 2 ** M + L.topMantissa;
+  if (a === Infinity) return L.specials === 'ieee' && !L.saturateInfinity ? sign + (L.topField + 1) * 2 ** M : maxCode;
+  if (a === 0) return sign;
+  let e = exponentOf(a);
+  if (e < L.emin) {
+    if (!L.subnormals) return a > L.minNormal / 2 ? sign + 2 ** M : sign;
+    const r = roundHalfEven(a / 2 ** (L.emin - M));
+    return sign + r; // r = 2^M lands exactly on the smallest normal's pattern
+  }
+  if (e > L.emax) return maxCode;
+  let r = roundHalfEven(a / 2 ** (e - M));
+  if (r === 2 ** (M + 1)) {
+    e++;
+    r = 2 ** M;
+  }
+  const field = e + bias;
+  const mant = r - 2 ** M;
+  if (field > L.topField || (field === L.topField && mant > L.topMantissa)) return maxCode;
+  return sign + field * 2 ** M + mant;
+}
+
+export function minifloatDecode(L: MinifloatLayout, code: number): number {
+  const { E, M, bias } = L;
+  const signBit = 2 ** (E + M);
+  const neg = code >= signBit;
+  const mag = neg ? code - signBit : code;
+  const field = Math.floor(mag / 2 ** M);
+  const mant = mag % 2 ** M;
+  let v: number;
+  if (field === 2 ** E - 1 && L.specials === 'ieee') v = mant === 0 ? Infinity : NaN;
+  else if (field === 2 ** E - 1 && L.specials === 'nan-only-at-all-ones' && mant === 2 ** M - 1) v = NaN;
+  else if (field === 0) v = L.subnormals ? mant * 2 ** (L.emin - M) : 0;
+  else v = 2 ** (field - bias) * (1 + mant / 2 ** M);
+  return neg ? -v : v;
+}
+
+const keyTables = new WeakMap<MinifloatLayout, KeyTable>();
+
+export function minifloatCodec(spec: FormatSpec): ElementCodec {
+  const L = minifloatLayout(spec);
+  const fqSlow = (t: number): number => Math.fround(minifloatDecode(L, minifloatEncode(L, t)));
+  const useKeyTable = spec.bits <= 8;
+  // Bit-trick window: float32 exponents whose rounding stays inside the normal range.
+  const sh = 23 - L.M;
+  const expLo = L.emin + 127;
+  const expHi = Math.min(L.emax - 1, 127) + 127;
+  const half = sh > 0 ? 2 ** (sh - 1) - 1 : 0;
+  const keep = sh > 0 ? ~(2 ** sh - 1) >>> 0 : 0xffffffff;
+  // Below the normal range: RNE to multiples of the subnormal quantum via a float64 magic add.
+  const subMagic = RNE_MAGIC_FOR(L.emin - L.M);
+  const subFast = L.subnormals && L.emin >= -126;
+  let values: Float32Array | undefined;
+  return {
+    bits: spec.bits,
+    maxFinite: L.maxFinite,
+    minFinite: -L.maxFinite,
+    minPositive: L.minPositive,
+    codeCount: minifloatCodeCount(L),
+    encode: (t) => minifloatEncode(L, t),
+    decode: (c) => minifloatDecode(L, c),
+    values() {
+      if (spec.bits > 16) return undefined;
+      return (values ??= enumerateValues(spec.bits, (c) => minifloatDecode(L, c)));
+    },
+    fakeQuantRange(x, out, lo, hi, scale) {
+      if (useKeyTable) {
+        let table = keyTables.get(L);
+        if (!table) keyTables.set(L, (table = buildKeyTable(fqSlow)));
+        fakeQuantWithKeyTable(table, fqSlow, x, out, lo, hi, scale);
+        return;
+      }
+      const sc = scratch;
+      const bits = scratchBits;
+      const unit = scale === 1;
+      for (let i = lo; i < hi; i++) {
+        sc[0] = unit ? x[i]! : x[i]! / scale;
+        let u = bits[0]!;
+        const ex = (u >>> 23) & 0xff;
+        let r: number;
+        if (ex >= expLo && ex <= expHi) {
+          if (sh > 0) u = ((u + half + ((u >>> sh) & 1)) & keep) >>> 0;
+          bits[0] = u;
+          r = sc[0]!;
+        } else if (ex < expLo && subFast) {
+          const t = sc[0]!;
+          r = t + subMagic - subMagic;
+          if (r === 0) r = t * 0; // keep the sign of zero
+        } else r = fqSlow(sc[0]!);
+        out[i] = unit ? r : r * scale;
+      }
+    },
+  };
+}
+
+/** 1.5 · 2^52 · 2^q: adding and subtracting it rounds a float64 to a multiple of 2^q, ties to even. */
+function RNE_MAGIC_FOR(q: number): number {
+  return 1.5 * 2 ** 52 * 2 ** q;
+}
+
+/** Distinct finite values, ±0 once: 2 · (positive finite codes) + 1. */
+export function minifloatCodeCount(L: MinifloatLayout): number {
+  const positives = L.subnormals
+    ? L.topField * 2 ** L.M + L.topMantissa // every pattern from 0x..01 up to max
+    : (L.topField - 1) * 2 ** L.M + L.topMantissa + 1; // exponent field 0 is only zero
+  return 2 * positives + 1;
+}
