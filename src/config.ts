@@ -41,6 +41,19 @@ export interface QuantAuditConfig {
   learnability?: LearnabilityConfig;
   exec?: { timeoutMs?: number };
   limits?: { maxTensorElements?: number; maxMemoryMB?: number };
+  /** `quant-audit witness` defaults (flags win); see docs/witness.md. */
+  witness?: {
+    from?: string;
+    table?: string;
+    query?: string;
+    nameColumn?: string;
+    bpbColumn?: string;
+    stepColumn?: string;
+    namePattern?: string;
+    vocab?: number;
+    minSamples?: number;
+    controls?: string[];
+  };
   /** Where it was read from (for messages). */
   path?: string;
 }
@@ -68,6 +81,10 @@ const CONFIG_KEYS: Record<string, KeyType | Record<string, KeyType>> = {
   },
   exec: { timeoutMs: 'number' },
   limits: { maxTensorElements: 'number', maxMemoryMB: 'number' },
+  witness: {
+    from: 'string', table: 'string', query: 'string', nameColumn: 'string', bpbColumn: 'string', stepColumn: 'string',
+    namePattern: 'string', vocab: 'number', minSamples: 'number', controls: 'string[]',
+  },
 };
 
 const FAIL_ON = ['dead', 'partial', 'fail', 'never'];
