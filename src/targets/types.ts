@@ -70,5 +70,7 @@ export interface TargetOptions {
   timeoutMs?: number;
   /** Refuse tensors bigger than this many elements (hardening). */
   maxTensorElements?: number;
+  /** onnx: inputs for the QDQ site audit (`--input FILE.json|FILE.npy`); seeded from declared shapes when absent. */
+  inputs?: string;
   log?(message: string): void;
 }

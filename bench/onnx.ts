@@ -1,0 +1,179 @@
+/**
+ * ONNX QDQ audit cost vs model size, against one plain inference of the same model in the
+ * same run. Models: L layers of width W, each with an activation Q/DQ and a per-channel
+ * weight Q/DQ before a Gemm (2·L sites, L·W² parameters), batch 8 (the audit's default
+ * dynamic dim). Writes bench/results/onnx.md.
+ *
+ *   npx tsc -p . && node dist/bench/onnx.js
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ELEM, makeModel, type Initializer, type ModelSpec, type NodeSpec } from '../src/onnx/builder.js';
+import { auditQdqModel } from '../src/onnx/audit.js';
+import { indexGraph } from '../src/onnx/graph.js';
+import { loadOnnxModel } from '../src/onnx/load.js';
+import { createSession, ort } from '../src/onnx/session.js';
+import { discoverSites } from '../src/onnx/sites.js';
+import { seededFeeds } from '../src/onnx/inputs.js';
+import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
+import { Rng } from '../src/rng.js';
+import { onnx } from '../src/onnx/proto.js';
+
+/**
+ * The bench model. Activation scales are calibrated on `x` (the audit's seeded batch) so that a
+ * correct model passes: absmax / 127 of each layer's float input.
+ */
+export function mlp(layers: number, width: number, x?: Float32Array): ModelSpec {
+  const rng = new Rng(layers * 7919 + width);
+  const nodes: NodeSpec[] = [];
+  const inits: Initializer[] = [
+    { name: 'act.zp', elemType: ELEM.INT8, dims: [], values: [0] },
+    { name: 'w.zp', elemType: ELEM.INT8, dims: [width], values: new Array(width).fill(0) },
+  ];
+  let h = 'x';
+  const std = Math.sqrt(2 / width); // He init: activations keep their scale through the ReLUs
+  let act = x;
+  for (let l = 0; l < layers; l++) {
+    const w = rng.normalArray(width * width, std);
+    let absmax = 4;
+    if (act) {
+      absmax = act.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const batch = act.length / width;
+      const next = new Float32Array(act.length);
+      for (let b = 0; b < batch; b++) {
+        for (let r = 0; r < width; r++) {
+          let sum = 0;
+          for (let c = 0; c < width; c++) sum += act[b * width + c]! * w[r * width + c]!;
+          next[b * width + r] = Math.max(0, sum);
+        }
+      }
+      act = next;
+    }
+    inits.push({ name: `a${l}.scale`, elemType: ELEM.FLOAT, dims: [], values: [absmax / 127] });
+    const scale: number[] = [];
+    for (let r = 0; r < width; r++) {
+      let m = 0;
+      for (let c = 0; c < width; c++) m = Math.max(m, Math.abs(w[r * width + c]!));
+      scale.push(m / 127);
+    }
+    inits.push({ name: `w${l}`, elemType: ELEM.FLOAT, dims: [width, width], values: w }, { name: `w${l}.scale`, elemType: ELEM.FLOAT, dims: [width], values: scale });
+    nodes.push(
+      { op: 'QuantizeLinear', name: `a${l}_q`, inputs: [h, `a${l}.scale`, 'act.zp'], outputs: [`a${l}_codes`] },
+      { op: 'DequantizeLinear', name: `a${l}_dq`, inputs: [`a${l}_codes`, `a${l}.scale`, 'act.zp'], outputs: [`a${l}`] },
+      { op: 'QuantizeLinear', name: `w${l}_q`, inputs: [`w${l}`, `w${l}.scale`, 'w.zp'], outputs: [`w${l}_codes`], attrs: { axis: 0 } },
+      { op: 'DequantizeLinear', name: `w${l}_dq`, inputs: [`w${l}_codes`, `w${l}.scale`, 'w.zp'], outputs: [`w${l}_f`], attrs: { axis: 0 } },
+      { op: 'Gemm', name: `fc${l}`, inputs: [`a${l}`, `w${l}_f`], outputs: [`g${l}`], attrs: { transB: 1 } },
+      { op: 'Relu', name: `relu${l}`, inputs: [`g${l}`], outputs: [l === layers - 1 ? 'y' : `h${l}`] },
+    );
+    h = `h${l}`;
+  }
+  return {
+    opset: 13,
+    nodes,
+    inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: ['batch', width] }],
+    outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: ['batch', width] }],
+    initializers: inits,
+  };
+}
+
+interface Row {
+  layers: number;
+  width: number;
+  sites: number;
+  params: number;
+  openMs: number;
+  inferMs: number;
+  auditMs: number;
+  sessionMs: number;
+  runMs: number;
+  statsMs: number;
+}
+
+function loadOnnxModelFromSpec(spec: ModelSpec, path: string): ReturnType<typeof loadOnnxModel> {
+  writeFileSync(path, makeModel(spec));
+  return loadOnnxModel(path);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function measure(layers: number, width: number, dir: string): Promise<Row> {
+  const path = join(dir, `mlp-${layers}x${width}.onnx`);
+  // Calibrate on the very batch the audit will feed (its seeded inputs depend only on the input dims and seed).
+  const draft = loadOnnxModelFromSpec(mlp(1, width), path);
+  const x = seededFeeds(indexGraph(draft.model.graph!), 1)['x']!.data as Float32Array;
+  writeFileSync(path, makeModel(mlp(layers, width, x)));
+  const loaded = loadOnnxModel(path);
+  const index = indexGraph(loaded.model.graph!);
+  const sites = discoverSites(index);
+  const feeds = seededFeeds(index, 1);
+  // Plain: open the unmodified model and run it once (median of 3 runs after a warm-up).
+  const t0 = performance.now();
+  const plain = await createSession(onnx.ModelProto.encode(loaded.model).finish(), 'cpu', path);
+  const openMs = performance.now() - t0;
+  await plain.session.run(feeds);
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = performance.now();
+    await plain.session.run(feeds);
+    runs.push(performance.now() - s);
+  }
+  await plain.session.release();
+  const a0 = performance.now();
+  const outcome = await auditQdqModel(loaded, index, sites, {
+    ep: 'cpu', seed: 1, thresholds: DEFAULT_THRESHOLDS, reproCommand: () => '', log: () => {},
+  });
+  const auditMs = performance.now() - a0;
+  if (outcome.results[0]!.verdict !== 'pass') throw new Error(`bench model ${layers}x${width} should pass, got ${outcome.results[0]!.witness?.summary}`);
+  rmSync(path);
+  return {
+    layers, width, sites: sites.length, params: layers * width * width, openMs, inferMs: median(runs), auditMs,
+    sessionMs: outcome.timings.sessionMs, runMs: outcome.timings.runMs, statsMs: outcome.timings.statsMs,
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'qa-onnx-bench-'));
+  const configs: [number, number][] = [
+    // sites at fixed width 64
+    [5, 64], [25, 64], [50, 64],
+    // parameters at 8 sites
+    [4, 256], [4, 512], [4, 1024], [4, 1582],
+    // both: 100 sites, 10M parameters
+    [50, 448],
+  ];
+  const rows: Row[] = [];
+  await measure(5, 64, dir); // warm-up (discarded): onnxruntime initialisation and the JIT are not the audit's cost
+  for (const [l, w] of configs) {
+    const r = await measure(l, w, dir);
+    rows.push(r);
+    console.log(`${r.sites} sites, ${(r.params / 1e6).toFixed(2)}M params: audit ${r.auditMs.toFixed(0)} ms, open ${r.openMs.toFixed(0)} ms, inference ${r.inferMs.toFixed(1)} ms`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const f = (v: number, d = 0): string => v.toFixed(d);
+  const lines = [
+    '## ONNX target: QDQ site audit cost',
+    '',
+    `Date 2026-11-26 · machine: ${cpus().length} cores (nproc), ${cpus()[0]?.model ?? 'cpu'} · node ${process.version} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu · load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')} (other work shared the 2 cores).`,
+    'Command: `npx tsc -p . && node dist/bench/onnx.js` (all rows from one run).',
+    '',
+    'Model: L layers of width W, each an int8 activation Q/DQ (per tensor) and an int8 per-channel weight Q/DQ before a Gemm,',
+    'batch 8 (the audit\'s default dynamic dim). "open + 1 inference" is what running the model once costs: session creation',
+    'of the unmodified model plus one run. The audit creates one session (the model with every site tensor exposed, and its',
+    'float twin beside it sharing the initializers), runs it once, and computes every site\'s statistics in JavaScript.',
+    '',
+    '| sites | parameters | open (ms) | 1 inference (ms) | audit (ms) | audit ÷ (open + 1 inference) | audit ÷ 1 inference | session (ms) | run (ms) | run ÷ 1 inference | stats (ms) | audit µs / parameter |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.sites} | ${r.params.toLocaleString('en-US')} | ${f(r.openMs)} | ${f(r.inferMs, 2)} | ${f(r.auditMs)} | ${f(r.auditMs / (r.openMs + r.inferMs), 2)} | ${f(r.auditMs / r.inferMs, 1)} | ${f(r.sessionMs)} | ${f(r.runMs, 1)} | ${f(r.runMs / r.inferMs, 1)} | ${f(r.statsMs)} | ${f((1000 * r.auditMs) / r.params, 3)} |`),
+    '',
+  ];
+  const out = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', 'onnx.md');
+  writeFileSync(out, lines.join('\n'));
+  console.log(`wrote ${out}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -1,0 +1,134 @@
+/**
+ * Opening an ONNX file safely: every way a file can be wrong (not ONNX, truncated,
+ * external data outside the model's folder, an opset onnxruntime cannot run, tensors
+ * over the size limit) becomes a UsageError that names the file and says what to do.
+ * External data is inlined after its path is checked, so later rewrites (extra outputs,
+ * the float twin) can hand onnxruntime one self-contained buffer.
+ */
+import { readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { onnx, elementCount, tensorDims, toNumber, type GraphProto, type ModelProto, type TensorProto } from './proto.js';
+
+/** The ai.onnx opsets this tool reads and onnxruntime-node 1.30 runs (QuantizeLinear exists from 10; int4 needs 21). */
+export const MIN_OPSET = 7;
+export const MAX_OPSET = 23;
+
+export interface LoadedModel {
+  path: string;
+  model: ModelProto;
+  /** ai.onnx opset version the model imports. */
+  opset: number;
+}
+
+export interface LoadOptions {
+  maxTensorElements?: number;
+}
+
+export function loadOnnxModel(path: string, opts: LoadOptions = {}): LoadedModel {
+  let bytes: Uint8Array;
+  try {
+    if (!statSync(path).isFile()) throw new Error('not a regular file');
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`onnx: cannot read model '${path}': ${(e as Error).message}. Give the path of an .onnx file.`);
+  }
+  return decodeOnnxModel(bytes, path, opts);
+}
+
+export function decodeOnnxModel(bytes: Uint8Array, path: string, opts: LoadOptions = {}): LoadedModel {
+  const notOnnx = (why: string): UsageError =>
+    new UsageError(`onnx: '${path}' is not a valid ONNX model (${why}). Export it again (e.g. torch.onnx.export) or check the path.`);
+  if (bytes.length === 0) throw notOnnx('the file is empty');
+  let model: ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw notOnnx(`protobuf decoding failed: ${(e as Error).message}; the file may be truncated`);
+  }
+  const graph = model.graph;
+  if (!graph || toNumber(model.irVersion) <= 0) throw notOnnx('no graph or no IR version');
+  if ((graph.output ?? []).length === 0) throw notOnnx('the graph has no outputs');
+  const opsets = model.opsetImport ?? [];
+  const main = opsets.find((o) => !o.domain || o.domain === 'ai.onnx');
+  if (!main) throw notOnnx('no ai.onnx opset import');
+  const opset = toNumber(main.version);
+  if (opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new UsageError(
+      `onnx: '${path}' uses ai.onnx opset ${opset}; quant-audit reads opsets ${MIN_OPSET}–${MAX_OPSET} (what onnxruntime-node runs). ` +
+        `Re-export with an opset in that range (e.g. opset_version=13, or 21 for int4).`,
+    );
+  }
+  for (const node of graph.node ?? []) {
+    if (!node.opType) throw notOnnx(`a node without an op type (${node.name || 'unnamed'})`);
+  }
+  inlineExternalData(graph, path);
+  if (opts.maxTensorElements !== undefined) checkSizes(graph, path, opts.maxTensorElements);
+  return { path, model, opset };
+}
+
+/** Every tensor held by the graph (initializers and Constant node values), subgraphs included. */
+function* graphTensors(graph: GraphProto): Generator<TensorProto> {
+  yield* graph.initializer ?? [];
+  for (const node of graph.node ?? []) {
+    for (const a of node.attribute ?? []) {
+      if (a.t) yield a.t;
+      yield* a.tensors ?? [];
+      if (a.g) yield* graphTensors(a.g);
+      for (const g of a.graphs ?? []) yield* graphTensors(g);
+    }
+  }
+}
+
+function inlineExternalData(graph: GraphProto, path: string): void {
+  const folder = dirname(resolve(path));
+  for (const t of graphTensors(graph)) {
+    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const entry = (key: string): string | undefined => (t.externalData ?? []).find((e) => e.key === key)?.value ?? undefined;
+    const location = entry('location');
+    if (!location) throw new UsageError(`onnx: tensor '${t.name}' in '${path}' says its data is external but names no location.`);
+    const file = resolve(folder, location);
+    const rel = relative(folder, file);
+    if (isAbsolute(location) || rel.startsWith('..') || isAbsolute(rel)) {
+      throw new UsageError(
+        `onnx: tensor '${t.name}' in '${path}' points its external data at '${location}', outside the model's folder ${folder}. ` +
+          `Refusing to read it; keep external data files next to the model.`,
+      );
+    }
+    const offset = Number(entry('offset') ?? 0);
+    let size: number;
+    try {
+      size = entry('length') !== undefined ? Number(entry('length')) : statSync(file).size - offset;
+    } catch {
+      throw new UsageError(`onnx: external data file '${location}' for tensor '${t.name}' (model '${path}') is missing.`);
+    }
+    if (!Number.isFinite(offset) || !Number.isFinite(size) || offset < 0 || size < 0) {
+      throw new UsageError(`onnx: tensor '${t.name}' in '${path}' has a bad external data offset/length (${offset}/${size}).`);
+    }
+    const buf = new Uint8Array(size);
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, 'r');
+      const got = readSync(fd, buf, 0, size, offset);
+      if (got !== size) throw new Error(`read ${got} of ${size} bytes at offset ${offset}`);
+    } catch (e) {
+      throw new UsageError(`onnx: cannot read external data '${location}' for tensor '${t.name}' (model '${path}'): ${(e as Error).message}.`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    t.rawData = buf;
+    t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+    t.externalData = [];
+  }
+}
+
+function checkSizes(graph: GraphProto, path: string, limit: number): void {
+  for (const t of graphTensors(graph)) {
+    const n = elementCount(tensorDims(t));
+    if (n > limit) {
+      throw new UsageError(
+        `onnx: tensor '${t.name}' in '${path}' has ${n} elements (dims [${tensorDims(t).join(', ')}]), over the limit of ${limit} (maxTensorElements). Raise the limit or audit a smaller model.`,
+      );
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * onnxruntime-node sessions on the execution provider the user asked for. `--ep cuda` never
+ * falls back to the CPU silently: when the CUDA provider is not installed (onnxruntime-node
+ * ships it as a separate download) the user gets a UsageError that says how to install it.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { UsageError } from '../errors.js';
+
+export type Ep = 'cpu' | 'cuda';
+
+export const CUDA_HINT =
+  'The CUDA execution provider of onnxruntime-node is not installed here. On a machine with an NVIDIA GPU and CUDA 12, ' +
+  'reinstall with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` (it downloads the CUDA provider libraries), or run with `--ep cpu`.';
+
+/** Whether this onnxruntime-node build has the CUDA provider library next to its binding. */
+export function cudaProviderInstalled(): boolean {
+  const listed = ort.listSupportedBackends().some((b) => b.name === 'cuda');
+  if (!listed) return false;
+  try {
+    const req = createRequire(import.meta.url);
+    const pkg = dirname(req.resolve('onnxruntime-node/package.json'));
+    const dir = join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+    const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+    return existsSync(join(dir, lib));
+  } catch {
+    return false;
+  }
+}
+
+export interface OpenSession {
+  session: ort.InferenceSession;
+  ep: Ep;
+}
+
+export async function createSession(bytes: Uint8Array, ep: Ep, what: string): Promise<OpenSession> {
+  if (ep === 'cuda' && !cudaProviderInstalled()) throw new UsageError(`onnx: --ep cuda requested for ${what}. ${CUDA_HINT}`);
+  try {
+    const session = await ort.InferenceSession.create(bytes, {
+      executionProviders: [ep],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+    return { session, ep };
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\s+/g, ' ').trim();
+    if (ep === 'cuda' && /cuda|provider|libcu/i.test(msg)) throw new UsageError(`onnx: the CUDA provider failed to start for ${what} (${msg}). ${CUDA_HINT}`);
+    throw new UsageError(`onnx: onnxruntime cannot load ${what}: ${msg}. Check that the model is valid ONNX (e.g. onnx.checker) for an opset onnxruntime supports.`);
+  }
+}
+
+export { ort };

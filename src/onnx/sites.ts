@@ -1,0 +1,153 @@
+/**
+ * Site discovery: every QuantizeLinear (and every DequantizeLinear that has no Quantize in
+ * front of it, as in statically quantized weights), the DequantizeLinear(s) its codes reach,
+ * the tensor it quantizes, and every place where codes reach a float-consuming op without
+ * a DequantizeLinear — directly, or through a Cast to a float type (the integer domain
+ * leaking into float maths: hypothesis H1, `missing-dequant`).
+ */
+import { CODE_TYPES, DT, attrInt, type CodeType, type NodeProto } from './proto.js';
+import { elemType, isFloatType, type GraphIndex } from './graph.js';
+
+/** Ops that move codes around without doing arithmetic on them (torch puts Clip between Q and DQ for reduced ranges). */
+const CODE_PASSTHROUGH = new Set([
+  'Clip', 'Identity', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Slice', 'Gather', 'Concat', 'Split',
+  'Expand', 'Pad', 'Tile', 'MaxPool', 'DepthToSpace', 'SpaceToDepth', 'Resize',
+]);
+
+/** Ops that legitimately take codes (integer kernels): reaching them is not a leak. */
+const INTEGER_CONSUMERS = /^(QLinear\w+|MatMulInteger|ConvInteger|DynamicQuantize\w*|MatMulNBits|DequantizeLinear|QuantizeLinear)$/;
+
+export interface Leak {
+  /** The node where codes enter float maths: the Cast to float, or the consuming op itself. */
+  node: string;
+  opType: string;
+  /** The tensor carrying codes into float maths (Cast output, or the codes themselves). */
+  tensor: string;
+  /** Ops that read that tensor, as `OpType name`. */
+  consumers: string[];
+  reachesGraphOutput: boolean;
+}
+
+export interface QdqSite {
+  /** Node name of the QuantizeLinear (or of the lone DequantizeLinear). */
+  name: string;
+  kind: 'qdq' | 'dq-only';
+  quantize: NodeProto | undefined;
+  dequantize: NodeProto[];
+  /** The float tensor quantized (Q input); for dq-only sites, the stored codes. */
+  input: string;
+  /** weight: computed only from initializers/constants; activation: depends on graph inputs. */
+  inputKind: 'weight' | 'activation';
+  scale: string;
+  zeroPoint: string | undefined;
+  /** Codes tensor: the Q output (dq-only: the DQ input). */
+  codes: string;
+  /** The first DequantizeLinear's output: what the float maths downstream sees. */
+  output: string | undefined;
+  codeType: CodeType | undefined;
+  codeDataType: number | undefined;
+  axis: number;
+  blockSize: number;
+  leaks: Leak[];
+  /** Ops that read the dequantized tensor, as `OpType name`. */
+  consumers: string[];
+  /** Position in the graph's topological order (of the Q node, or DQ for dq-only). */
+  order: number;
+}
+
+export function discoverSites(index: GraphIndex): QdqSite[] {
+  const sites: QdqSite[] = [];
+  const coveredDq = new Set<NodeProto>();
+  const describe = (n: NodeProto): string => `${n.opType} ${index.nodeName.get(n)}`;
+  index.nodes.forEach((q, order) => {
+    if (q.opType !== 'QuantizeLinear') return;
+    const codes = q.output?.[0] ?? '';
+    const dequantize: NodeProto[] = [];
+    const leaks: Leak[] = [];
+    walkCodes(codes, new Set());
+    for (const d of dequantize) coveredDq.add(d);
+    const zeroPoint = q.input?.[2] || undefined;
+    const codeDataType = zeroPoint ? elemType(index, zeroPoint) : attrInt(q, 'output_dtype', 0) || DT.UINT8;
+    const output = dequantize[0]?.output?.[0];
+    sites.push({
+      name: index.nodeName.get(q)!,
+      kind: 'qdq',
+      quantize: q,
+      dequantize,
+      input: q.input?.[0] ?? '',
+      inputKind: index.constant.has(q.input?.[0] ?? '') ? 'weight' : 'activation',
+      scale: q.input?.[1] ?? '',
+      zeroPoint,
+      codes,
+      output,
+      codeType: codeDataType === undefined ? undefined : CODE_TYPES[codeDataType],
+      codeDataType,
+      axis: attrInt(q, 'axis', 1),
+      blockSize: attrInt(q, 'block_size', 0),
+      leaks,
+      consumers: output ? (index.consumers.get(output) ?? []).map(describe) : [],
+      order,
+    });
+
+    function walkCodes(tensor: string, seen: Set<string>): void {
+      if (seen.has(tensor)) return;
+      seen.add(tensor);
+      const readers = index.consumers.get(tensor) ?? [];
+      if (index.outputs.has(tensor)) {
+        leaks.push({ node: index.nodeName.get(index.producer.get(tensor)!) ?? tensor, opType: 'graph output', tensor, consumers: ['graph output'], reachesGraphOutput: true });
+      }
+      for (const r of readers) {
+        const op = r.opType ?? '';
+        if (op === 'DequantizeLinear' && r.input?.[0] === tensor) {
+          dequantize.push(r);
+        } else if (op === 'Cast') {
+          const out = r.output?.[0] ?? '';
+          if (isFloatType(attrInt(r, 'to', 0))) {
+            leaks.push({
+              node: index.nodeName.get(r)!,
+              opType: 'Cast',
+              tensor: out,
+              consumers: [...(index.consumers.get(out) ?? []).map(describe), ...(index.outputs.has(out) ? ['graph output'] : [])],
+              reachesGraphOutput: index.outputs.has(out),
+            });
+          } else {
+            walkCodes(out, seen);
+          }
+        } else if (CODE_PASSTHROUGH.has(op) && r.input?.[0] === tensor) {
+          for (const o of r.output ?? []) if (o) walkCodes(o, seen);
+        } else if (!INTEGER_CONSUMERS.test(op) && !CODE_PASSTHROUGH.has(op)) {
+          leaks.push({ node: index.nodeName.get(r)!, opType: op, tensor, consumers: [describe(r)], reachesGraphOutput: false });
+        }
+      }
+    }
+  });
+  index.nodes.forEach((d, order) => {
+    if (d.opType !== 'DequantizeLinear' || coveredDq.has(d)) return;
+    const codes = d.input?.[0] ?? '';
+    // Codes produced by a Q through passthrough ops are covered above; a lone DQ reads stored codes.
+    const zeroPoint = d.input?.[2] || undefined;
+    const codeDataType = elemType(index, codes) ?? (zeroPoint ? elemType(index, zeroPoint) : undefined);
+    if (codeDataType === DT.INT32) return; // int32 bias DQ: not a quantizer site
+    const output = d.output?.[0];
+    sites.push({
+      name: index.nodeName.get(d)!,
+      kind: 'dq-only',
+      quantize: undefined,
+      dequantize: [d],
+      input: codes,
+      inputKind: index.constant.has(codes) ? 'weight' : 'activation',
+      scale: d.input?.[1] ?? '',
+      zeroPoint,
+      codes,
+      output,
+      codeType: codeDataType === undefined ? undefined : CODE_TYPES[codeDataType],
+      codeDataType,
+      axis: attrInt(d, 'axis', 1),
+      blockSize: attrInt(d, 'block_size', 0),
+      leaks: [],
+      consumers: output ? (index.consumers.get(output) ?? []).map(describe) : [],
+      order,
+    });
+  });
+  return sites.sort((a, b) => a.order - b.order);
+}

@@ -1,0 +1,164 @@
+/**
+ * `onnx:PATH` — an ONNX model run by onnxruntime-node (DESIGN.md, Targets). Two shapes:
+ * (a) a quantizer model, one float input → one float output: `forward` runs it, so every
+ *     forward-only probe works on it; its formats are the ones its QDQ code types imply;
+ * (b) any model with QuantizeLinear/DequantizeLinear: `audit` finds, lints and measures every
+ *     site (src/onnx/audit.ts). A quantizer built from Q/DQ is both.
+ * The execution provider is the one asked for (`--ep`), never a silent fallback; it is
+ * recorded in `info.ep`.
+ */
+import { TargetError, UsageError } from '../../errors.js';
+import type { ProbeResult } from '../../report/types.js';
+import type { Capability, Target, TargetAuditContext, TargetOptions } from '../types.js';
+import { auditQdqModel } from '../../onnx/audit.js';
+import { declaredDims, elemType, indexGraph, type GraphIndex } from '../../onnx/graph.js';
+import { loadOnnxModel, type LoadedModel } from '../../onnx/load.js';
+import { DT, dataTypeName, onnx } from '../../onnx/proto.js';
+import { createSession, ort, type Ep, type OpenSession } from '../../onnx/session.js';
+import { discoverSites, type QdqSite } from '../../onnx/sites.js';
+
+/**
+ * How a flat x of length L is laid out for a quantizer model's declared input dims:
+ * the probe's own shape when it fits the declared one; else every dynamic dim is 1 except
+ * the last, which takes L / (product of fixed dims); a fully fixed shape runs in chunks of
+ * its size (the last chunk zero-padded). Returns the dims of one run and how many runs.
+ */
+export function layoutFor(declared: readonly (number | null)[], length: number, shape: readonly number[]): { dims: number[]; chunk: number } {
+  if (declared.length === shape.length && declared.every((d, i) => d === null || d === shape[i])) {
+    return { dims: [...shape], chunk: length };
+  }
+  const fixed = declared.reduce<number>((p, d) => p * (d ?? 1), 1);
+  const lastDynamic = declared.lastIndexOf(null);
+  if (lastDynamic >= 0 && length % fixed === 0) {
+    return { dims: declared.map((d, i) => (i === lastDynamic ? length / fixed : d ?? 1)), chunk: length };
+  }
+  return { dims: declared.map((d) => d ?? 1), chunk: fixed };
+}
+
+class OnnxTarget implements Target {
+  readonly kind = 'onnx' as const;
+  readonly capabilities: ReadonlySet<Capability>;
+  readonly formats: readonly string[] | undefined;
+  readonly info: Record<string, string>;
+  private closed = false;
+
+  constructor(
+    readonly spec: string,
+    private readonly loaded: LoadedModel,
+    private readonly index: GraphIndex,
+    private readonly sites: QdqSite[],
+    private readonly plain: OpenSession,
+    private readonly quantizer: { input: string; output: string; declared: (number | null)[] } | undefined,
+    private readonly opts: TargetOptions & { ep: Ep },
+  ) {
+    this.capabilities = new Set<Capability>(quantizer ? ['forward'] : []);
+    const implied = [...new Set(sites.map((s) => s.codeType?.format).filter((f): f is string => f !== undefined))];
+    this.formats = implied.length > 0 ? implied : undefined;
+    const m = loaded.model;
+    this.info = {
+      path: loaded.path,
+      ep: plain.ep,
+      opset: String(loaded.opset),
+      producer: [m.producerName, m.producerVersion].filter((s) => s).join(' ') || 'unknown',
+      shape: quantizer ? (sites.length > 0 ? 'quantizer (QDQ)' : 'quantizer') : 'QDQ model',
+      qdqSites: String(sites.length),
+      ...(quantizer ? { quantizerInput: `${quantizer.input} [${quantizer.declared.map((d) => d ?? '?').join(', ')}]` } : {}),
+      ...(implied.length > 0 ? { impliedFormats: implied.join(', ') } : {}),
+    };
+  }
+
+  async forward(format: string, x: Float32Array, shape: readonly number[]): Promise<Float32Array> {
+    void format; // the model is one quantizer: the format is whatever it implements
+    if (!this.quantizer) {
+      throw new TargetError(`${this.spec} is not a quantizer model (one float input → one float output); forward probes cannot run on it. Its QDQ sites are audited instead.`);
+    }
+    if (this.opts.maxTensorElements !== undefined && x.length > this.opts.maxTensorElements) {
+      throw new UsageError(`onnx: forward of ${x.length} elements exceeds maxTensorElements (${this.opts.maxTensorElements}).`);
+    }
+    const { input, output, declared } = this.quantizer;
+    const { dims, chunk } = layoutFor(declared, x.length, shape);
+    const y = new Float32Array(x.length);
+    for (let start = 0; start < x.length; start += chunk) {
+      const part = new Float32Array(chunk);
+      part.set(x.subarray(start, Math.min(start + chunk, x.length)));
+      let out;
+      try {
+        out = await this.plain.session.run({ [input]: new ort.Tensor('float32', part, dims) });
+      } catch (e) {
+        throw new TargetError(`onnx: ${this.spec} failed on input dims [${dims.join(', ')}]: ${(e as Error).message.replace(/\s+/g, ' ').trim()}`);
+      }
+      const t = out[output]!;
+      if (t.type !== 'float32' || t.data.length !== chunk) {
+        throw new TargetError(`onnx: ${this.spec} returned ${t.type} with ${t.data.length} values for ${chunk} inputs (dims [${dims.join(', ')}]); a quantizer model must return float32 of its input's shape.`);
+      }
+      y.set((t.data as Float32Array).subarray(0, Math.min(chunk, x.length - start)), start);
+    }
+    return y;
+  }
+
+  async audit(ctx: TargetAuditContext): Promise<ProbeResult[]> {
+    if (this.sites.length === 0) {
+      ctx.log(`onnx: ${this.spec} has no QuantizeLinear/DequantizeLinear: no site audit`);
+      return [];
+    }
+    const outcome = await auditQdqModel(this.loaded, this.index, this.sites, {
+      ep: this.opts.ep,
+      seed: ctx.seed,
+      thresholds: ctx.thresholds,
+      inputs: this.opts.inputs,
+      maxTensorElements: this.opts.maxTensorElements,
+      reproCommand: (p, f, s) => ctx.reproCommand(p, f, s),
+      log: (m) => ctx.log(m),
+    });
+    return outcome.results;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.plain.session.release();
+  }
+}
+
+/** The quantizer shape: exactly one fed float input and one float output. */
+function quantizerShape(index: GraphIndex): { input: string; output: string; declared: (number | null)[] } | undefined {
+  const outs = index.graph.output ?? [];
+  if (index.inputs.length !== 1 || outs.length !== 1) return undefined;
+  const input = index.inputs[0]!;
+  const inType = input.type?.tensorType?.elemType;
+  const outType = outs[0]!.type?.tensorType?.elemType || elemType(index, outs[0]!.name ?? '');
+  if (inType !== DT.FLOAT || (outType !== undefined && outType !== DT.FLOAT)) return undefined;
+  // fq(x) keeps the shape of x: an output declared with other dims (an MLP's [batch, 4]) is not a quantizer.
+  const outDims = outs[0]!.type?.tensorType?.shape?.dim ?? [];
+  const inDims = input.type?.tensorType?.shape?.dim ?? [];
+  if (outDims.length > 0 && inDims.length > 0) {
+    if (outDims.length !== inDims.length) return undefined;
+    const same = inDims.every((d, i) => {
+      const o = outDims[i]!;
+      const a = declaredDims(input)[i];
+      const b = declaredDims(outs[0]!)[i];
+      return a === null || b === null ? (d.dimParam || '') === (o.dimParam || '') || !d.dimParam || !o.dimParam : a === b;
+    });
+    if (!same) return undefined;
+  }
+  return { input: input.name!, output: outs[0]!.name!, declared: declaredDims(input) };
+}
+
+export async function openOnnxTarget(path: string, opts: TargetOptions): Promise<Target> {
+  const ep: Ep = opts.ep ?? 'cpu';
+  if (ep !== 'cpu' && ep !== 'cuda') throw new UsageError(`onnx: unknown execution provider '${String(ep)}'; use --ep cpu or --ep cuda.`);
+  const loaded = loadOnnxModel(path, { maxTensorElements: opts.maxTensorElements });
+  const index = indexGraph(loaded.model.graph!);
+  const sites = discoverSites(index);
+  const quantizer = quantizerShape(index);
+  if (!quantizer && sites.length === 0) {
+    const ins = index.inputs.map((v) => `${v.name}: ${dataTypeName(v.type?.tensorType?.elemType ?? undefined)}`).join(', ');
+    throw new UsageError(
+      `onnx: '${path}' is neither a quantizer model (one float input → one float output; it has inputs ${ins || 'none'} and ${(index.graph.output ?? []).length} outputs) ` +
+        `nor a model with QuantizeLinear/DequantizeLinear nodes. Export the fake-quant as QDQ (e.g. torch.fake_quantize_* at opset ≥ 13).`,
+    );
+  }
+  const plain = await createSession(onnx.ModelProto.encode(loaded.model).finish(), ep, `'${path}'`);
+  opts.log?.(`onnx: opened ${path} (opset ${loaded.opset}, ${index.nodes.length} nodes, ${sites.length} QDQ sites) on ${plain.ep}`);
+  return new OnnxTarget(`onnx:${path}`, loaded, index, sites, plain, quantizer, { ...opts, ep });
+}

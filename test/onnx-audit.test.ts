@@ -1,0 +1,209 @@
+/**
+ * The QDQ site audit on the checked-in fixtures: each broken model is blamed on the right
+ * hypothesis at the right node, each good one passes, and the real PyTorch export is audited
+ * without help (in-graph scales, Constant → Cast zero-points, Q → Clip → DQ, Gemm, dynamic batch).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openOnnxTarget } from '../src/targets/onnx/index.js';
+import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
+import { defaultRegistry } from '../src/formats/registry.js';
+import type { ProbeResult } from '../src/report/types.js';
+import type { Target } from '../src/targets/types.js';
+import { makeModel } from '../src/onnx/builder.js';
+import { fixtures } from '../fixtures/onnx/generate.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const FIX = join(ROOT, 'fixtures', 'onnx');
+
+async function audit(file: string, inputs?: string, seed = 7): Promise<{ target: Target; results: ProbeResult[] }> {
+  const target = await openOnnxTarget(join(FIX, file), { registry: defaultRegistry, ep: 'cpu', inputs });
+  try {
+    const results = await target.audit!({
+      seed,
+      thresholds: DEFAULT_THRESHOLDS,
+      formats: [],
+      reproCommand: (p, f, s) => `quant-audit run --target onnx:${file} --probe ${p} --format ${f}${s ? ` --site ${s}` : ''} --seed ${seed}`,
+      log: () => {},
+    });
+    return { target, results };
+  } finally {
+    await target.close();
+  }
+}
+
+const verdictOf = (rs: ProbeResult[], site: string, probe: string): string | undefined => rs.find((r) => r.site === site && r.probe === probe)?.verdict;
+const headline = (rs: ProbeResult[]): ProbeResult => rs.find((r) => r.site === undefined)!;
+const failingSites = (rs: ProbeResult[]): string[] => [...new Set(rs.filter((r) => r.site && r.verdict === 'fail').map((r) => r.site!))];
+
+test('the checked-in fixtures are exactly what generate.ts writes', () => {
+  for (const [name, spec] of Object.entries(fixtures())) {
+    assert.ok(Buffer.from(makeModel(spec)).equals(readFileSync(join(FIX, name))), `${name} is stale: run node dist/fixtures/onnx/generate.js`);
+  }
+});
+
+for (const file of ['good-int8-per-tensor.onnx', 'good-int8-per-channel.onnx', 'good-int4.onnx', 'good-fp8.onnx', 'torch-qat-mlp.onnx']) {
+  test(`${file}: every site passes and the headline passes`, async () => {
+    const { results } = await audit(file);
+    const sites = results.filter((r) => r.site);
+    assert.equal(sites.length, 12, '4 sites × 3 hypotheses');
+    assert.deepEqual(failingSites(results), []);
+    assert.ok(sites.every((r) => r.verdict === 'pass'), JSON.stringify(sites.filter((r) => r.verdict !== 'pass').map((r) => [r.site, r.probe, r.verdict])));
+    assert.equal(headline(results).verdict, 'pass');
+    assert.equal(headline(results).statistic.value, 0);
+  });
+}
+
+test('good-int4 and good-fp8: code types resolved, formats implied, SQNR in the expected band', async () => {
+  const int4 = await audit('good-int4.onnx');
+  assert.deepEqual(int4.target.formats, ['int8', 'int4', 'uint4']);
+  const w = int4.results.find((r) => r.site === 'fc1_w_q' && r.probe === 'roundtrip')!;
+  assert.equal(w.evidence.measurements.codeType, 'int4');
+  assert.equal(w.evidence.measurements.granularity, 'per-channel axis 0');
+  // int4 per-channel absmax on N(0, 0.3²) weights: ~22 dB, equal to the reference quantizer.
+  assert.ok(Math.abs((w.evidence.measurements.localSqnrDb as number) - 22.01) < 0.01, String(w.evidence.measurements.localSqnrDb));
+  assert.equal(w.evidence.measurements.localSqnrDb, w.evidence.measurements.refSqnrDb);
+  const fp8 = await audit('good-fp8.onnx');
+  assert.deepEqual(fp8.target.formats, ['fp8-e4m3', 'fp8-e5m2']);
+  const f = fp8.results.find((r) => r.site === 'fc1_w_q' && r.probe === 'roundtrip')!;
+  assert.equal(f.evidence.measurements.codeType, 'float8e4m3fn');
+  assert.ok((f.evidence.measurements.localSqnrDb as number) > 29 && (f.evidence.measurements.localSqnrDb as number) < 33);
+});
+
+test('bad-cast-not-dq: missing-dequant at fc1_w_q, through Cast fc1_w_cast into Gemm fc1', async () => {
+  const { results } = await audit('bad-cast-not-dq.onnx');
+  const r = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'missing-dequant')!;
+  assert.equal(r.verdict, 'fail');
+  assert.equal(r.statistic.value, 1);
+  assert.match(r.witness!.summary, /Cast fc1_w_cast/);
+  assert.match(r.witness!.summary, /Gemm fc1/);
+  // codes are integers and ~1/scale times the weights
+  assert.equal(r.evidence.measurements.integerFraction, 1);
+  assert.ok((r.evidence.measurements.rmsRatio as number) > 100);
+  assert.equal(verdictOf(results, 'act_in_q', 'missing-dequant'), 'pass');
+  assert.equal(verdictOf(results, 'fc2_w_q', 'missing-dequant'), 'pass');
+  assert.equal(headline(results).evidence.measurements.firstBrokenNode, 'fc1_w_q');
+  assert.equal(headline(results).evidence.measurements.firstBrokenBecause, 'missing-dequant');
+});
+
+test('bad-scale-x1000: scale-collapse and roundtrip at fc1_w_q, coverage ≈ 1000', async () => {
+  const { results } = await audit('bad-scale-x1000.onnx');
+  const sc = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'scale-collapse')!;
+  assert.equal(sc.verdict, 'fail');
+  const coverage = sc.evidence.measurements['lint.absurd-scale'] as number;
+  assert.ok(coverage > 900 && coverage < 1100, `coverage ${coverage}`);
+  assert.equal(sc.evidence.measurements.zeroFraction, 1);
+  assert.equal(verdictOf(results, 'fc1_w_q', 'roundtrip'), 'fail');
+  assert.equal(verdictOf(results, 'fc1_w_q', 'missing-dequant'), 'pass');
+  assert.equal(verdictOf(results, 'act_in_q', 'scale-collapse'), 'pass');
+  assert.equal(verdictOf(results, 'fc2_w_q', 'scale-collapse'), 'pass');
+  assert.equal(headline(results).evidence.measurements.firstBrokenNode, 'fc1_w_q');
+  assert.match(headline(results).witness!.repro, /--probe qdq-audit/);
+});
+
+test('bad-dead-channel: scale-collapse at fc1_w_q names channel 3', async () => {
+  const { results } = await audit('bad-dead-channel.onnx');
+  const sc = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'scale-collapse')!;
+  assert.equal(sc.verdict, 'fail');
+  assert.match(sc.witness!.summary, /groups 3\)/);
+  const table = sc.evidence.tables!.find((t) => t.headings[0] === 'group')!;
+  assert.equal(table.rows[0]![0], 3);
+  assert.equal(table.rows[0]![5], 1, 'channel 3 sends every value to 0');
+  assert.equal(verdictOf(results, 'fc2_w_q', 'scale-collapse'), 'pass');
+  assert.equal(verdictOf(results, 'act_in_q', 'roundtrip'), 'pass');
+});
+
+test('bad-uint8-zero-point: unsigned codes on signed weights at fc1_w_q, every negative weight loses its sign', async () => {
+  const { results } = await audit('bad-uint8-zero-point.onnx');
+  const sc = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'scale-collapse')!;
+  assert.equal(sc.verdict, 'fail');
+  assert.equal(sc.evidence.measurements['lint.unsigned-on-signed'], 0);
+  assert.equal(sc.evidence.measurements.signLoss, 1);
+  assert.equal(sc.evidence.measurements.refSignLoss, 0);
+  assert.equal(sc.evidence.measurements.codeType, 'uint8');
+  assert.deepEqual(failingSites(results), ['fc1_w_q']);
+});
+
+test('bad-zero-scale: zero-scale lint at fc1_w_q; downstream act_h_q is marked as downstream', async () => {
+  const { results } = await audit('bad-zero-scale.onnx');
+  const sc = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'scale-collapse')!;
+  assert.equal(sc.verdict, 'fail');
+  assert.equal(sc.evidence.measurements['lint.zero-scale'], 0);
+  const h = headline(results);
+  assert.equal(h.evidence.measurements.firstBrokenNode, 'fc1_w_q');
+  const rows = h.evidence.tables![0]!.rows;
+  assert.equal(rows.find((r) => r[0] === 'fc1_w_q')![8], 'first broken node');
+  assert.equal(rows.find((r) => r[0] === 'act_in_q')![8], '');
+});
+
+test('bad-nan-scale: the hidden activation act_h_q is the first broken node; its outputs are NaN', async () => {
+  const { results } = await audit('bad-nan-scale.onnx');
+  assert.deepEqual(failingSites(results), ['act_h_q']);
+  const rt = results.find((x) => x.site === 'act_h_q' && x.probe === 'roundtrip')!;
+  assert.equal(rt.verdict, 'fail');
+  assert.equal(rt.evidence.measurements.nonFiniteOutput, 64, '8 × 8 hidden values');
+  assert.ok(Number.isNaN(results.find((x) => x.site === 'act_h_q' && x.probe === 'scale-collapse')!.evidence.measurements['lint.nonfinite-scale'] as number));
+  assert.equal(headline(results).evidence.measurements.firstBrokenNode, 'act_h_q');
+  assert.equal(verdictOf(results, 'fc1_w_q', 'roundtrip'), 'pass');
+});
+
+test('torch-qat-mlp (torch.onnx.export): sites, in-graph scales and Cast zero-points resolved by onnxruntime', async () => {
+  const { target, results } = await audit('torch-qat-mlp.onnx');
+  assert.equal(target.info.producer, 'pytorch 1.13.0');
+  assert.equal(target.info.shape, 'QDQ model');
+  const sites = [...new Set(results.filter((r) => r.site).map((r) => r.site))];
+  assert.deepEqual(sites, ['/QuantizeLinear', '/QuantizeLinear_1', '/QuantizeLinear_2', '/QuantizeLinear_3']);
+  const m = (site: string) => results.find((r) => r.site === site && r.probe === 'roundtrip')!.evidence.measurements;
+  // per-tensor activation: Constant(double 0.025) → Cast(float); zero-point Constant(int64 128) → Cast(uint8)
+  assert.equal(m('/QuantizeLinear').scale, Math.fround(0.025));
+  assert.equal(m('/QuantizeLinear').zeroPoint, 128);
+  assert.equal(m('/QuantizeLinear').codeType, 'uint8');
+  // per-channel weight, scale = clip(max|w| / 127) computed in the graph
+  assert.equal(m('/QuantizeLinear_1').granularity, 'per-channel axis 0');
+  assert.equal(m('/QuantizeLinear_1').inputKind, 'weight');
+  // reduced-range activation: Q → Clip(0, 127) → DQ is followed to its DequantizeLinear
+  assert.equal(m('/QuantizeLinear_2').dequantizeLinear, '/DequantizeLinear_2');
+  assert.equal(m('/QuantizeLinear_3').scale !== null, true);
+  // the per-channel scale group table shows absmax/127 for each channel
+  const sc = results.find((r) => r.site === '/QuantizeLinear_1' && r.probe === 'scale-collapse')!;
+  const groups = sc.evidence.tables!.find((t) => t.headings[0] === 'group')!;
+  for (const row of groups.rows) {
+    const scale = Number(row[1]);
+    const absmax = Number(row[3]);
+    assert.ok(Math.abs(scale - absmax / 127) / scale < 1e-3, `channel ${row[0]}: scale ${scale} vs absmax/127 ${absmax / 127}`);
+  }
+  assert.equal(headline(results).verdict, 'pass');
+});
+
+test('same seed, same results; user inputs from .json and .npy are used', async () => {
+  const strip = (rs: ProbeResult[]) => JSON.stringify(rs.map(({ durationMs: _d, ...r }) => r));
+  const a = await audit('good-int8-per-tensor.onnx', undefined, 11);
+  const b = await audit('good-int8-per-tensor.onnx', undefined, 11);
+  assert.equal(strip(a.results), strip(b.results));
+
+  const dir = mkdtempSync(join(tmpdir(), 'qa-onnx-'));
+  const rows = Array.from({ length: 3 }, (_, r) => Array.from({ length: 16 }, (_, c) => ((r * 16 + c) % 7) / 2 - 1.5));
+  const json = join(dir, 'x.json');
+  writeFileSync(json, JSON.stringify({ x: rows }));
+  const j = await audit('good-int8-per-tensor.onnx', json);
+  assert.match(String(headline(j.results).evidence.measurements.inputs), /^file .*x\.json$/);
+  assert.equal(j.results.find((r) => r.site === 'act_in_q' && r.probe === 'roundtrip')!.evidence.measurements.elements, 48);
+
+  // the same values as float32 .npy
+  const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 16), }";
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  const h = header + ' '.repeat(pad) + '\n';
+  const npy = new Uint8Array(10 + h.length + 48 * 4);
+  npy.set([0x93, ...new TextEncoder().encode('NUMPY'), 1, 0, h.length & 0xff, h.length >> 8]);
+  npy.set(new TextEncoder().encode(h), 10);
+  new Float32Array(npy.buffer, 10 + h.length, 48).set(rows.flat());
+  const npyPath = join(dir, 'x.npy');
+  writeFileSync(npyPath, npy);
+  const n = await audit('good-int8-per-tensor.onnx', npyPath);
+  const pick = (rs: ProbeResult[]) => rs.filter((r) => r.site).map((r) => [r.site, r.probe, r.verdict, r.statistic.value]);
+  assert.deepEqual(pick(n.results), pick(j.results));
+});

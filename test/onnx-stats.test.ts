@@ -1,0 +1,118 @@
+/**
+ * The pure parts of the ONNX site audit: scale groups, the reference quantizer, site
+ * statistics and static lint, with exact values. Plus dq-only sites (stored int8 weights).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { groupIds, referenceQuantize, siteStats } from '../src/onnx/site-stats.js';
+import { lintSite, type LintInput } from '../src/onnx/lint.js';
+import { CODE_TYPES, DT, float8ToFloat } from '../src/onnx/proto.js';
+import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
+import { ELEM, makeModel } from '../src/onnx/builder.js';
+import { openOnnxTarget } from '../src/targets/onnx/index.js';
+import { defaultRegistry } from '../src/formats/registry.js';
+
+const INT8 = CODE_TYPES[DT.INT8]!;
+const UINT8 = CODE_TYPES[DT.UINT8]!;
+const E4M3 = CODE_TYPES[DT.FLOAT8E4M3FN]!;
+
+test('groupIds: per tensor, per axis, per block', () => {
+  assert.equal(groupIds([2, 3], 1, 0, 0), null);
+  assert.deepEqual([...groupIds([2, 3], 2, 0, 0)!], [0, 0, 0, 1, 1, 1]);
+  assert.deepEqual([...groupIds([2, 3], 3, 1, 0)!], [0, 1, 2, 0, 1, 2]);
+  assert.deepEqual([...groupIds([2, 3], 3, -1, 0)!], [0, 1, 2, 0, 1, 2]);
+  // dims [4, 2], blocks of 2 along axis 0 → scale dims [2, 2]
+  assert.deepEqual([...groupIds([4, 2], 4, 0, 2)!], [0, 1, 0, 1, 2, 3, 2, 3]);
+});
+
+test('reference quantizer: int8 absmax with RNE, uint8 min/max with zero-point, float8 e4m3 grid', () => {
+  const x = new Float32Array([0.5, -1, 0.25, 1, 2.5 / 127]);
+  assert.deepEqual([...referenceQuantize(x, null, 1, INT8).codes], [64, -127, 32, 127, 2]);
+  const u = referenceQuantize(new Float32Array([-1, 3, 0]), null, 1, UINT8);
+  // scale 4/255, zero-point rne(1 / (4/255)) = rne(63.75) = 64
+  assert.deepEqual([...u.codes], [0, 255, 64]);
+  const f = referenceQuantize(new Float32Array([448, 1, 0.3, -0.3]), null, 1, E4M3);
+  // 0.3 lies between 0.28125 and 0.3125 (step 2^-5): nearest is 0.3125
+  assert.deepEqual([...f.codes], [448, 1, 0.3125, -0.3125]);
+  assert.equal(float8ToFloat(0x7e, DT.FLOAT8E4M3FN), 448);
+  assert.ok(Number.isNaN(float8ToFloat(0x7f, DT.FLOAT8E4M3FN)));
+  assert.equal(float8ToFloat(0x7b, DT.FLOAT8E5M2), 57344);
+});
+
+test('siteStats: a dead channel, sign loss and SQNR against the reference', () => {
+  // 2 channels × 4; channel 1 comes out all zero.
+  const x = new Float32Array([0.1, -0.2, 0.3, -0.4, 1, -2, 3, -4]);
+  const dq = new Float32Array([0.1, -0.2, 0.3, -0.4, 0, 0, 0, 0]);
+  const s = siteStats({ x, dims: [2, 4], codes: new Float32Array([32, -64, 95, -127, 0, 0, 0, 0]), dq, twin: undefined, scale: new Float64Array([0.4 / 127, 1000]), zeroPoint: new Float64Array(2), axis: 0, blockSize: 0 }, INT8);
+  assert.equal(s.groups, 2);
+  assert.equal(s.perGroup[1]!.zeroFraction, 1);
+  assert.equal(s.perGroup[1]!.refZeroFraction, 0);
+  assert.equal(s.perGroup[0]!.zeroFraction, 0);
+  assert.equal(s.zeroFraction, 0.5);
+  assert.equal(s.signLoss, 0.5);
+  assert.equal(s.refSignLoss, 0);
+  assert.equal(s.levelsUsed, 5);
+  assert.ok(s.localSqnrDb! < 0.5, `all the energy is in the dead channel: ${s.localSqnrDb}`);
+  assert.equal(s.worst[0]!.x, -4);
+  assert.equal(s.worst[0]!.expected, -4);
+});
+
+function lint(partial: Partial<LintInput>): string[] {
+  return lintSite({ scale: new Float64Array([0.01]), zeroPoint: new Float64Array([0]), zeroPointSource: undefined, codeType: INT8, inputKind: 'weight', groups: [], ...partial }, DEFAULT_THRESHOLDS).map((f) => f.rule);
+}
+
+test('lintSite: each bad scale or zero-point has its rule; a good site has none', () => {
+  assert.deepEqual(lint({}), []);
+  assert.deepEqual(lint({ scale: new Float64Array([0]) }), ['zero-scale']);
+  assert.deepEqual(lint({ scale: new Float64Array([-0.01]) }), ['negative-scale']);
+  assert.deepEqual(lint({ scale: new Float64Array([Number.NaN]) }), ['nonfinite-scale']);
+  assert.deepEqual(lint({ scale: new Float64Array([1e-40]) }), ['denormal-scale']);
+  // PyTorch casts an int64 zero-point to int8: 200 wraps
+  assert.deepEqual(lint({ zeroPoint: new Float64Array([-56]), zeroPointSource: new Float64Array([200]) }), ['zero-point-range']);
+  assert.deepEqual(lint({ codeType: E4M3, zeroPoint: new Float64Array([1]) }), ['float8-zero-point']);
+  assert.deepEqual(lint({ dequantizeScale: new Float64Array([0.02]) }), ['scale-mismatch']);
+  assert.deepEqual(lint({ dequantizeScale: new Float64Array([0.01]) }), []);
+  assert.deepEqual(lint({ dequantizeZeroPoint: new Float64Array([3]) }), ['scale-mismatch']);
+  const group = { group: 0, scale: 0.01, zeroPoint: 0, absmax: 1, min: -1, max: 1, coverage: 1.27, zeroFraction: 0, refZeroFraction: 0, sqnrDb: 40, refSqnrDb: 40 };
+  assert.deepEqual(lint({ groups: [group] }), []);
+  assert.deepEqual(lint({ groups: [{ ...group, coverage: 1270 }] }), ['absurd-scale']);
+  assert.deepEqual(lint({ groups: [{ ...group, coverage: 1270 }], inputKind: 'activation' }), ['absurd-scale']);
+  assert.deepEqual(lint({ groups: [{ ...group, coverage: 50 }], inputKind: 'activation' }), []);
+  assert.deepEqual(lint({ codeType: UINT8, groups: [group] }), ['unsigned-on-signed']);
+  assert.deepEqual(lint({ codeType: UINT8, groups: [{ ...group, zeroPoint: 128 }] }), []);
+});
+
+test('dq-only sites (stored int8 weights): found, linted, roundtrip skipped', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qa-onnx-'));
+  const model = (scale: number): Uint8Array => makeModel({
+    opset: 13,
+    nodes: [
+      { op: 'DequantizeLinear', name: 'w_dq', inputs: ['w_codes', 'w_scale', 'w_zp'], outputs: ['w'] },
+      { op: 'MatMul', name: 'mm', inputs: ['x', 'w'], outputs: ['y'] },
+    ],
+    inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: ['batch', 4] }],
+    outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: ['batch', 2] }],
+    initializers: [
+      { name: 'w_codes', elemType: ELEM.INT8, dims: [4, 2], values: [-127, 5, 60, -3, 127, 0, -90, 33] },
+      { name: 'w_scale', elemType: ELEM.FLOAT, dims: [], values: [scale] },
+      { name: 'w_zp', elemType: ELEM.INT8, dims: [], values: [0] },
+    ],
+  });
+  const ctx = { seed: 3, thresholds: DEFAULT_THRESHOLDS, formats: [], reproCommand: () => 'repro', log: () => {} };
+  for (const [scale, verdict] of [[0.01, 'pass'], [0, 'fail']] as const) {
+    const path = join(dir, `dq-${scale}.onnx`);
+    writeFileSync(path, model(scale));
+    const t = await openOnnxTarget(path, { registry: defaultRegistry, ep: 'cpu' });
+    const rs = await t.audit!(ctx);
+    await t.close();
+    const sc = rs.find((r) => r.site === 'w_dq' && r.probe === 'scale-collapse')!;
+    assert.equal(sc.verdict, verdict, `scale ${scale}`);
+    assert.equal(sc.evidence.measurements.kind, 'dq-only');
+    assert.equal(sc.evidence.measurements.levelsUsed, 8);
+    assert.equal(rs.find((r) => r.site === 'w_dq' && r.probe === 'roundtrip')!.verdict, 'skipped');
+    assert.equal(rs.find((r) => r.site === 'w_dq' && r.probe === 'missing-dequant')!.verdict, 'pass');
+  }
+});
