@@ -1,0 +1,185 @@
+/**
+ * One spawned exec server: argv without a shell, stdout split into lines (one JSON-RPC
+ * message each), stderr forwarded line by line to the log and kept (last lines) for error
+ * messages, and an `ended` promise that settles once the process is gone and its stdout drained.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { basename } from 'node:path';
+import { killTree, OWN_PROCESS_GROUP, registerChild } from './reaper.js';
+
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all (ENOENT, EACCES…). */
+  spawnError?: NodeJS.ErrnoException;
+}
+
+export interface ServerProcessOptions {
+  argv: readonly string[];
+  /** One complete stdout line, without its newline (a view: parse it before returning). */
+  onLine(line: Buffer): void;
+  /** A stdout line grew past maxLineBytes without a newline. */
+  onOversizedLine(bytes: number): void;
+  log(message: string): void;
+  maxLineBytes: number;
+}
+
+const STDERR_LINES_KEPT = 20;
+/** After 'exit', how long to wait for stdout to drain before giving up on it (a grandchild may hold it open). */
+const DRAIN_GRACE_MS = 1000;
+
+export class ServerProcess {
+  readonly pid: number | undefined;
+  readonly ended: Promise<ServerExit>;
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly recentStderr: string[] = [];
+  private stdoutChunks: Buffer[] = [];
+  private stdoutBytes = 0;
+  private stderrPartial = '';
+  private exited = false;
+
+  constructor(private readonly opts: ServerProcessOptions) {
+    const [program, ...args] = opts.argv;
+    this.child = spawn(program!, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: OWN_PROCESS_GROUP,
+      windowsHide: true,
+    });
+    this.pid = this.child.pid;
+    if (this.pid !== undefined) registerChild(this.child);
+
+    // Writing to a server that already died raises EPIPE on stdin; the exit path reports it.
+    this.child.stdin.on('error', () => undefined);
+    this.child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (text: string) => this.onStderr(text));
+
+    this.ended = new Promise<ServerExit>((resolve) => {
+      let exit: ServerExit | undefined;
+      let drainTimer: NodeJS.Timeout | undefined;
+      const finish = (): void => {
+        if (drainTimer) clearTimeout(drainTimer);
+        this.exited = true;
+        this.flushStderr();
+        resolve(exit ?? { code: this.child.exitCode, signal: this.child.signalCode });
+      };
+      this.child.once('error', (err: NodeJS.ErrnoException) => {
+        if (this.pid === undefined) {
+          exit = { code: null, signal: null, spawnError: err };
+          finish();
+        }
+      });
+      this.child.once('exit', (code, signal) => {
+        exit = { code, signal };
+        // Kill what the server may have left behind in its group, then let stdout drain.
+        if (OWN_PROCESS_GROUP) killTree(this.child, 'SIGKILL', true);
+        drainTimer = setTimeout(() => {
+          this.child.stdout.destroy();
+          finish();
+        }, DRAIN_GRACE_MS);
+        drainTimer.unref();
+      });
+      this.child.once('close', finish);
+    });
+  }
+
+  get alive(): boolean {
+    return !this.exited && this.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get program(): string {
+    return basename(this.opts.argv[0]!);
+  }
+
+  write(line: string): void {
+    if (this.child.stdin.writable) this.child.stdin.write(line);
+  }
+
+  /** Close stdin: a well-behaved server exits when its input ends. */
+  endInput(): void {
+    if (this.child.stdin.writable) this.child.stdin.end();
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    killTree(this.child, signal);
+  }
+
+  /** Let an idle server not keep quant-audit alive (the reaper kills it on exit). */
+  setKeepsProcessAlive(keep: boolean): void {
+    const streams = [this.child.stdout, this.child.stderr, this.child.stdin] as unknown as { ref?(): void; unref?(): void }[];
+    if (keep) {
+      this.child.ref();
+      for (const s of streams) s.ref?.();
+    } else {
+      this.child.unref();
+      for (const s of streams) s.unref?.();
+    }
+  }
+
+  /** The last lines the server wrote on stderr, for error messages. */
+  stderrTail(lines = 5): string {
+    return this.recentStderr.slice(-lines).join(' ⏎ ');
+  }
+
+  private onStdout(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      const piece = chunk.subarray(start, nl);
+      let line: Buffer;
+      if (this.stdoutChunks.length === 0) {
+        line = piece;
+      } else {
+        this.stdoutChunks.push(piece);
+        line = Buffer.concat(this.stdoutChunks, this.stdoutBytes + piece.length);
+        this.stdoutChunks = [];
+        this.stdoutBytes = 0;
+      }
+      start = nl + 1;
+      if (line.length > 0 && line[line.length - 1] === 13) line = line.subarray(0, -1);
+      if (!isBlank(line)) this.opts.onLine(line);
+    }
+    if (start < chunk.length) {
+      const rest = chunk.subarray(start);
+      this.stdoutChunks.push(rest);
+      this.stdoutBytes += rest.length;
+      if (this.stdoutBytes > this.opts.maxLineBytes) {
+        const bytes = this.stdoutBytes;
+        this.stdoutChunks = [];
+        this.stdoutBytes = 0;
+        this.opts.onOversizedLine(bytes);
+      }
+    }
+  }
+
+  private onStderr(text: string): void {
+    const lines = (this.stderrPartial + text).split('\n');
+    this.stderrPartial = lines.pop() ?? '';
+    if (this.stderrPartial.length > 64 * 1024) {
+      lines.push(this.stderrPartial);
+      this.stderrPartial = '';
+    }
+    for (const line of lines) this.logStderr(line);
+  }
+
+  private flushStderr(): void {
+    if (this.stderrPartial !== '') this.logStderr(this.stderrPartial);
+    this.stderrPartial = '';
+  }
+
+  private logStderr(raw: string): void {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '') return;
+    const shown = line.length > 2000 ? `${line.slice(0, 2000)}…` : line;
+    this.recentStderr.push(shown);
+    if (this.recentStderr.length > STDERR_LINES_KEPT) this.recentStderr.shift();
+    this.opts.log(`[exec ${this.program} pid ${this.pid ?? '?'}] ${shown}`);
+  }
+}
+
+function isBlank(line: Buffer): boolean {
+  if (line.length > 64) return false;
+  for (const byte of line) if (byte !== 0x20 && byte !== 0x09) return false;
+  return true;
+}
