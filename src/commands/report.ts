@@ -1,13 +1,40 @@
-import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+/**
+ * `quant-audit report FILE.json [--format md|junit|terminal|json]` — re-render a saved run.
+ * Renderers read only report.json, so md and junit output is byte-identical to the
+ * report.md / report.xml written by the run. FILE may also be a run directory or
+ * reports/latest.
+ */
+import { Option, type Command } from 'commander';
+import { useColor } from '../color.js';
+import { serializeReport } from '../report/json.js';
+import { renderJunit } from '../report/junit.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { renderTerminal } from '../report/terminal.js';
+import type { Report } from '../report/types.js';
+import { readReport } from '../report/write.js';
 
-/** `quant-audit report` — placeholder until its issue lands; it refuses to run rather than pretend. */
+export type ReportFormat = 'md' | 'junit' | 'terminal' | 'json';
+
+export function renderAs(report: Report, format: ReportFormat, stream: { isTTY?: boolean; columns?: number } = process.stdout): string {
+  switch (format) {
+    case 'md':
+      return renderMarkdown(report);
+    case 'junit':
+      return renderJunit(report);
+    case 'json':
+      return serializeReport(report);
+    case 'terminal':
+      return renderTerminal(report, { color: useColor(stream), compact: stream.isTTY !== true, ...(stream.columns ? { width: stream.columns } : {}) });
+  }
+}
+
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('(not implemented yet)')
-    .allowUnknownOption(true)
-    .action(() => {
-      throw new UsageError("'report' is not implemented yet in this build.");
+    .description('re-render a saved run (report.json, a run directory, or reports/latest)')
+    .argument('<file>', 'report.json of a run')
+    .addOption(new Option('--format <format>', 'view to print').choices(['md', 'junit', 'terminal', 'json']).default('terminal'))
+    .action((file: string, opts: { format: ReportFormat }) => {
+      process.stdout.write(renderAs(readReport(file), opts.format));
     });
 }

@@ -85,6 +85,8 @@ export interface RunInfo {
   ep: string | null;
   corpus: string | null;
   corpusInfo?: Record<string, string | number>;
+  /** log2(V) of the learnability corpus (7 for V = 128); renderers assume 7 when absent. */
+  uniformBaselineBits?: number;
   seeds: number[];
   formats: string[];
   probes: string[];

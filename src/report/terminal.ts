@@ -1,0 +1,105 @@
+/**
+ * Terminal view: cli-table3 tables, coloured with chalk when `color` is on (the caller
+ * decides: src/color.ts honours NO_COLOR, FORCE_COLOR and non-TTY output). `compact` is for
+ * CI logs: ASCII borders, no row separators, words instead of emoji, no evidence. Reads
+ * only the Report. `width` wraps the hypothesis matrix to the terminal.
+ */
+import { Chalk } from 'chalk';
+import Table from 'cli-table3';
+import { fmtBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, judgedLanes, probeColumns, resultCoordinates, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
+import { LANE_STATUS_ICON } from '../verdict/lanes.js';
+import type { LaneStatus, ProbeResult, Report, Verdict } from './types.js';
+
+export interface TerminalOptions {
+  color: boolean;
+  width?: number;
+  compact?: boolean;
+}
+
+const ASCII = {
+  top: '-', 'top-mid': '+', 'top-left': '+', 'top-right': '+',
+  bottom: '-', 'bottom-mid': '+', 'bottom-left': '+', 'bottom-right': '+',
+  left: '|', 'left-mid': '+', mid: '-', 'mid-mid': '+', right: '|', 'right-mid': '+', middle: '|',
+};
+
+export function renderTerminal(report: Report, opts: TerminalOptions): string {
+  const c = new Chalk({ level: opts.color ? 1 : 0 });
+  const compact = opts.compact === true;
+  const newTable = (head: string[], colWidths?: number[]): Table.Table =>
+    new Table({
+      head: head.map((h) => c.bold(h)),
+      style: { head: [], border: [], compact: true },
+      ...(compact ? { chars: ASCII } : {}),
+      ...(colWidths ? { colWidths, wordWrap: true } : {}),
+    });
+  const verdictCell = (v: Verdict, text: string): string => {
+    const paint = v === 'fail' ? c.red.bold : v === 'pass' ? c.green : v === 'inconclusive' ? c.yellow : c.gray;
+    return paint(text);
+  };
+  const laneCell = (s: LaneStatus): string => {
+    const paint = s === 'dead' ? c.red.bold : s === 'partial' ? c.red : s === 'learns' ? c.yellow : s === 'clean' ? c.green : c.gray;
+    return paint(compact ? s.toUpperCase() : `${LANE_STATUS_ICON[s]} ${s}`);
+  };
+
+  const out: string[] = [];
+  const v = report.verdict;
+  const head = v.exitCode === 1 ? c.red.bold : v.exitCode === 3 ? c.yellow.bold : c.green.bold;
+  out.push(`${c.bold(`quant-audit — ${report.run.target}`)} ${c.gray(`(${report.run.id || 'unsaved run'})`)}`);
+  out.push(head(v.summary));
+
+  if (report.lanes.length > 0) {
+    const baseline = uniformBaseline(report);
+    const t = newTable(['lane', 'format', 'optimizer', 'best bpb', 'final', 'status']);
+    for (const l of report.lanes) t.push([l.name + (l.control ? c.gray(' (control)') : ''), l.format, l.optimizer, fmtBpb(l.bestBpb), fmtBpb(l.bpb), laneCell(l.status)]);
+    out.push('', c.bold(`Lanes (bits per byte; uniform baseline ${fmtBpb(baseline)})`), t.toString());
+    const dead = judgedLanes(report.lanes).filter((l) => l.status === 'dead').length;
+    if (dead > 0) out.push(c.red(`${dead} of ${judgedLanes(report.lanes).length} lanes dead`));
+  }
+
+  const matrix = (results: ProbeResult[], rowKey: (r: ProbeResult) => string, rowHead: string): void => {
+    if (results.length === 0) return;
+    const columns = probeColumns(report, results);
+    const rows = [...new Set(results.map(rowKey))];
+    const widths = opts.width ? columnWidths(opts.width, columns.length + 1) : undefined;
+    const t = newTable([rowHead, ...columns.map((p) => hypothesisLabel(p, results))], widths);
+    for (const row of rows) {
+      t.push([
+        row,
+        ...columns.map((p) => {
+          const worst = worstResult(results.filter((r) => rowKey(r) === row && r.probe === p));
+          if (!worst) return '';
+          const word = worst.verdict === 'fail' ? 'FAIL' : worst.verdict === 'pass' ? 'pass' : worst.verdict === 'skipped' ? 'skip' : 'inconcl.';
+          return verdictCell(worst.verdict, worst.verdict === 'skipped' || worst.statistic.value === null ? word : `${word} ${fmtValue(worst.statistic)}`);
+        }),
+      ]);
+    }
+    out.push('', c.bold(rowHead === 'format' ? 'Hypothesis matrix (fail = hypothesis supported)' : 'Quantization sites'), t.toString());
+  };
+  matrix(report.results.filter((r) => r.site === undefined), (r) => r.format, 'format');
+  matrix(report.results.filter((r) => r.site !== undefined), (r) => `${r.site} (${r.format})`, 'site');
+
+  const failed = report.results.filter((r) => r.verdict === 'fail');
+  if (failed.length > 0) {
+    out.push('', c.bold(`Witnesses (${failed.length})`));
+    for (const r of failed) {
+      out.push(`${c.red('✗')} ${c.bold(`${r.hypothesis} ${r.probe}`)} ${resultCoordinates(r)}: ${fmtStatistic(r.statistic)}`);
+      if (r.witness) {
+        out.push(`    ${r.witness.summary}`);
+        if (!compact) for (const s of (r.witness.samples ?? []).slice(0, 4)) out.push(c.gray(`    x=${fmtNum(s.x)} → ${fmtNum(s.y)}${s.expected !== undefined ? ` (reference ${fmtNum(s.expected)})` : ''}${s.note ? `  ${s.note}` : ''}`));
+        out.push(c.gray(`    repro: ${r.witness.repro}`));
+      }
+    }
+  }
+  const notJudged = report.results.filter((r) => r.verdict === 'inconclusive');
+  if (notJudged.length > 0) {
+    out.push('', c.bold(`Inconclusive (${notJudged.length})`));
+    for (const r of notJudged) out.push(`${c.yellow('?')} ${r.probe} ${resultCoordinates(r)}: ${r.reason ?? VERDICT_WORD[r.verdict]}`);
+  }
+  out.push('', c.gray(`exit ${v.exitCode} (--fail-on ${report.run.failOn})`));
+  return `${out.join('\n')}\n`;
+}
+
+function columnWidths(width: number, columns: number): number[] {
+  const usable = Math.max(columns * 8, width - (columns + 1));
+  return Array.from({ length: columns }, () => Math.max(8, Math.floor(usable / columns)));
+}

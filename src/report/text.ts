@@ -1,0 +1,100 @@
+/**
+ * Number and statistic formatting shared by every view, so markdown, JUnit and terminal
+ * print the same value the same way. Non-finite values (and null, which is what a
+ * non-finite number becomes in foreign JSON) are printed, never hidden.
+ */
+import type { LaneStatus, Lane, ProbeResult, Report, Statistic, Verdict } from './types.js';
+import { LANE_STATUS_ICON } from '../verdict/lanes.js';
+
+export function fmtNum(v: number | null | undefined): string {
+  if (v === null || v === undefined) return 'n/a';
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '∞';
+  if (v === -Infinity) return '-∞';
+  if (v === 0) return '0';
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(2);
+  return String(Number(v.toPrecision(4)));
+}
+
+export function fmtBpb(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return fmtNum(v);
+  return v.toFixed(3);
+}
+
+/** "< 0.9", "outside [0.5, 2]", or "" when the statistic has no threshold. */
+export function fmtRule(s: Statistic): string {
+  if (s.threshold === null) return '';
+  if (Array.isArray(s.threshold)) return `${s.comparator} [${fmtNum(s.threshold[0])}, ${fmtNum(s.threshold[1])}]`;
+  return `${s.comparator} ${fmtNum(s.threshold as number)}`;
+}
+
+export function fmtValue(s: Statistic): string {
+  return `${fmtNum(s.value)}${s.unit && s.value !== null ? ` ${s.unit}` : ''}`;
+}
+
+/** `cosine = 0.000 (fails when < 0.9)`. */
+export function fmtStatistic(s: Statistic): string {
+  const rule = fmtRule(s);
+  return `${s.name} = ${fmtValue(s)}${rule ? ` (fails when ${rule})` : ''}`;
+}
+
+export const VERDICT_WORD: Record<Verdict, string> = {
+  fail: 'supported',
+  pass: 'refuted',
+  skipped: 'skipped',
+  inconclusive: 'inconclusive',
+};
+
+export const VERDICT_ICON: Record<Verdict, string> = {
+  fail: '❌',
+  pass: '✅',
+  skipped: '➖',
+  inconclusive: '❔',
+};
+
+/** Worst first: one verdict per matrix cell when several results (optimizers, seeds) share it. */
+const VERDICT_RANK: Record<Verdict, number> = { fail: 0, inconclusive: 1, pass: 2, skipped: 3 };
+
+export function worstResult(results: ProbeResult[]): ProbeResult | undefined {
+  let worst: ProbeResult | undefined;
+  for (const r of results) if (worst === undefined || VERDICT_RANK[r.verdict] < VERDICT_RANK[worst.verdict]) worst = r;
+  return worst;
+}
+
+export function laneStatusLabel(status: LaneStatus): string {
+  return `${LANE_STATUS_ICON[status]} ${status}`;
+}
+
+/** log2(V) of the corpus: run.uniformBaselineBits, else log2(corpusInfo.vocab), else 7 (V = 128). */
+export function uniformBaseline(report: Report): number {
+  if (typeof report.run.uniformBaselineBits === 'number') return report.run.uniformBaselineBits;
+  const vocab = report.run.corpusInfo?.vocab;
+  if (typeof vocab === 'number' && vocab > 1) return Math.log2(vocab);
+  return 7;
+}
+
+/** "int8 · adamw · seed 1597 · site conv1" — the coordinates of one result. */
+export function resultCoordinates(r: ProbeResult): string {
+  return [r.format, r.optimizer, r.seed !== undefined ? `seed ${r.seed}` : undefined, r.site !== undefined ? `site ${r.site}` : undefined]
+    .filter((x): x is string => x !== undefined && x !== '')
+    .join(' · ');
+}
+
+/** Probe ids in the order their columns appear: the run's list, then any others in results. */
+export function probeColumns(report: Report, results: ProbeResult[]): string[] {
+  const present = new Set(results.map((r) => r.probe));
+  const ordered = report.run.probes.filter((p) => present.has(p));
+  for (const r of results) if (!ordered.includes(r.probe)) ordered.push(r.probe);
+  return ordered;
+}
+
+export function hypothesisLabel(probe: string, results: ProbeResult[]): string {
+  const h = results.find((r) => r.probe === probe)?.hypothesis;
+  return h && h !== probe ? `${h} · ${probe}` : probe;
+}
+
+export function judgedLanes(lanes: Lane[]): Lane[] {
+  return lanes.filter((l) => l.control !== true);
+}

@@ -1,0 +1,166 @@
+/**
+ * Run directories: reports/<run-id>/report.json (+ report.md, report.xml), and
+ * reports/latest, a one-line text file holding the newest run id.
+ *
+ * - Atomic: every file is written to a temporary name in the same directory and renamed
+ *   into place, so a reader (or a CI artifact upload) never sees half a report.json;
+ *   report.json is renamed last, so when it exists the views exist too.
+ * - Never overwrites: the run directory is created exclusively; if the id is taken (two runs
+ *   in the same second), `-2`, `-3`, … is appended and run.id updated to match.
+ * - `latest` is a plain file, not a symlink: symlinks need privileges on Windows and are
+ *   dropped or followed by artifact uploaders; a file works everywhere. `resolveReportPath`
+ *   accepts it (and a run directory) wherever a report.json path is expected.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { parseReportJson, roundTrip, serializeReport } from './json.js';
+import { renderJunit } from './junit.js';
+import { renderMarkdown } from './markdown.js';
+import { validate, validateJson } from './schema.js';
+import { SCHEMA_VERSION, type Report } from './types.js';
+
+export const LATEST_FILE = 'latest';
+
+/** `20261126-103105-mutant-in-place`: UTC time to the second, then the label in kebab-case. Sorts by time. */
+export function newRunId(startedAt: Date, label: string): string {
+  const iso = startedAt.toISOString(); // 2026-11-26T10:31:05.123Z
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
+  const slug = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48)
+    .replace(/-+$/g, '');
+  return slug ? `${stamp}-${slug}` : stamp;
+}
+
+let tmpCounter = 0;
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
+  await writeFile(tmp, text, { encoding: 'utf8', flag: 'wx' });
+  await rename(tmp, path);
+}
+
+function writeAtomicSync(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
+  writeFileSync(tmp, text, { encoding: 'utf8', flag: 'wx' });
+  renameSync(tmp, path);
+}
+
+export interface WrittenRun {
+  id: string;
+  dir: string;
+  files: { json: string; md: string; xml: string };
+}
+
+/**
+ * Write report.json/.md/.xml into a new directory `outDir/<run.id>` and point `latest` at it.
+ * If the id was taken, `report.run.id` is updated (in place) to the suffixed id actually used.
+ * A report that fails the schema is still written (nothing is lost), then this throws: it is
+ * a bug in quant-audit, not in the user's input.
+ */
+export async function writeRunReport(report: Report, outDir: string): Promise<WrittenRun> {
+  if (!report.run.id) throw new Error('writeRunReport: report.run.id is empty; set it with newRunId() first');
+  await mkdir(outDir, { recursive: true });
+  const base = report.run.id;
+  let id = base;
+  let dir = join(outDir, id);
+  for (let n = 2; ; n++) {
+    try {
+      await mkdir(dir); // not recursive: fails with EEXIST instead of reusing a run directory
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (n > 1000) throw new UsageError(`cannot create a run directory under ${outDir}: ${base} and its suffixes up to -1000 all exist.`);
+      id = `${base}-${n}`;
+      dir = join(outDir, id);
+    }
+  }
+  report.run.id = id;
+  // Render from exactly what report.json will hold, so `quant-audit report` re-renders byte-identically.
+  const stored = roundTrip(report);
+  const files = { json: join(dir, 'report.json'), md: join(dir, 'report.md'), xml: join(dir, 'report.xml') };
+  await writeAtomic(files.md, renderMarkdown(stored));
+  await writeAtomic(files.xml, renderJunit(stored));
+  await writeAtomic(files.json, serializeReport(report));
+  await writeAtomic(join(outDir, LATEST_FILE), `${id}\n`);
+  const check = validate(report);
+  if (!check.valid) throw new Error(`quant-audit wrote ${files.json} but it does not match schema/report.schema.json (a bug, please report):\n  ${check.errors.slice(0, 10).join('\n  ')}`);
+  return { id, dir, files };
+}
+
+/** Synchronous latest-pointer update (for callers that write their own directories). */
+export function writeLatest(outDir: string, id: string): void {
+  mkdirSync(outDir, { recursive: true });
+  writeAtomicSync(join(outDir, LATEST_FILE), `${id}\n`);
+}
+
+/** The run directory `latest` points at, or a UsageError saying there is none. */
+export function latestRunDir(outDir: string): string {
+  const pointer = join(outDir, LATEST_FILE);
+  let id: string;
+  try {
+    id = readFileSync(pointer, 'utf8').trim();
+  } catch {
+    throw new UsageError(`no ${pointer}: there is no run under ${outDir} yet. Run \`quant-audit run\` first, or name a report file.`);
+  }
+  if (!id || /[\\/]|^\.\.?$/.test(id)) throw new UsageError(`${pointer} does not hold a run id (got ${JSON.stringify(id.slice(0, 80))}).`);
+  return join(outDir, id);
+}
+
+/**
+ * Where the report file is: a path to the file itself, a run directory, or a `latest`
+ * pointer file (or the reports directory holding one). `file` picks the view (report.json).
+ */
+export function resolveReportPath(path: string, file = 'report.json'): string {
+  if (!existsSync(path)) {
+    if (basename(path) === LATEST_FILE) return join(latestRunDir(dirname(path)), file); // throws: no run yet
+    return path; // the reader reports "no such file" with the path given
+  }
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    if (existsSync(join(path, file))) return join(path, file);
+    if (existsSync(join(path, LATEST_FILE))) return join(latestRunDir(path), file);
+    return join(path, file);
+  }
+  if (basename(path) === LATEST_FILE) return join(latestRunDir(dirname(path)), file);
+  return path;
+}
+
+/** Read and check a report.json: missing, empty, truncated, non-JSON or other-version files are UsageErrors. */
+export function readReport(path: string): Report {
+  const file = resolveReportPath(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`cannot read report ${file}: no such file. Pass the report.json of a run (reports/<run-id>/report.json), a run directory, or reports/latest.`);
+    if (code === 'EISDIR') throw new UsageError(`cannot read report ${file}: it is a directory without a report.json.`);
+    throw new UsageError(`cannot read report ${file}: ${code ?? String(e)}.`);
+  }
+  if (text.trim() === '') throw new UsageError(`report ${file} is empty (the run was interrupted before it wrote its report?).`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const looksTruncated = text.trimStart().startsWith('{') && !text.trimEnd().endsWith('}');
+    throw new UsageError(
+      looksTruncated
+        ? `report ${file} is truncated (${text.length} bytes, no closing brace); it was not written completely. Re-run, or use another run's report.json.`
+        : `report ${file} is not JSON (${(e as Error).message}); pass the report.json of a run, not report.md or report.xml.`,
+    );
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`report ${file} is JSON but not a quant-audit report (expected an object with schemaVersion, run, results, lanes).`);
+  const version = (raw as { schemaVersion?: unknown }).schemaVersion;
+  if (version === undefined) throw new UsageError(`report ${file} has no schemaVersion: it is not a quant-audit report.json.`);
+  if (version !== SCHEMA_VERSION) {
+    throw new UsageError(`report ${file} has schemaVersion ${JSON.stringify(version)}; this quant-audit reads schemaVersion ${SCHEMA_VERSION}. Re-render it with the quant-audit version that wrote it (tool.version in the file).`);
+  }
+  const check = validateJson(raw);
+  if (!check.valid) throw new UsageError(`report ${file} does not match the report schema (schema/report.schema.json):\n  ${check.errors.slice(0, 8).join('\n  ')}${check.errors.length > 8 ? `\n  … and ${check.errors.length - 8} more` : ''}`);
+  return parseReportJson(text) as Report;
+}

@@ -1,0 +1,90 @@
+/**
+ * The CI gate: from probe results and lanes to one verdict and exit code.
+ *
+ * What each --fail-on level gates on (non-control lanes only; a control lane is the yardstick):
+ *   dead     a dead lane
+ *   partial  a dead or partial lane
+ *   fail     any probe `fail`, or a dead or partial lane          (default)
+ *   never    nothing: findings never fail the job
+ *
+ * Exit codes (DESIGN.md): 0 nothing at or above --fail-on; 1 falsified (a witness at or
+ * above it); 2 usage/config/input error (thrown as UsageError, never produced here);
+ * 3 inconclusive: what the gate looks at could not be judged — a control lane failed to
+ * learn (or a lane is `inconclusive` because of it), or, at --fail-on fail, a probe ended
+ * `inconclusive` (the target or the environment failed).
+ * Precedence: 1 beats 3. A witness is a concrete, reproducible failure whatever else went
+ * wrong, and the CI user must fix it either way; lanes whose control failed are already
+ * `inconclusive`, never `dead`, so nothing counted as a witness rests on a broken control.
+ * `never` still exits 3 when a control lane failed: that is a broken run, not a finding
+ * (like exit 2 for a bad flag); use `continue-on-error` to ignore even that.
+ *
+ * Pure and order-independent: the same multiset of results and lanes gives the same verdict.
+ */
+import type { FailOn, Lane, LaneStatus, ProbeResult, ReportVerdict } from '../report/types.js';
+import { EXIT } from '../errors.js';
+
+export const FAIL_ON_LEVELS: readonly FailOn[] = ['dead', 'partial', 'fail', 'never'];
+
+const GATED_LANE_STATUSES: Record<FailOn, readonly LaneStatus[]> = {
+  dead: ['dead'],
+  partial: ['dead', 'partial'],
+  fail: ['dead', 'partial'],
+  never: [],
+};
+
+/** A control lane that did not learn makes every lane it controls unjudgeable. */
+function controlFailed(lane: Lane): boolean {
+  return lane.control === true && lane.status !== 'clean' && lane.status !== 'learns';
+}
+
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const unique = (xs: string[]): string[] => [...new Set(xs)].sort(byCodeUnits);
+
+function resultLabel(r: ProbeResult): string {
+  return [r.probe, r.format, r.optimizer, r.site].filter((x) => x !== undefined && x !== '').join(' ');
+}
+
+export function buildVerdict(results: ProbeResult[], lanes: Lane[], failOn: FailOn): ReportVerdict {
+  const judged = lanes.filter((l) => l.control !== true);
+  const failedResults = results.filter((r) => r.verdict === 'fail');
+  const badLanes = judged.filter((l) => l.status === 'dead' || l.status === 'partial');
+  const deadLanes = unique(judged.filter((l) => l.status === 'dead').map((l) => l.name));
+
+  const supported: Record<string, string[]> = {};
+  for (const r of failedResults) (supported[r.hypothesis] ??= []).push(r.format);
+  for (const h of Object.keys(supported)) supported[h] = unique(supported[h]!);
+  const supportedSorted = Object.fromEntries(Object.keys(supported).sort(byCodeUnits).map((h) => [h, supported[h]!]));
+
+  const gatedLanes = judged.filter((l) => GATED_LANE_STATUSES[failOn].includes(l.status));
+  const gatedResults = failOn === 'fail' ? failedResults : [];
+  const gated = gatedLanes.length + gatedResults.length;
+
+  const failedControls = unique(lanes.filter(controlFailed).map((l) => l.name));
+  const unjudgedLanes = unique(judged.filter((l) => l.status === 'inconclusive').map((l) => l.name));
+  const unjudgedResults = failOn === 'fail' ? unique(results.filter((r) => r.verdict === 'inconclusive').map(resultLabel)) : [];
+  const inconclusive = failedControls.length + unjudgedLanes.length + unjudgedResults.length > 0;
+
+  const falsified = failedResults.length + badLanes.length > 0;
+  const exitCode = gated > 0 ? EXIT.falsified : inconclusive ? EXIT.inconclusive : EXIT.ok;
+
+  const parts: string[] = [];
+  const hyps = Object.entries(supportedSorted).map(([h, fs]) => `${h} for ${fs.join(', ')}`);
+  if (hyps.length > 0) parts.push(`supported: ${hyps.join('; ')}`);
+  if (judged.length > 0) {
+    const count = (s: LaneStatus): number => judged.filter((l) => l.status === s).length;
+    const laneParts = (['dead', 'partial', 'learns', 'clean', 'inconclusive'] as const).filter((s) => count(s) > 0).map((s) => `${count(s)} ${s}`);
+    parts.push(`lanes: ${laneParts.join(', ')} of ${judged.length}`);
+  }
+  if (failedControls.length > 0) parts.push(`control did not learn: ${failedControls.join(', ')}`);
+  if (unjudgedResults.length > 0) parts.push(`inconclusive: ${unjudgedResults.join(', ')}`);
+  if (parts.length === 0) parts.push(results.length + lanes.length === 0 ? 'nothing was run' : `${results.filter((r) => r.verdict === 'pass').length} passed, ${results.filter((r) => r.verdict === 'skipped').length} skipped`);
+  const head =
+    exitCode === EXIT.falsified ? 'FALSIFIED'
+    : exitCode === EXIT.inconclusive ? 'INCONCLUSIVE'
+    : !falsified ? 'NO WITNESS'
+    : failOn === 'never' ? 'WITNESSES FOUND, NOT GATED'
+    : 'WITNESSES BELOW THE GATE';
+  const summary = `${head} — ${parts.join(' · ')} (--fail-on ${failOn} → exit ${exitCode})`;
+
+  return { falsified, inconclusive, exitCode, summary, supported: supportedSorted, deadLanes };
+}
