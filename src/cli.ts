@@ -25,7 +25,8 @@ export function buildProgram(): Command {
   for (const register of [registerRun, registerFormats, registerQuantize, registerSelftest, registerReport, registerMerge, registerAttach, registerWitness]) {
     register(program);
   }
-  program.commands.forEach((c) => c.exitOverride());
+  // A stray word after a flag is a mistake, not something to ignore silently.
+  program.commands.forEach((c) => c.exitOverride().allowExcessArguments(false));
   return program;
 }
 

@@ -1,13 +1,71 @@
+/**
+ * `quant-audit run` — the main job: every probe on every format of one target, plus the
+ * learnability lanes, then report.json/.md/.xml under --out and an exit code for CI.
+ */
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { Option } from 'commander';
+import { buildPlan, type RunFlags } from '../run/plan.js';
+import { executePlan } from '../run/execute.js';
+import { newRunId, writeRunReport } from '../report/write.js';
+import { renderTerminal } from '../report/terminal.js';
+import { appendStepSummary } from '../report/summary.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { createLaneProgress } from '../train/progress.js';
+import { useColor } from '../color.js';
 
-/** `quant-audit run` — placeholder until its issue lands; it refuses to run rather than pretend. */
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('(not implemented yet)')
-    .allowUnknownOption(true)
-    .action(() => {
-      throw new UsageError("'run' is not implemented yet in this build.");
+    .description('run probes and learnability lanes on a target and write an evidence report')
+    .option('--all', 'every probe and every built-in format (the default without config or flags)')
+    .option('--target <spec>', 'reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND')
+    .option('--probe <id...>', 'probe ids (space- or comma-separated, repeatable)')
+    .option('--format <name...>', 'format names (space- or comma-separated, repeatable)')
+    .option('--optimizer <name...>', 'adamw | muon')
+    .option('--seed <n...>', 'seeds')
+    .option('--lr <x...>', 'learning rates for the lanes (and lost-updates)')
+    .option('--steps <n>', 'training steps per lane')
+    .option('--corpus <path|builtin:NAME>', 'builtin:english | builtin:markov | a text file')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--ep <name>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']))
+    .option('--config <file>', 'config file (default: ./quant-audit.yaml when present)')
+    .option('--out <dir>', 'where run directories go (default: reports/)')
+    .addOption(new Option('--fail-on <level>', 'exit 1 at or above this level').choices(['dead', 'partial', 'fail', 'never']))
+    .option('--shard <i/n>', 'run a deterministic 1/N of the probe × format and lane matrix (1-based)')
+    .option('--no-master-weights', 'round weights in place after every step (reproduces the lost-updates bug)')
+    .option('--input <file>', 'ONNX: model inputs as .json or .npy (default: seeded inputs from declared shapes)')
+    .option('--workers <n>', 'training worker threads (default: number of cores)')
+    .option('--timeout-ms <n>', 'exec: per-request timeout')
+    .option('--json', 'also print report.json on stdout (tables go to stderr)')
+    .option('--quiet', 'print only the verdict line')
+    .action(async (flags: RunFlags, cmd: Command) => {
+      const plan = buildPlan(flags);
+      const err = process.stderr;
+      const human = plan.json ? err : process.stdout;
+      const progress = !plan.quiet && err.isTTY ? createLaneProgress(err) : undefined;
+      const report = await executePlan(
+        plan,
+        {
+          log: (m) => {
+            if (!plan.quiet) err.write(`${m}\n`);
+          },
+          onLaneProgress: progress ? (p) => progress.update(p) : undefined,
+        },
+        process.argv.slice(2),
+      );
+      progress?.stop();
+      const started = new Date(report.run.startedAt);
+      report.run.id = newRunId(started, plan.target);
+      const written = await writeRunReport(report, plan.out);
+      if (plan.quiet) {
+        human.write(`${report.verdict.summary}\n`);
+      } else {
+        human.write(renderTerminal(report, { color: useColor(human), compact: !human.isTTY }));
+        human.write(`\nreport: ${written.files.json}\n        ${written.files.md}\n        ${written.files.xml}\n`);
+      }
+      if (plan.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      appendStepSummary(renderMarkdown(report));
+      void cmd;
+      process.exitCode = report.verdict.exitCode;
     });
 }

@@ -1,0 +1,205 @@
+/**
+ * Executes a RunPlan: opens the target, runs each probe × format job (and the target's own
+ * structural audit, and the learnability lanes), and assembles the Report. Gathering only:
+ * judging lives in the probes, rendering in src/report.
+ */
+import { quote } from 'shell-quote';
+import { TargetError, UsageError } from '../errors.js';
+import { initTf } from '../tf.js';
+import { VERSION } from '../version.js';
+import { openTarget } from '../targets/index.js';
+import type { Target } from '../targets/types.js';
+import { PROBES } from '../../probes/index.js';
+import type { ProbeContext } from '../../probes/types.js';
+import { runLearnability } from '../../probes/learnability.js';
+import type { Lane, ProbeResult, Report, RunInfo } from '../report/types.js';
+import { SCHEMA_VERSION } from '../report/types.js';
+import { buildVerdict } from '../verdict/gate.js';
+import { canonicalOrder } from '../report/merge.js';
+import { inShard, parseShard } from '../report/shard.js';
+import { laneLegend, laneMargins, uniformBaselineBits } from '../verdict/lanes.js';
+import { LEARNABILITY_ID, type RunPlan } from './plan.js';
+
+export interface RunHooks {
+  log(message: string): void;
+  onProbe?(done: number, total: number, label: string): void;
+  onLaneProgress?(p: { done: number; total: number; lane: string; bpb: number }): void;
+}
+
+/** The command line that reproduces one probe on one format with the same seed. */
+export function reproCommand(plan: RunPlan, probe: string, format: string, extra: string[] = []): string {
+  const args = ['npx', 'quant-audit', 'run', '--target', plan.target, '--probe', probe, '--format', format, '--seed', String(plan.seeds[0])];
+  if (plan.config.path) args.push('--config', plan.config.path);
+  if (plan.ep !== 'cpu') args.push('--ep', plan.ep);
+  if (plan.learnability.masterWeights === false && probe === LEARNABILITY_ID) args.push('--no-master-weights');
+  return quote([...args, ...extra]);
+}
+
+function targetFormats(plan: RunPlan, target: Target): string[] {
+  if (plan.formats) return plan.formats;
+  if (target.formats) return target.formats.filter((f) => plan.registry.has(f));
+  return plan.registry.names();
+}
+
+async function runProbeJobs(plan: RunPlan, target: Target, formats: string[], hooks: RunHooks): Promise<ProbeResult[]> {
+  const shard = plan.shard ? parseShard(plan.shard) : undefined;
+  const probes = PROBES.filter((p) => plan.probes.includes(p.id));
+  const jobs = probes.flatMap((probe) => formats.map((format) => ({ probe, format })));
+  const mine = jobs.filter((j) => !shard || inShard(`${j.probe.id}|${j.format}`, shard));
+  const results: ProbeResult[] = [];
+  let done = 0;
+  for (const seed of plan.seeds) {
+    const ctx: ProbeContext = {
+      seed,
+      thresholds: plan.thresholds,
+      lrs: plan.probeLrs,
+      resolveFormat: (name) => plan.registry.get(name),
+      reproCommand: (probe, format) => reproCommand({ ...plan, seeds: [seed] }, probe, format),
+      log: hooks.log,
+    };
+    for (const { probe, format } of mine) {
+      const started = Date.now();
+      const base = { probe: probe.id, hypothesis: probe.hypothesis, format, seed };
+      const missing = probe.requires.filter((c) => !target.capabilities.has(c));
+      let result: ProbeResult;
+      if (target.formats && !target.formats.includes(format)) {
+        result = skipped(base, `target ${target.spec} does not implement format ${format} (it implements: ${target.formats.join(', ')})`);
+      } else if (missing.length > 0) {
+        result = skipped(base, `target ${target.spec} lacks the ${missing.join(' and ')} capability this probe needs`);
+      } else {
+        try {
+          const outcome = await probe.run(target, plan.registry.get(format), ctx);
+          result = { ...base, ...outcome };
+        } catch (e) {
+          if (!(e instanceof TargetError)) throw e;
+          // The target misbehaved for this format: say so, keep going with the others.
+          result = {
+            ...base,
+            verdict: 'inconclusive',
+            statistic: { name: 'target error', value: null, threshold: null, comparator: '==' },
+            evidence: { measurements: {}, notes: [e.message] },
+            reason: `target error: ${e.message}`,
+          };
+        }
+      }
+      result.durationMs = Date.now() - started;
+      results.push(result);
+      hooks.onProbe?.(++done, mine.length * plan.seeds.length, `${probe.id} ${format}`);
+    }
+  }
+  return results;
+}
+
+function skipped(base: Pick<ProbeResult, 'probe' | 'hypothesis' | 'format' | 'seed'>, reason: string): ProbeResult {
+  return {
+    ...base,
+    verdict: 'skipped',
+    statistic: { name: 'skipped', value: null, threshold: null, comparator: '==' },
+    evidence: { measurements: {} },
+    reason,
+  };
+}
+
+export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]): Promise<Report> {
+  const startedAt = new Date();
+  const backend = await initTf(plan.backend);
+  const target = await openTarget(plan.target, {
+    registry: plan.registry,
+    ep: plan.ep,
+    timeoutMs: plan.timeoutMs,
+    maxTensorElements: plan.maxTensorElements,
+    inputs: plan.input,
+    log: hooks.log,
+  });
+  const results: ProbeResult[] = [];
+  const lanes: Lane[] = [];
+  const notes: string[] = [];
+  let corpusInfo: Record<string, string | number> | undefined;
+  let trainBackend = backend;
+  try {
+    const formats = targetFormats(plan, target);
+    if (formats.length === 0 && !target.audit) {
+      throw new UsageError(`target ${plan.target} implements no format quant-audit knows. Name one with --format (see quant-audit formats).`);
+    }
+    results.push(...(await runProbeJobs(plan, target, formats, hooks)));
+    if (target.audit && plan.probes.some((p) => p !== LEARNABILITY_ID)) {
+      results.push(
+        ...(await target.audit({
+          seed: plan.seeds[0]!,
+          thresholds: plan.thresholds,
+          formats: plan.formats ?? [],
+          reproCommand: (probe, format) => reproCommand(plan, probe, format),
+          log: hooks.log,
+        })),
+      );
+    }
+    if (plan.probes.includes(LEARNABILITY_ID) && !target.capabilities.has('forward')) {
+      // A QDQ model is not a quantizer: there is nothing to put on the lanes' weights.
+      for (const format of formats) {
+        results.push(skipped({ probe: LEARNABILITY_ID, hypothesis: LEARNABILITY_ID, format, seed: plan.seeds[0] }, `target ${target.spec} has no forward (fq(x)) capability to fake-quantize lane weights with`));
+      }
+    } else if (plan.probes.includes(LEARNABILITY_ID)) {
+      const laneFormats = formats.filter((f) => f !== 'fp32'); // fp32 is the control lane
+      const outcome = await runLearnability({
+        target: plan.target,
+        targetOptions: { ep: plan.ep, timeoutMs: plan.timeoutMs, maxTensorElements: plan.maxTensorElements, inputs: plan.input, customFormats: plan.config.customFormats },
+        formats: laneFormats,
+        optimizers: plan.optimizers,
+        seeds: plan.seeds,
+        lrs: plan.lrs,
+        steps: plan.steps,
+        corpus: plan.corpus,
+        backend: plan.backend,
+        learnability: plan.learnability,
+        thresholds: plan.thresholds,
+        workers: plan.workers,
+        shard: plan.shard ? parseShard(plan.shard) : undefined,
+        onProgress: hooks.onLaneProgress,
+        reproCommand: (format, optimizer) => reproCommand(plan, LEARNABILITY_ID, format, ['--optimizer', optimizer]),
+      });
+      results.push(...outcome.results);
+      lanes.push(...outcome.lanes);
+      notes.push(...outcome.notes);
+      corpusInfo = outcome.corpusInfo;
+      trainBackend = outcome.backend;
+    }
+  } finally {
+    await target.close();
+  }
+
+  const finishedAt = new Date();
+  const shard = plan.shard ? parseShard(plan.shard) : undefined;
+  const run: RunInfo = {
+    id: '',
+    command: quote(['quant-audit', ...argv]),
+    target: plan.target,
+    targetInfo: target.info,
+    backend: trainBackend,
+    ep: target.kind === 'onnx' ? (target.info.ep ?? plan.ep) : null,
+    corpus: plan.probes.includes(LEARNABILITY_ID) ? plan.corpus : null,
+    ...(corpusInfo ? { corpusInfo } : {}),
+    seeds: plan.seeds,
+    formats: targetFormats(plan, target),
+    probes: plan.probes,
+    failOn: plan.failOn,
+    ...(shard ? { shard } : {}),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    versions: { 'quant-audit': VERSION, node: process.versions.node },
+  };
+  const baseline = uniformBaselineBits(128);
+  const report: Report = {
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: 'quant-audit', version: VERSION },
+    kind: 'run',
+    run,
+    thresholds: Object.fromEntries(Object.entries(plan.thresholds).map(([k, v]) => [k, typeof v === 'number' ? v : [...v]])),
+    legend: laneLegend(laneMargins(plan.thresholds), baseline),
+    results,
+    lanes,
+    verdict: buildVerdict(results, lanes, plan.failOn),
+  };
+  if (notes.length) report.run.targetInfo = { ...report.run.targetInfo, notes: notes.join(' | ') };
+  return canonicalOrder(report);
+}

@@ -1,0 +1,178 @@
+/**
+ * Turns flags + quant-audit.yaml + built-in defaults into one RunPlan. Precedence:
+ * command-line flag > config file > default. `--all` selects every probe and every format
+ * regardless of the config's selection. Every name is checked here, before anything runs.
+ */
+import { UsageError } from '../errors.js';
+import { loadConfig, type QuantAuditConfig, type LearnabilityConfig } from '../config.js';
+import { FormatRegistry } from '../formats/registry.js';
+import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from '../thresholds.js';
+import { BACKENDS, type BackendName } from '../tf.js';
+import type { FailOn } from '../report/types.js';
+import { PROBES } from '../../probes/index.js';
+
+export const LEARNABILITY_ID = 'learnability';
+export const OPTIMIZERS = ['adamw', 'muon'] as const;
+export const FAIL_ON: readonly FailOn[] = ['dead', 'partial', 'fail', 'never'];
+export const DEFAULTS = {
+  target: 'reference',
+  seeds: [1597],
+  steps: 100,
+  corpus: 'builtin:english',
+  backend: 'auto' as BackendName,
+  ep: 'cpu' as const,
+  failOn: 'fail' as FailOn,
+  out: 'reports',
+  /** lost-updates learning rates (DESIGN.md: 1e-4 and 1e-3 by default). */
+  probeLrs: [1e-4, 1e-3],
+};
+
+/** The options commander hands us (all optional; arrays for repeatable flags). */
+export interface RunFlags {
+  all?: boolean;
+  target?: string;
+  probe?: string[];
+  format?: string[];
+  optimizer?: string[];
+  seed?: string[];
+  lr?: string[];
+  steps?: string;
+  corpus?: string;
+  backend?: string;
+  ep?: string;
+  config?: string;
+  out?: string;
+  failOn?: string;
+  shard?: string;
+  json?: boolean;
+  quiet?: boolean;
+  masterWeights?: boolean;
+  input?: string;
+  workers?: string;
+  timeoutMs?: string;
+}
+
+export interface RunPlan {
+  target: string;
+  probes: string[];
+  /** Explicitly chosen formats; undefined = every registry format (or what the target claims). */
+  formats: string[] | undefined;
+  optimizers: string[];
+  seeds: number[];
+  /** Learning rates for lanes; undefined = the trainer's tuned default. */
+  lrs: number[] | undefined;
+  probeLrs: number[];
+  steps: number;
+  corpus: string;
+  backend: BackendName;
+  ep: 'cpu' | 'cuda';
+  failOn: FailOn;
+  out: string;
+  shard: string | undefined;
+  json: boolean;
+  quiet: boolean;
+  input: string | undefined;
+  workers: number | undefined;
+  timeoutMs: number | undefined;
+  maxTensorElements: number | undefined;
+  learnability: LearnabilityConfig;
+  thresholds: Thresholds;
+  registry: FormatRegistry;
+  config: QuantAuditConfig;
+}
+
+export const ALL_PROBE_IDS: readonly string[] = [...PROBES.map((p) => p.id), LEARNABILITY_ID];
+
+function parseNumberList(values: string[] | undefined, flag: string, integer: boolean): number[] | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  return values.flatMap((v) => v.split(',')).map((v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < 0) {
+      throw new UsageError(`${flag} ${JSON.stringify(v)} is not a ${integer ? 'non-negative integer' : 'non-negative number'}.`);
+    }
+    return n;
+  });
+}
+
+function parsePositiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} ${JSON.stringify(value)} must be a positive integer.`);
+  return n;
+}
+
+function splitList(values: string[] | undefined): string[] | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function checkMembers(kind: string, values: string[], valid: readonly string[]): void {
+  for (const v of values) {
+    if (!valid.includes(v)) throw new UsageError(`unknown ${kind} '${v}'. Valid ${kind}s: ${valid.join(', ')}.`);
+  }
+}
+
+export function buildPlan(flags: RunFlags): RunPlan {
+  const config = loadConfig(flags.config);
+  const registry = new FormatRegistry(config.customFormats);
+  const validThresholds = Object.keys(DEFAULT_THRESHOLDS);
+  for (const key of Object.keys(config.thresholds ?? {})) {
+    if (!validThresholds.includes(key)) {
+      throw new UsageError(`${config.path ?? 'config'}: unknown threshold '${key}'. Valid thresholds: ${validThresholds.join(', ')}.`);
+    }
+  }
+  const thresholds = mergeThresholds(config.thresholds);
+
+  const probes = flags.all ? [...ALL_PROBE_IDS] : (splitList(flags.probe) ?? config.probes ?? [...ALL_PROBE_IDS]);
+  checkMembers('probe', probes, ALL_PROBE_IDS);
+
+  const formats = flags.all ? undefined : (splitList(flags.format) ?? config.formats);
+  for (const f of formats ?? []) registry.get(f); // throws with the list of known formats
+
+  const optimizers = splitList(flags.optimizer) ?? config.optimizers ?? [...OPTIMIZERS];
+  checkMembers('optimizer', optimizers, OPTIMIZERS);
+
+  const backend = (flags.backend ?? config.backend ?? DEFAULTS.backend) as BackendName;
+  checkMembers('backend', [backend], BACKENDS);
+  const ep = flags.ep ?? config.ep ?? DEFAULTS.ep;
+  checkMembers('execution provider', [ep], ['cpu', 'cuda']);
+  const failOn = (flags.failOn ?? config.failOn ?? DEFAULTS.failOn) as FailOn;
+  checkMembers('--fail-on value', [failOn], FAIL_ON);
+
+  const seeds = parseNumberList(flags.seed, '--seed', true) ?? config.seeds ?? DEFAULTS.seeds;
+  const lrs = parseNumberList(flags.lr, '--lr', false) ?? config.lrs;
+  if (lrs?.some((x) => x <= 0)) throw new UsageError('--lr values must be positive.');
+  const steps = parsePositiveInt(flags.steps, '--steps') ?? config.steps ?? DEFAULTS.steps;
+
+  const learnability: LearnabilityConfig = { ...(config.learnability ?? {}) };
+  if (flags.masterWeights === false) learnability.masterWeights = false;
+  const workers = parsePositiveInt(flags.workers, '--workers') ?? learnability.workers;
+  const timeoutMs = parsePositiveInt(flags.timeoutMs, '--timeout-ms') ?? config.exec?.timeoutMs;
+
+  return {
+    target: flags.target ?? config.target ?? DEFAULTS.target,
+    probes,
+    formats,
+    optimizers,
+    seeds,
+    lrs,
+    probeLrs: lrs ?? DEFAULTS.probeLrs,
+    steps,
+    corpus: flags.corpus ?? config.corpus ?? DEFAULTS.corpus,
+    backend,
+    ep: ep as 'cpu' | 'cuda',
+    failOn,
+    out: flags.out ?? config.out ?? DEFAULTS.out,
+    shard: flags.shard,
+    json: flags.json ?? false,
+    quiet: flags.quiet ?? false,
+    input: flags.input,
+    workers,
+    timeoutMs,
+    maxTensorElements: config.limits?.maxTensorElements,
+    learnability,
+    thresholds,
+    registry,
+    config,
+  };
+}
