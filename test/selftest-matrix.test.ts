@@ -10,7 +10,7 @@ import { initTf } from '../src/tf.js';
 import { defaultRegistry } from '../src/formats/index.js';
 import { runSelftest } from '../src/selftest/run.js';
 import { cellOf, confusionMatrix, expectedCell, type ConfusionMatrix } from '../src/selftest/matrix.js';
-import { renderMatrix } from '../src/commands/selftest.js';
+import { renderMatrix } from '../src/selftest/render.js';
 import { PROBES } from '../probes/index.js';
 import type { ProbeId } from '../probes/types.js';
 

@@ -4,13 +4,12 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { buildPlan, type RunFlags } from '../run/plan.js';
-import { executePlan } from '../run/execute.js';
+import type { RunFlags } from '../run/plan.js';
 import { newRunId, writeRunReport } from '../report/write.js';
 import { renderTerminal } from '../report/terminal.js';
 import { appendStepSummary } from '../report/summary.js';
 import { renderMarkdown } from '../report/markdown.js';
-import { createLaneProgress } from '../train/progress.js';
+import { serializeReport } from '../report/json.js';
 import { useColor } from '../color.js';
 
 export function registerRun(program: Command): void {
@@ -38,7 +37,11 @@ export function registerRun(program: Command): void {
     .option('--timeout-ms <n>', 'exec: per-request timeout')
     .option('--json', 'also print report.json on stdout (tables go to stderr)')
     .option('--quiet', 'print only the verdict line')
-    .action(async (flags: RunFlags, cmd: Command) => {
+    .action(async (flags: RunFlags) => {
+      // Loaded here, not at start-up: they pull in tfjs, which other commands do not need.
+      const { buildPlan } = await import('../run/plan.js');
+      const { executePlan } = await import('../run/execute.js');
+      const { createLaneProgress } = await import('../train/progress.js');
       const plan = buildPlan(flags);
       const err = process.stderr;
       const human = plan.json ? err : process.stdout;
@@ -63,9 +66,8 @@ export function registerRun(program: Command): void {
         human.write(renderTerminal(report, { color: useColor(human), compact: !human.isTTY }));
         human.write(`\nreport: ${written.files.json}\n        ${written.files.md}\n        ${written.files.xml}\n`);
       }
-      if (plan.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (plan.json) process.stdout.write(serializeReport(report));
       appendStepSummary(renderMarkdown(report));
-      void cmd;
       process.exitCode = report.verdict.exitCode;
     });
 }

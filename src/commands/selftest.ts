@@ -5,15 +5,11 @@
  * matrix differs from the expected one (src/selftest/matrix.ts, docs/selftest.md).
  */
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { UsageError } from '../errors.js';
-import { initTf, type BackendName } from '../tf.js';
+import type { BackendName } from '../tf.js';
 import { loadConfig } from '../config.js';
 import { FormatRegistry } from '../formats/registry.js';
 import { mergeThresholds } from '../thresholds.js';
-import { runSelftest } from '../selftest/run.js';
-import { cellOf, confusionMatrix, type ConfusionMatrix } from '../selftest/matrix.js';
-import { PROBES } from '../../probes/index.js';
 
 interface SelftestFlags {
   seed: string;
@@ -22,34 +18,6 @@ interface SelftestFlags {
   config?: string;
   json?: boolean;
   quiet?: boolean;
-}
-
-function percent(v: number): string {
-  return `${(100 * v).toFixed(1)} %`;
-}
-
-export function renderMatrix(m: ConfusionMatrix): string {
-  const head = ['planted ↓ / detected →', ...m.probes.map((p) => `${p}\n(${PROBES.find((q) => q.id === p)?.hypothesis ?? ''})`)];
-  const table = new Table({ head, style: { head: [], border: [] } });
-  for (const row of m.rows) {
-    const label = row.name === 'reference' ? 'reference (nothing)' : `${row.name} (${row.planted})`;
-    table.push([
-      `${label}\n${row.formats.length} formats`,
-      ...m.probes.map((p) => {
-        const c = cellOf(m, row.name, p);
-        const mark = c.ok ? (c.expected === 'all' ? '✓' : '') : '✗ expected ' + (c.expected === 'all' ? 'all' : '0');
-        const extra = c.inconclusive.length > 0 ? ` (${c.inconclusive.length} err)` : c.skipped === c.formats && c.formats > 0 ? ' skip' : '';
-        return `${c.failed.length}/${c.formats}${extra} ${mark}`.trim();
-      }),
-    ]);
-  }
-  const lines = [
-    table.toString(),
-    `sensitivity ${percent(m.sensitivity)} (planted bugs caught by their own probe) · specificity ${percent(m.specificity)} (verdicts that had to stay quiet and did) · seed ${m.seed} · ${(m.durationMs / 1000).toFixed(1)} s`,
-  ];
-  if (m.ok) lines.push('selftest: the matrix is as expected (docs/selftest.md).');
-  else lines.push('selftest: the matrix differs from the expected one:', ...m.mismatches.map((s) => `  - ${s}`));
-  return lines.join('\n');
 }
 
 export function registerSelftest(program: Command): void {
@@ -68,6 +36,11 @@ export function registerSelftest(program: Command): void {
       const config = loadConfig(flags.config);
       const registry = new FormatRegistry(config.customFormats);
       for (const f of flags.format ?? []) registry.get(f); // unknown names: UsageError listing the known ones
+      // Loaded here, not at start-up: tfjs is heavy and other commands do not need it.
+      const { initTf } = await import('../tf.js');
+      const { runSelftest } = await import('../selftest/run.js');
+      const { confusionMatrix } = await import('../selftest/matrix.js');
+      const { renderMatrix, percent } = await import('../selftest/render.js');
       await initTf(flags.backend as BackendName);
       const run = await runSelftest({ registry, seed, thresholds: mergeThresholds(config.thresholds), formats: flags.format, lrs: config.lrs });
       const m = confusionMatrix(run);
