@@ -95,11 +95,12 @@ export function fakeQuantWithKeyTable(
   const sc = scratch;
   const bits = scratchBits;
   if (scale === 1) {
+    // raw values: the key comes straight from the input's bit pattern (no float round trip)
+    const xb = new Uint32Array(x.buffer, x.byteOffset, x.length);
     for (let i = lo; i < hi; i++) {
-      sc[0] = x[i]!;
-      const u = bits[0]!;
+      const u = xb[i]!;
       const k = u >>> 16;
-      out[i] = flag[k] === 2 ? slow(sc[0]!) : pair[(k << 1) | ((u & 0xffff) !== 0 ? 1 : 0)]!;
+      out[i] = flag[k] === 2 ? slow(x[i]!) : pair[(k << 1) | ((u & 0xffff) !== 0 ? 1 : 0)]!;
     }
     return;
   }

@@ -18,6 +18,8 @@ import { integerCodec } from './integer.js';
 import { minifloatCodec, minifloatLayout } from './minifloat.js';
 import { positCodec } from './posit.js';
 import { codebookCodec } from './codebook.js';
+import { groupsOf, isUnsignedInteger, scaleOfGroup } from './groups.js';
+import { fakeQuantFast } from './fast.js';
 
 export * from './types.js';
 export { BUILTIN_FORMATS, FormatRegistry, defaultRegistry } from './registry.js';
@@ -88,85 +90,6 @@ const identityCodec: ElementCodec = {
   },
 };
 
-// ---------------------------------------------------------------- groups and scales
-
-interface Groups {
-  /** elements per group (the last group may be shorter) */
-  size: number;
-  count: number;
-}
-
-function groupsOf(spec: FormatSpec, n: number, shape: readonly number[] | undefined): Groups {
-  switch (spec.scaling) {
-    case 'none':
-    case 'per-tensor-absmax':
-    case 'per-tensor-minmax':
-      return { size: Math.max(n, 1), count: 1 };
-    case 'per-channel-absmax': {
-      const rows = shape && shape.length > 1 ? shape[0]! : 1;
-      if (rows <= 0 || n % rows !== 0) throw new Error(`shape [${shape?.join(', ')}] does not match ${n} elements`);
-      return { size: Math.max(n / rows, 1), count: rows };
-    }
-    case 'per-block-absmax':
-    case 'mx-e8m0': {
-      const size = spec.blockSize ?? 32;
-      return { size, count: Math.max(Math.ceil(n / size), 1) };
-    }
-  }
-}
-
-function isUnsignedInteger(spec: FormatSpec): boolean {
-  return spec.family === 'integer' && spec.signed === false;
-}
-
-interface GroupScale {
-  scale: number;
-  zeroPoint: number;
-  sharedExponent?: number;
-}
-
-function scaleOfGroup(spec: FormatSpec, codec: ElementCodec, x: Float32Array, lo: number, hi: number, options: CodecOptions | undefined): GroupScale {
-  if (spec.family === 'identity') return { scale: 1, zeroPoint: 0 }; // fp32 ignores any scale
-  // scales are float32, as ONNX stores them
-  const opts = options?.scale === undefined ? options : { ...options, scale: Math.fround(options.scale) };
-  if (spec.scaling === 'none' && opts?.scale === undefined) return { scale: 1, zeroPoint: 0 };
-  if (isUnsignedInteger(spec)) {
-    let mn = 0;
-    let mx = 0;
-    for (let i = lo; i < hi; i++) {
-      const v = x[i]!;
-      if (v < mn && v > -Infinity) mn = v;
-      if (v > mx && v < Infinity) mx = v;
-    }
-    const scale = opts?.scale ?? Math.fround((mx - mn) / codec.maxFinite);
-    let zp = opts?.zeroPoint;
-    if (zp === undefined) {
-      zp = scale > 0 ? Math.fround(-mn / scale) + 6755399441055744 - 6755399441055744 : 0;
-      zp = Math.min(Math.max(zp, 0), codec.maxFinite);
-    }
-    return { scale, zeroPoint: zp };
-  }
-  if (opts?.scale !== undefined) return { scale: opts.scale, zeroPoint: 0 };
-  let amax = 0;
-  let nan = false;
-  for (let i = lo; i < hi; i++) {
-    const a = Math.abs(x[i]!);
-    if (a > amax && a < Infinity) amax = a;
-    else if (a !== a) nan = true;
-  }
-  if (spec.scaling === 'mx-e8m0') {
-    if (nan) return { scale: NaN, zeroPoint: 0, sharedExponent: 0xff };
-    if (amax === 0) return { scale: 2 ** -127, zeroPoint: 0, sharedExponent: 0 };
-    let e = Math.floor(Math.log2(amax));
-    if (2 ** e > amax) e--;
-    else if (2 ** (e + 1) <= amax) e++;
-    const shared = Math.min(Math.max(e - (spec.elementEmax ?? 0), -127), 127);
-    const elementScale = spec.elementScale ?? 1;
-    return { scale: 2 ** shared * elementScale, zeroPoint: 0, sharedExponent: shared + 127 };
-  }
-  return { scale: Math.fround(amax / codec.maxFinite), zeroPoint: 0 };
-}
-
 // ---------------------------------------------------------------- public API
 
 export function encode(spec: FormatSpec, x: Float32Array, opts?: CodecOptions): Encoded {
@@ -219,8 +142,18 @@ export function decode(spec: FormatSpec, enc: Encoded): Float32Array {
   return out;
 }
 
-/** decode(encode(x)) in one pass; `out` may be given to avoid an allocation (may be x). */
+/**
+ * decode(encode(x)) in one pass; `out` may be given to avoid an allocation (may be x).
+ * Runs the WebAssembly SIMD kernels (fast.ts) where a row has one, else `fakeQuantScalar`;
+ * both give the same bits.
+ */
 export function fakeQuant(spec: FormatSpec, x: Float32Array, opts?: CodecOptions, out = new Float32Array(x.length)): Float32Array {
+  if (fakeQuantFast(spec, elementCodec(spec), x, opts, out)) return out;
+  return fakeQuantScalar(spec, x, opts, out);
+}
+
+/** The scalar fakeQuant (element codecs' `fakeQuantRange`): the reference the SIMD kernels are tested against. */
+export function fakeQuantScalar(spec: FormatSpec, x: Float32Array, opts?: CodecOptions, out = new Float32Array(x.length)): Float32Array {
   const codec = elementCodec(spec);
   const n = x.length;
   const g = groupsOf(spec, n, opts?.shape);
