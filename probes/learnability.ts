@@ -1,0 +1,187 @@
+/**
+ * learnability — can the format train at all? Train a tiny char-level LM (vocab 128) with
+ * fake-quantized weights, one lane per format × optimizer × seed × lr, and compare the best
+ * validation bits per byte with the uniform baseline log2(128) = 7 and with an fp32 control
+ * lane of the same optimizer, seed and lr. A lane that stays at the baseline is dead.
+ *
+ * Gathering (src/train: corpus, model, optimizers, worker pool) and judging (src/train/judge.ts,
+ * pure) live apart; this module wires them for the run command.
+ */
+import { availableParallelism } from 'node:os';
+import type { BackendName } from '../src/tf.js';
+import type { LearnabilityConfig } from '../src/config.js';
+import type { Thresholds } from '../src/thresholds.js';
+import type { Lane, ProbeResult } from '../src/report/types.js';
+import { UsageError } from '../src/errors.js';
+import { loadCorpus, type Corpus } from '../src/corpus/index.js';
+import { numberThreshold } from '../src/thresholds.js';
+import { uniformBaselineBits } from '../src/verdict/lanes.js';
+import { parseOptimizer } from '../src/train/optimizers.js';
+import { DEFAULT_LR, resolveSettings, type LearnabilitySettings } from '../src/train/settings.js';
+import { judgeLanes, laneName, laneResults, round } from '../src/train/judge.js';
+import { openExecutors, runSchedule } from '../src/train/pool.js';
+import type { SerializableTargetOptions } from '../src/train/runner.js';
+import type { LaneOutcome, LaneSpec } from '../src/train/lane.js';
+
+export { createLaneProgress } from '../src/train/progress.js';
+export { laneName } from '../src/train/judge.js';
+
+export const learnability = {
+  id: 'learnability',
+  hypothesis: 'learnability',
+  title: 'The format trains: bits per byte of a char-level LM vs the uniform baseline and an fp32 control',
+  requires: ['forward'],
+} as const;
+
+export interface LearnabilityOptions {
+  /** Target spec (`reference`, `mutant:NAME`, `onnx:PATH`…); workers open it themselves. */
+  target: string;
+  targetOptions: SerializableTargetOptions;
+  /** Formats to train (fp32 is the control and is not trained as a lane). */
+  formats: string[];
+  optimizers: string[];
+  seeds: number[];
+  /** Empty or undefined: the default lr. */
+  lrs?: number[];
+  steps: number;
+  corpus: string;
+  backend: BackendName;
+  learnability: LearnabilityConfig;
+  thresholds: Thresholds;
+  workers?: number;
+  shard?: { index: number; count: number };
+  onProgress?(p: { done: number; total: number; lane: string; bpb: number }): void;
+  reproCommand(format: string, optimizer: string): string;
+}
+
+export interface LearnabilityOutcome {
+  lanes: Lane[];
+  results: ProbeResult[];
+  backend: string;
+  corpusInfo: Record<string, string | number>;
+  notes: string[];
+}
+
+/** Lane specs for the whole matrix: one control per optimizer × seed × lr, then the lanes. */
+export function planLanes(
+  o: Pick<LearnabilityOptions, 'formats' | 'optimizers' | 'seeds' | 'lrs' | 'steps' | 'shard' | 'thresholds'>,
+  s: LearnabilitySettings,
+): LaneSpec[] {
+  if (!Number.isInteger(o.steps) || o.steps < 1) throw new UsageError(`--steps must be a positive integer, got ${o.steps}.`);
+  if (o.seeds.length === 0) throw new UsageError('learnability needs at least one seed (--seed).');
+  for (const seed of o.seeds) if (!Number.isInteger(seed)) throw new UsageError(`seeds must be integers, got ${seed}.`);
+  const lrs = o.lrs && o.lrs.length > 0 ? o.lrs : [DEFAULT_LR];
+  for (const lr of lrs) if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`learning rates must be positive numbers, got ${lr}.`);
+  const optimizers = o.optimizers.map(parseOptimizer);
+  const deadLine = uniformBaselineBits(s.model.vocab) - numberThreshold(o.thresholds, 'learnability.deadMargin');
+  const cleanMargin = numberThreshold(o.thresholds, 'learnability.cleanMargin');
+  const base = (format: string, optimizer: (typeof optimizers)[number], seed: number, lr: number, control: boolean): LaneSpec => ({
+    name: laneName(format, s.model.hidden, lr, seed, optimizer),
+    format,
+    optimizer,
+    seed,
+    lr,
+    steps: o.steps,
+    control,
+    model: s.model,
+    batch: s.batch,
+    evalEvery: s.evalEvery,
+    evalTokens: s.evalTokens,
+    // The control always keeps fp32 weights: it is the yardstick, not the mode under test.
+    masterWeights: control ? true : s.masterWeights,
+    earlyStop: s.earlyStop,
+    deadLine,
+    cleanMargin,
+    patience: s.patience,
+  });
+  const formats = [...new Set(o.formats.filter((f) => f !== 'fp32'))];
+  let lanes: LaneSpec[] = [];
+  for (const format of formats) for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrs) lanes.push(base(format, optimizer, seed, lr, false));
+  if (o.shard) {
+    const { index, count } = o.shard;
+    lanes = lanes.filter((_, i) => i % count === index);
+  }
+  const controls: LaneSpec[] = [];
+  for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrs) controls.push(base('fp32', optimizer, seed, lr, true));
+  return [...controls, ...lanes];
+}
+
+function checkCorpus(corpus: Corpus, s: LearnabilitySettings): void {
+  const trainSpan = corpus.trainEnd - s.model.context;
+  const valSpan = corpus.tokens.length - corpus.trainEnd - s.model.context;
+  if (trainSpan < s.batch || valSpan < 16) {
+    throw new UsageError(`corpus ${corpus.spec} is too short for context ${s.model.context} and batch ${s.batch}: ${corpus.tokens.length} bytes. Use a longer text or builtin:english.`);
+  }
+}
+
+export async function runLearnability(o: LearnabilityOptions): Promise<LearnabilityOutcome> {
+  const settings = resolveSettings(o.learnability);
+  const specs = planLanes(o, settings);
+  const corpus = loadCorpus(o.corpus);
+  checkCorpus(corpus, settings);
+  const workers = Math.max(1, Math.min(o.workers ?? o.learnability.workers ?? availableParallelism(), specs.length));
+  const executors = await openExecutors(workers, { target: o.target, targetOptions: o.targetOptions, backend: o.backend, corpus });
+  let outcomes: LaneOutcome[];
+  let done = 0;
+  try {
+    outcomes = await runSchedule(executors, specs, {
+      onEval: (spec, _step, bpb) => o.onProgress?.({ done, total: specs.length, lane: spec.name, bpb }),
+      onDone: (spec, outcome) => {
+        done++;
+        o.onProgress?.({ done, total: specs.length, lane: spec.name, bpb: outcome.bpb });
+      },
+    });
+  } finally {
+    await Promise.all(executors.map((e) => e.close()));
+  }
+
+  const raw = specs.map((spec, i): Omit<Lane, 'status'> => {
+    const out = outcomes[i]!;
+    return {
+      name: spec.name,
+      format: spec.format,
+      optimizer: spec.optimizer,
+      seed: spec.seed,
+      lr: spec.lr,
+      hidden: spec.model.hidden,
+      steps: spec.steps,
+      stepsRun: out.stepsRun,
+      bpb: round(out.bpb),
+      bestBpb: round(out.bestBpb),
+      curve: out.curve.map((p) => ({ step: p.step, bpb: round(p.bpb) })),
+      ...(spec.control ? { control: true } : {}),
+      masterWeights: spec.masterWeights,
+      ...(out.notes.length ? { note: out.notes.join('; ') } : {}),
+      durationMs: Math.round(out.durationMs),
+    };
+  });
+  const lanes = judgeLanes(raw, { thresholds: o.thresholds });
+  const lrs = o.lrs && o.lrs.length > 0 ? o.lrs : [DEFAULT_LR];
+  const results = laneResults(lanes, { thresholds: o.thresholds, reproCommand: o.reproCommand, perLane: o.seeds.length > 1 || lrs.length > 1 });
+
+  const notes: string[] = [];
+  const m = settings.model;
+  notes.push(
+    `learnability: char-level MLP LM, context ${m.context}, embedding ${m.embed}, hidden ${m.hidden}, batch ${settings.batch}, ${specs[0]?.steps ?? 0} steps, ` +
+      `bpb on the first ${settings.evalTokens} validation positions every ${settings.evalEvery} steps; ${workers} worker(s), backend ${executors[0]!.backend}.`,
+  );
+  if (corpus.floorBits !== undefined) notes.push(`corpus ${corpus.spec}: entropy rate ${corpus.floorBits.toFixed(4)} bits/byte is the floor no lane can beat.`);
+  if (!settings.masterWeights) notes.push('--no-master-weights: lanes rounded their weights in place after every step (the original trainer bug); updates below half a quantization step are lost.');
+  const stopped = outcomes.filter((x) => x.stoppedBy !== 'steps');
+  if (stopped.length > 0) {
+    const saved = specs.reduce((acc, s, i) => acc + (s.steps - outcomes[i]!.stepsRun), 0);
+    notes.push(`early stopping ended ${stopped.length} lane(s) once their status could no longer change, saving ${saved} of ${specs.reduce((a, s) => a + s.steps, 0)} steps (rule: docs/learnability.md).`);
+  }
+  for (const c of lanes.filter((l) => l.control)) {
+    if (!(c.bestBpb <= uniformBaselineBits(m.vocab) - numberThreshold(o.thresholds, 'learnability.controlMinDrop'))) {
+      notes.push(`the fp32 control ${c.name} reached only ${c.bestBpb}: its lanes are inconclusive (raise --steps or --lr).`);
+    }
+  }
+  return {
+    lanes,
+    results,
+    backend: executors[0]!.backend,
+    corpusInfo: { ...corpus.info, ...(corpus.floorBits !== undefined ? { floorBits: round(corpus.floorBits) } : {}) },
+    notes,
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * How a lane's weights reach the target's quantizer.
+ *
+ * autodiff  in-process targets (reference, mutants, tfjs modules) hand over a differentiable
+ *           tfjs function: the training gradient is whatever tfjs autodiff makes of it, so a
+ *           quantizer that rounds without an STE really trains with a zero gradient.
+ * external  out-of-process targets (onnx, exec): each step w_q = forward(w) is a leaf of the
+ *           graph, dL/dw_q is computed there, and dL/dw = gradient(w, dL/dw_q) when the target
+ *           has a gradient — otherwise the identity straight-through estimator (said in the lane note).
+ * The fp32 control uses the identity (autodiff) and never touches the target.
+ */
+import type { Tensor } from '@tensorflow/tfjs';
+import type { Target } from '../targets/types.js';
+import { TargetError } from '../errors.js';
+
+export type QuantizerBridge =
+  | { kind: 'autodiff'; fakeQuant: (x: Tensor) => Tensor; note?: string }
+  | {
+      kind: 'external';
+      forward(w: Float32Array, shape: readonly number[]): Promise<Float32Array>;
+      gradient?(w: Float32Array, shape: readonly number[], dy: Float32Array): Promise<Float32Array>;
+      note: string;
+    };
+
+export const IDENTITY_BRIDGE: QuantizerBridge = { kind: 'autodiff', fakeQuant: (x) => x };
+
+export function bridgeFor(target: Target, format: string): QuantizerBridge {
+  const inProcess = target.tfFakeQuant?.(format);
+  if (inProcess) return { kind: 'autodiff', fakeQuant: inProcess };
+  const checked = (what: string, n: number, y: Float32Array): Float32Array => {
+    if (!(y instanceof Float32Array) || y.length !== n) {
+      throw new TargetError(`${target.spec} ${what}(${format}) returned ${y?.length ?? 'nothing'} values for ${n} inputs`);
+    }
+    return y;
+  };
+  const gradient = target.gradient && target.capabilities.has('gradient') ? target.gradient.bind(target) : undefined;
+  return {
+    kind: 'external',
+    forward: async (w, shape) => checked('forward', w.length, await target.forward(format, w, shape)),
+    gradient: gradient ? async (w, shape, dy) => checked('gradient', w.length, await gradient(format, w, shape, dy)) : undefined,
+    note: gradient
+      ? `weights quantized by ${target.kind} forward each step; gradient from the target's own gradient`
+      : `weights quantized by ${target.kind} forward each step; the target has no gradient, so training used an identity straight-through estimator`,
+  };
+}

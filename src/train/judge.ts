@@ -1,0 +1,126 @@
+/**
+ * Judging lanes: pure functions of measured bpb (no tensors, no targets), so they are tested
+ * with plain numbers. Status rule: src/verdict/lanes.ts (shared with the fleet witness);
+ * on top of it, a control that did not drop controlMinDrop below the baseline makes every
+ * lane judged against it inconclusive — the infrastructure, not the format, failed.
+ */
+import type { Lane, LaneStatus, ProbeResult } from '../report/types.js';
+import { classifyLane, laneMargins, uniformBaselineBits, LANE_STATUS_ICON } from '../verdict/lanes.js';
+import { numberThreshold, type Thresholds } from '../thresholds.js';
+import { VOCAB } from '../corpus/index.js';
+
+export const LEARNABILITY_PROBE = 'learnability';
+
+/** `QA-int8-h128-LR0.003-rng1597-adamw` (DESIGN.md vocabulary). */
+export function laneName(format: string, hidden: number, lr: number, seed: number, optimizer: string): string {
+  return `QA-${format}-h${hidden}-LR${lr}-rng${seed}-${optimizer}`;
+}
+
+export interface JudgeContext {
+  thresholds: Thresholds;
+  vocab?: number;
+}
+
+/** Whether a control lane learned enough for its lanes to be judged. */
+export function controlLearned(controlBest: number, t: Thresholds, vocab = VOCAB): boolean {
+  return Number.isFinite(controlBest) && controlBest <= uniformBaselineBits(vocab) - numberThreshold(t, 'learnability.controlMinDrop');
+}
+
+/** Assign statuses: controls by the no-control rule, lanes against their control (same optimizer, seed, lr). */
+export function judgeLanes(lanes: Omit<Lane, 'status'>[], ctx: JudgeContext): Lane[] {
+  const baseline = uniformBaselineBits(ctx.vocab ?? VOCAB);
+  const margins = laneMargins(ctx.thresholds);
+  const key = (l: Pick<Lane, 'optimizer' | 'seed' | 'lr'>): string => `${l.optimizer}/${l.seed}/${l.lr}`;
+  const controls = new Map(lanes.filter((l) => l.control).map((l) => [key(l), l]));
+  return lanes.map((l): Lane => {
+    if (l.control) return { ...l, status: classifyLane(l.bestBpb, baseline, undefined, margins) };
+    const c = controls.get(key(l));
+    if (!c || !controlLearned(c.bestBpb, ctx.thresholds, ctx.vocab)) return { ...l, status: 'inconclusive' };
+    return { ...l, status: classifyLane(l.bestBpb, baseline, c.bestBpb, margins) };
+  });
+}
+
+export interface ResultContext extends JudgeContext {
+  reproCommand(format: string, optimizer: string): string;
+  /** Several seeds or lrs: the result names them (one result per lane). */
+  perLane: boolean;
+}
+
+const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : String(x));
+
+/** One ProbeResult per non-control lane: fail for dead/partial, pass for learns/clean, inconclusive when the control failed. */
+export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
+  const baseline = uniformBaselineBits(ctx.vocab ?? VOCAB);
+  const margins = laneMargins(ctx.thresholds);
+  const deadLine = baseline - margins.deadMargin;
+  const key = (l: Lane): string => `${l.optimizer}/${l.seed}/${l.lr}`;
+  const controls = new Map(lanes.filter((l) => l.control).map((l) => [key(l), l]));
+  return lanes
+    .filter((l) => !l.control)
+    .map((l): ProbeResult => {
+      const c = controls.get(key(l));
+      const verdict = verdictOf(l.status);
+      const curveRows = [...l.curve.slice(0, 2), ...(l.curve.length > 4 ? l.curve.slice(-2) : l.curve.slice(2))].map((p) => {
+        const cp = c?.curve.find((q) => q.step === p.step);
+        return [p.step, round(p.bpb), cp ? round(cp.bpb) : null];
+      });
+      const result: ProbeResult = {
+        probe: LEARNABILITY_PROBE,
+        hypothesis: LEARNABILITY_PROBE,
+        format: l.format,
+        optimizer: l.optimizer,
+        ...(ctx.perLane ? { seed: l.seed } : {}),
+        verdict,
+        statistic: { name: 'bpb', value: finite(l.bestBpb), threshold: deadLine, comparator: '>=', unit: 'bits/byte' },
+        evidence: {
+          measurements: {
+            lane: l.name,
+            status: l.status,
+            bestBpb: finite(l.bestBpb),
+            finalBpb: finite(l.bpb),
+            controlBestBpb: c ? finite(c.bestBpb) : null,
+            baseline,
+            deadLine,
+            lr: l.lr,
+            seed: l.seed,
+            hidden: l.hidden,
+            steps: l.steps,
+            stepsRun: l.stepsRun ?? l.steps,
+            masterWeights: l.masterWeights ?? true,
+          },
+          tables: [{ title: `${l.name}: validation bpb (head and tail of the curve) vs the fp32 control`, headings: ['step', 'bpb', 'control bpb'], rows: curveRows }],
+          ...(l.note ? { notes: [l.note] } : {}),
+        },
+      };
+      if (verdict === 'fail') {
+        const cText = c ? `the fp32 control (${c.name}) reached ${fmt(c.bestBpb)}` : 'no control';
+        result.witness = {
+          summary: `${LANE_STATUS_ICON[l.status]} ${l.name} is ${l.status}: best bpb ${fmt(l.bestBpb)} after ${l.stepsRun ?? l.steps} steps (uniform baseline ${baseline.toFixed(2)}, dead at ≥ ${deadLine.toFixed(2)}); ${cText}.`,
+          samples: l.curve.slice(0, 1).concat(l.curve.slice(-1)).map((p) => ({
+            x: p.step,
+            y: round(p.bpb),
+            ...(c?.curve.find((q) => q.step === p.step) ? { expected: round(c.curve.find((q) => q.step === p.step)!.bpb) } : {}),
+            note: 'step → bpb (expected: control)',
+          })),
+          repro: ctx.reproCommand(l.format, l.optimizer),
+        };
+      }
+      if (verdict === 'inconclusive') result.reason = c ? `the fp32 control ${c.name} did not learn (best bpb ${fmt(c.bestBpb)}), so the format cannot be judged` : 'no control lane was run';
+      return result;
+    });
+}
+
+function verdictOf(s: LaneStatus): ProbeResult['verdict'] {
+  if (s === 'dead' || s === 'partial') return 'fail';
+  if (s === 'inconclusive') return 'inconclusive';
+  return 'pass';
+}
+
+function finite(x: number): number | null {
+  return Number.isFinite(x) ? round(x) : null;
+}
+
+/** bpb as printed and stored: 4 decimals (the determinism promise is to this digit). */
+export function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

@@ -1,0 +1,51 @@
+/**
+ * The whole probe through worker threads: lanes on the reference target give the same bpb
+ * with 2 workers as in the main thread, and a bad target spec is a usage error from the worker.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runLearnability, type LearnabilityOptions } from '../probes/learnability.js';
+import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
+import { UsageError } from '../src/errors.js';
+
+function options(over: Partial<LearnabilityOptions> = {}): LearnabilityOptions {
+  return {
+    target: 'reference',
+    targetOptions: {},
+    formats: ['int8', 'int4', 'fp32'],
+    optimizers: ['adamw'],
+    seeds: [1597],
+    lrs: [0.01],
+    steps: 10,
+    corpus: 'builtin:markov',
+    backend: 'wasm',
+    learnability: { hidden: 16, context: 4, embed: 4, batch: 16, evalEvery: 5, evalTokens: 128 },
+    thresholds: DEFAULT_THRESHOLDS,
+    reproCommand: (f, o) => `quant-audit run --probe learnability --format ${f} --optimizer ${o}`,
+    ...over,
+  };
+}
+
+test('2 worker threads and the main thread train the same lanes to the same bpb', async () => {
+  const events: string[] = [];
+  const threaded = await runLearnability(options({ workers: 2, onProgress: (p) => events.push(`${p.done}/${p.total}`) }));
+  const inline = await runLearnability(options({ workers: 1 }));
+  assert.deepEqual(
+    threaded.lanes.map((l) => l.name),
+    ['QA-fp32-h16-LR0.01-rng1597-adamw', 'QA-int8-h16-LR0.01-rng1597-adamw', 'QA-int4-h16-LR0.01-rng1597-adamw'],
+  );
+  assert.deepEqual(
+    threaded.lanes.map((l) => [l.name, l.curve, l.status]),
+    inline.lanes.map((l) => [l.name, l.curve, l.status]),
+  );
+  assert.equal(threaded.backend, 'wasm');
+  assert.equal(threaded.results.length, 2, 'one result per format × optimizer; fp32 is the control');
+  assert.equal(threaded.corpusInfo.floorBits, 1.411);
+  assert.ok(threaded.lanes[0]!.bestBpb < threaded.lanes[0]!.curve[0]!.bpb, 'the control learns');
+  assert.ok(events.includes('3/3'), `progress reached 3/3: ${events.join(' ')}`);
+  assert.match(threaded.notes.join('\n'), /entropy rate 1\.4110 bits\/byte/);
+});
+
+test('a target a worker cannot open is a usage error, not a hang', async () => {
+  await assert.rejects(runLearnability(options({ target: 'mutant:no-such-bug', workers: 2 })), (e: unknown) => e instanceof UsageError && /unknown mutant/.test(e.message));
+});
