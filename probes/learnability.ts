@@ -13,6 +13,7 @@ import type { LearnabilityConfig } from '../src/config.js';
 import type { Thresholds } from '../src/thresholds.js';
 import type { Lane, ProbeResult } from '../src/report/types.js';
 import { UsageError } from '../src/errors.js';
+import { inShard } from '../src/report/shard.js';
 import { loadCorpus, type Corpus } from '../src/corpus/index.js';
 import { numberThreshold } from '../src/thresholds.js';
 import { uniformBaselineBits } from '../src/verdict/lanes.js';
@@ -98,8 +99,9 @@ export function planLanes(
   let lanes: LaneSpec[] = [];
   for (const format of formats) for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrs) lanes.push(base(format, optimizer, seed, lr, false));
   if (o.shard) {
-    const { index, count } = o.shard;
-    lanes = lanes.filter((_, i) => i % count === index);
+    // Same partition rule as the probe jobs; every shard trains the controls its lanes are judged against.
+    const shard = o.shard;
+    lanes = lanes.filter((lane) => inShard(lane.name, shard));
   }
   const controls: LaneSpec[] = [];
   for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrs) controls.push(base('fp32', optimizer, seed, lr, true));
@@ -152,6 +154,7 @@ export async function runLearnability(o: LearnabilityOptions): Promise<Learnabil
       ...(spec.control ? { control: true } : {}),
       masterWeights: spec.masterWeights,
       ...(out.notes.length ? { note: out.notes.join('; ') } : {}),
+      ...(out.targetError !== undefined ? { targetError: out.targetError } : {}),
       durationMs: Math.round(out.durationMs),
     };
   });

@@ -73,6 +73,8 @@ export interface Lane {
   control?: boolean;
   masterWeights?: boolean;
   note?: string;
+  /** The target failed while training this lane (threw, wrong length…): the lane is inconclusive, not dead. */
+  targetError?: string;
   durationMs?: number;
 }
 

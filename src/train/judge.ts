@@ -33,6 +33,8 @@ export function judgeLanes(lanes: Omit<Lane, 'status'>[], ctx: JudgeContext): La
   const key = (l: Pick<Lane, 'optimizer' | 'seed' | 'lr'>): string => `${l.optimizer}/${l.seed}/${l.lr}`;
   const controls = new Map(lanes.filter((l) => l.control).map((l) => [key(l), l]));
   return lanes.map((l): Lane => {
+    // A target that crashed says nothing about the format: inconclusive, never dead.
+    if (l.targetError !== undefined) return { ...l, status: 'inconclusive' };
     if (l.control) return { ...l, status: classifyLane(l.bestBpb, baseline, undefined, margins) };
     const c = controls.get(key(l));
     if (!c || !controlLearned(c.bestBpb, ctx.thresholds, ctx.vocab)) return { ...l, status: 'inconclusive' };
@@ -105,7 +107,14 @@ export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
           repro: ctx.reproCommand(l.format, l.optimizer),
         };
       }
-      if (verdict === 'inconclusive') result.reason = c ? `the fp32 control ${c.name} did not learn (best bpb ${fmt(c.bestBpb)}), so the format cannot be judged` : 'no control lane was run';
+      if (verdict === 'inconclusive') {
+        result.reason =
+          l.targetError !== undefined
+            ? `target error while training: ${l.targetError}`
+            : c
+              ? `the fp32 control ${c.name} did not learn (best bpb ${fmt(c.bestBpb)}), so the format cannot be judged`
+              : 'no control lane was run';
+      }
       return result;
     });
 }

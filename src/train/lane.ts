@@ -42,6 +42,8 @@ export interface LaneOutcome {
   stoppedBy: StopReason;
   notes: string[];
   durationMs: number;
+  /** Set when the target itself failed during the lane. */
+  targetError?: string;
 }
 
 const LN2 = Math.log(2);

@@ -54,6 +54,7 @@ export class LaneRunner {
         stepsRun: 0,
         stoppedBy: 'diverged',
         notes: [`the target failed while training: ${(e as Error).message}`],
+        targetError: (e as Error).message,
         durationMs: 0,
       };
     }
