@@ -9,6 +9,7 @@ import { judgeLanes, laneName, laneResults } from '../src/train/judge.js';
 import { earlyStopReason, type EarlyStopState } from '../src/train/early-stop.js';
 import { planLanes } from '../probes/learnability.js';
 import { resolveSettings } from '../src/train/settings.js';
+import { inShard } from '../src/report/shard.js';
 import { UsageError } from '../src/errors.js';
 import type { Lane } from '../src/report/types.js';
 
@@ -127,9 +128,13 @@ test('plan: one control per optimizer × seed × lr first, fp32 never a lane, sh
     ],
   );
   assert.deepEqual(all.map((s) => s.control), [true, true, false, false, false, false]);
-  const shard1 = planLanes({ ...base, shard: { index: 1, count: 2 } }, settings);
-  assert.deepEqual(shard1.filter((s) => !s.control).map((s) => s.name), ['QA-int8-h128-LR0.003-rng1597-muon', 'QA-int4-h128-LR0.003-rng1597-muon']);
-  assert.equal(shard1.filter((s) => s.control).length, 2);
+  // Shards partition the lanes by the hash of the lane name (1-based), and each trains the controls.
+  const lanesOf = (index: number): string[] => planLanes({ ...base, shard: { index, count: 2 } }, settings).filter((s) => !s.control).map((s) => s.name);
+  const [shard1, shard2] = [lanesOf(1), lanesOf(2)];
+  assert.deepEqual(shard1, all.filter((s) => !s.control && inShard(s.name, { index: 1, count: 2 })).map((s) => s.name));
+  assert.deepEqual([...shard1, ...shard2].sort(), all.filter((s) => !s.control).map((s) => s.name).sort(), 'the union of the shards is every lane, once');
+  assert.ok(shard1.length > 0 && shard2.length > 0, 'both shards have work');
+  assert.equal(planLanes({ ...base, shard: { index: 2, count: 2 } }, settings).filter((s) => s.control).length, 2);
   assert.throws(() => planLanes({ ...base, optimizers: ['sgd'] }, settings), UsageError);
   assert.throws(() => planLanes({ ...base, steps: 0 }, settings), UsageError);
   assert.throws(() => resolveSettings({ hidden: 0 }), (e: unknown) => e instanceof UsageError && /learnability.hidden/.test(e.message));

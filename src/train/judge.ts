@@ -50,7 +50,7 @@ export interface ResultContext extends JudgeContext {
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : String(x));
 
-/** One ProbeResult per non-control lane: fail for dead/partial, pass for learns/clean, inconclusive when the control failed. */
+/** One ProbeResult per non-control lane: fail for dead, pass for partial/learns/clean, inconclusive when the control or the target failed. */
 export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
   const baseline = uniformBaselineBits(ctx.vocab ?? VOCAB);
   const margins = laneMargins(ctx.thresholds);
@@ -119,8 +119,13 @@ export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
     });
 }
 
+/**
+ * The learnability hypothesis is "the format cannot train at all": only a dead lane is its
+ * witness. A partial lane learned (below the dead line) but trails the control; it shows in the
+ * lane table and gates only at --fail-on partial (src/verdict/gate.ts).
+ */
 function verdictOf(s: LaneStatus): ProbeResult['verdict'] {
-  if (s === 'dead' || s === 'partial') return 'fail';
+  if (s === 'dead') return 'fail';
   if (s === 'inconclusive') return 'inconclusive';
   return 'pass';
 }

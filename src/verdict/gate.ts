@@ -1,16 +1,20 @@
 /**
  * The CI gate: from probe results and lanes to one verdict and exit code.
  *
- * What each --fail-on level gates on (non-control lanes only; a control lane is the yardstick):
- *   dead     a dead lane
- *   partial  a dead or partial lane
- *   fail     any probe `fail`, or a dead or partial lane          (default)
+ * What each --fail-on level gates on (non-control lanes only; a control lane is the yardstick),
+ * from the most lenient to the strictest:
  *   never    nothing: findings never fail the job
+ *   dead     a dead lane
+ *   fail     any probe `fail` (a witness), or a dead lane           (default)
+ *   partial  everything `fail` gates on, and partial lanes too
+ * A partial lane learned (it is below the dead line) but stayed more than learnsMargin above
+ * its control: on a correct codec that is the format's own coarseness (int2 has three
+ * levels), so only the strictest level gates on it.
  *
  * Exit codes (DESIGN.md): 0 nothing at or above --fail-on; 1 falsified (a witness at or
  * above it); 2 usage/config/input error (thrown as UsageError, never produced here);
  * 3 inconclusive: what the gate looks at could not be judged — a control lane failed to
- * learn (or a lane is `inconclusive` because of it), or, at --fail-on fail, a probe ended
+ * learn (or a lane is `inconclusive` because of it), or, at --fail-on fail or partial, a probe ended
  * `inconclusive` (the target or the environment failed).
  * Precedence: 1 beats 3. A witness is a concrete, reproducible failure whatever else went
  * wrong, and the CI user must fix it either way; lanes whose control failed are already
@@ -28,7 +32,7 @@ export const FAIL_ON_LEVELS: readonly FailOn[] = ['dead', 'partial', 'fail', 'ne
 const GATED_LANE_STATUSES: Record<FailOn, readonly LaneStatus[]> = {
   dead: ['dead'],
   partial: ['dead', 'partial'],
-  fail: ['dead', 'partial'],
+  fail: ['dead'],
   never: [],
 };
 
@@ -47,7 +51,6 @@ function resultLabel(r: ProbeResult): string {
 export function buildVerdict(results: ProbeResult[], lanes: Lane[], failOn: FailOn): ReportVerdict {
   const judged = lanes.filter((l) => l.control !== true);
   const failedResults = results.filter((r) => r.verdict === 'fail');
-  const badLanes = judged.filter((l) => l.status === 'dead' || l.status === 'partial');
   const deadLanes = unique(judged.filter((l) => l.status === 'dead').map((l) => l.name));
 
   const supported: Record<string, string[]> = {};
@@ -56,15 +59,16 @@ export function buildVerdict(results: ProbeResult[], lanes: Lane[], failOn: Fail
   const supportedSorted = Object.fromEntries(Object.keys(supported).sort(byCodeUnits).map((h) => [h, supported[h]!]));
 
   const gatedLanes = judged.filter((l) => GATED_LANE_STATUSES[failOn].includes(l.status));
-  const gatedResults = failOn === 'fail' ? failedResults : [];
+  const resultsGated = failOn === 'fail' || failOn === 'partial';
+  const gatedResults = resultsGated ? failedResults : [];
   const gated = gatedLanes.length + gatedResults.length;
 
   const failedControls = unique(lanes.filter(controlFailed).map((l) => l.name));
   const unjudgedLanes = unique(judged.filter((l) => l.status === 'inconclusive').map((l) => l.name));
-  const unjudgedResults = failOn === 'fail' ? unique(results.filter((r) => r.verdict === 'inconclusive').map(resultLabel)) : [];
+  const unjudgedResults = resultsGated ? unique(results.filter((r) => r.verdict === 'inconclusive').map(resultLabel)) : [];
   const inconclusive = failedControls.length + unjudgedLanes.length + unjudgedResults.length > 0;
 
-  const falsified = failedResults.length + badLanes.length > 0;
+  const falsified = failedResults.length + deadLanes.length > 0;
   const exitCode = gated > 0 ? EXIT.falsified : inconclusive ? EXIT.inconclusive : EXIT.ok;
 
   const parts: string[] = [];
