@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from './version.js';
 import { EXIT, InconclusiveError, UsageError } from './errors.js';
+import { InterruptedError, SIGNAL_EXIT_CODES } from './signals.js';
 import { registerRun } from './commands/run.js';
 import { registerFormats } from './commands/formats.js';
 import { registerQuantize } from './commands/quantize.js';
@@ -49,6 +50,10 @@ export function exitCodeFor(e: unknown): number {
   if (e instanceof UsageError) {
     process.stderr.write(`quant-audit: ${e.message}\n`);
     return EXIT.usage;
+  }
+  if (e instanceof InterruptedError) {
+    process.stderr.write(`quant-audit: ${e.message}; no report was written.\n`);
+    return SIGNAL_EXIT_CODES[e.signal];
   }
   if (e instanceof InconclusiveError) {
     process.stderr.write(`quant-audit: inconclusive: ${e.message}\n`);

@@ -3,7 +3,7 @@
  * type; a wrong key or type is a UsageError that names the key, the file and the line.
  * Command-line flags override the file; the file overrides built-in defaults.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Node } from 'yaml';
 import { UsageError } from './errors.js';
@@ -90,23 +90,54 @@ const CONFIG_KEYS: Record<string, KeyType | Record<string, KeyType>> = {
 const FAIL_ON = ['dead', 'partial', 'fail', 'never'];
 
 export const DEFAULT_CONFIG_FILE = 'quant-audit.yaml';
+const MAX_CONFIG_BYTES = 1_000_000;
+
+/** Offset of the first byte that is not valid UTF-8 (for the message). */
+function firstBadUtf8(bytes: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  for (let i = 0; i < bytes.length; i++) {
+    try {
+      decoder.decode(bytes.subarray(i, i + 1), { stream: true });
+    } catch {
+      return i;
+    }
+  }
+  return bytes.length;
+}
 
 /** Load `path` (or ./quant-audit.yaml when present). Returns {} when there is no file. */
 export function loadConfig(path: string | undefined, cwd = process.cwd()): QuantAuditConfig {
   const file = path ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
   if (file === undefined) return {};
   const full = resolve(cwd, file);
+  let bytes: Buffer;
+  try {
+    // A FIFO or /dev/zero would be read forever, a 10 GB file into memory: check first.
+    const st = statSync(full);
+    if (!st.isFile()) throw new UsageError(`config file ${file} is not a regular file. Pass a quant-audit.yaml with --config.`);
+    if (st.size > MAX_CONFIG_BYTES) throw new UsageError(`config file ${file} is larger than 1 MB (${st.size} bytes); a quant-audit config is a few lines.`);
+    bytes = readFileSync(full);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}. Pass an existing file with --config, or remove the flag.`);
+  }
   let text: string;
   try {
-    text = readFileSync(full, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}. Pass an existing file with --config, or remove the flag.`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`config file ${file} is not UTF-8 text (byte ${firstBadUtf8(bytes)} does not decode). Save it as UTF-8.`);
   }
   return { ...parseConfig(text, file), path: file };
 }
 
 export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): QuantAuditConfig {
-  if (text.length > 1_000_000) throw new UsageError(`config file ${file} is larger than 1 MB; a quant-audit config is a few lines.`);
+  if (text.length > MAX_CONFIG_BYTES) throw new UsageError(`config file ${file} is larger than 1 MB; a quant-audit config is a few lines.`);
+  // The YAML parser recurses per nesting level; thousands of levels overflow the stack (and can
+  // take V8 down with it). A config is a few levels deep: refuse deep nesting before parsing.
+  const depth = nestingDepth(text);
+  if (depth.depth > MAX_NESTING) {
+    throw new UsageError(`${file}:${depth.line}: nested more than ${MAX_NESTING} levels deep; a quant-audit config is a few levels of keys (see docs).`);
+  }
   const lineCounter = new LineCounter();
   // maxAliasCount bounds "billion laughs" alias bombs; uniqueKeys rejects duplicates.
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
@@ -196,6 +227,57 @@ function validate(
         break;
     }
   }
+}
+
+/** How deep a config may nest (flow [ { and block indentation together). */
+export const MAX_NESTING = 64;
+
+/**
+ * An upper estimate of the YAML nesting depth without parsing: open flow brackets outside
+ * quotes and comments, plus block levels (a stack of indentations; each `- ` opens one).
+ * Returns the deepest level and the line it was reached on.
+ */
+export function nestingDepth(text: string): { depth: number; line: number } {
+  let best = { depth: 0, line: 1 };
+  let flow = 0;
+  const indents: number[] = [];
+  const lines = text.split('\n');
+  for (let ln = 0; ln < lines.length; ln++) {
+    const line = lines[ln]!;
+    let i = 0;
+    while (line[i] === ' ') i++;
+    const rest = line.slice(i);
+    if (flow === 0 && rest !== '' && !rest.startsWith('#')) {
+      let indent = i;
+      while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
+      indents.push(indent);
+      // `- - - x`: each dash is one more level at a deeper column
+      let j = i;
+      while (line[j] === '-' && (line[j + 1] === ' ' || line[j + 1] === undefined)) {
+        indent = j + 2;
+        indents.push(indent);
+        j += 2;
+        while (line[j] === ' ') j++;
+      }
+    }
+    let quote: string | undefined;
+    for (let k = i; k < line.length; k++) {
+      const c = line[k]!;
+      if (quote) {
+        if (c === quote) quote = undefined;
+        else if (c === '\\' && quote === '"') k++;
+        continue;
+      }
+      if (c === '"' || c === "'") quote = c;
+      else if (c === '#' && (k === 0 || line[k - 1] === ' ')) break;
+      else if (c === '[' || c === '{') {
+        flow++;
+        if (indents.length + flow > best.depth) best = { depth: indents.length + flow, line: ln + 1 };
+      } else if ((c === ']' || c === '}') && flow > 0) flow--;
+    }
+    if (indents.length + flow > best.depth) best = { depth: indents.length + flow, line: ln + 1 };
+  }
+  return best;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

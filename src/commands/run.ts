@@ -11,6 +11,7 @@ import { appendStepSummary } from '../report/summary.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { serializeReport } from '../report/json.js';
 import { useColor } from '../color.js';
+import { criticalSection, dirsCreatedSince, installInterruptHandlers, listDir } from '../signals.js';
 
 export function registerRun(program: Command): void {
   program
@@ -46,28 +47,39 @@ export function registerRun(program: Command): void {
       const err = process.stderr;
       const human = plan.json ? err : process.stdout;
       const progress = !plan.quiet && err.isTTY ? createLaneProgress(err) : undefined;
-      const report = await executePlan(
-        plan,
-        {
-          log: (m) => {
-            if (!plan.quiet) err.write(`${m}\n`);
+      let uninstall: (() => void) | undefined;
+      try {
+        const report = await executePlan(
+          plan,
+          {
+            log: (m) => {
+              if (!plan.quiet) err.write(`${m}\n`);
+            },
+            onLaneProgress: progress ? (p) => progress.update(p) : undefined,
+            // Installed once the target is open: until then nothing needs cleaning up, and Node's
+            // default signal action still works if loading a module blocks the thread.
+            onTargetOpen: () => {
+              uninstall = installInterruptHandlers({ write: (m) => { progress?.stop(); err.write(m); } });
+            },
           },
-          onLaneProgress: progress ? (p) => progress.update(p) : undefined,
-        },
-        process.argv.slice(2),
-      );
-      progress?.stop();
-      const started = new Date(report.run.startedAt);
-      report.run.id = newRunId(started, plan.target);
-      const written = await writeRunReport(report, plan.out);
-      if (plan.quiet) {
-        human.write(`${report.verdict.summary}\n`);
-      } else {
-        human.write(renderTerminal(report, { color: useColor(human), compact: !human.isTTY }));
-        human.write(`\nreport: ${written.files.json}\n        ${written.files.md}\n        ${written.files.xml}\n`);
+          process.argv.slice(2),
+        );
+        progress?.stop();
+        const started = new Date(report.run.startedAt);
+        report.run.id = newRunId(started, plan.target);
+        const before = listDir(plan.out);
+        const written = await criticalSection(() => writeRunReport(report, plan.out), () => dirsCreatedSince(plan.out, before));
+        if (plan.quiet) {
+          human.write(`${report.verdict.summary}\n`);
+        } else {
+          human.write(renderTerminal(report, { color: useColor(human), compact: !human.isTTY }));
+          human.write(`\nreport: ${written.files.json}\n        ${written.files.md}\n        ${written.files.xml}\n`);
+        }
+        if (plan.json) process.stdout.write(serializeReport(report));
+        appendStepSummary(renderMarkdown(report));
+        process.exitCode = report.verdict.exitCode;
+      } finally {
+        uninstall?.();
       }
-      if (plan.json) process.stdout.write(serializeReport(report));
-      appendStepSummary(renderMarkdown(report));
-      process.exitCode = report.verdict.exitCode;
     });
 }

@@ -28,6 +28,7 @@ export interface AuditOptions {
   /** `--input FILE.json|FILE.npy`; seeded inputs from the declared shapes when absent. */
   inputs?: string;
   maxTensorElements?: number;
+  maxMemoryMB?: number;
   reproCommand(probe: string, format: string, site?: string): string;
   log(message: string): void;
 }
@@ -91,7 +92,7 @@ function constantValue(index: GraphIndex, name: string): Value | undefined {
 }
 
 export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, sites: readonly QdqSite[], opts: AuditOptions): Promise<AuditOutcome> {
-  const feeds = opts.inputs ? fileFeeds(index, opts.inputs, opts.maxTensorElements) : seededFeeds(index, opts.seed, opts.maxTensorElements);
+  const feeds = opts.inputs ? fileFeeds(index, opts.inputs, opts.maxTensorElements) : seededFeeds(index, opts.seed, opts.maxTensorElements, opts.maxMemoryMB);
   const inputsFrom = opts.inputs ? `file ${opts.inputs}` : `seeded N(0,1) from declared shapes (seed ${opts.seed}, dynamic dims = ${DEFAULT_DYNAMIC_DIM})`;
   const timing = { session: 0, run: 0 };
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
+import { elementCountOf, memoryOverLimit, tensorOverLimit } from '../limits.js';
 import { DT, dataTypeName, elementCount } from './proto.js';
 import { declaredDims, type GraphIndex } from './graph.js';
 import { ort } from './session.js';
@@ -41,16 +42,25 @@ function toTensor(name: string, dataType: number, dims: number[], values: ArrayL
   }
 }
 
-export function seededFeeds(index: GraphIndex, seed: number, maxTensorElements?: number): Feeds {
+export function seededFeeds(index: GraphIndex, seed: number, maxTensorElements?: number, maxMemoryMB?: number): Feeds {
   const rng = new Rng(seed).fork('onnx-inputs');
   const feeds: Feeds = {};
-  for (const v of index.inputs) {
+  // Check every declared shape before allocating any: absurd fixed dims ([2^20, 2^20]) are refused with the numbers.
+  const shapes = index.inputs.map((v) => declaredDims(v).map((d) => d ?? DEFAULT_DYNAMIC_DIM));
+  let total = 0;
+  index.inputs.forEach((v, i) => {
+    const dims = shapes[i]!;
+    const n = elementCountOf(dims);
+    const over = tensorOverLimit(n, `input '${v.name}' (declared dims [${dims.join(', ')}])`, maxTensorElements);
+    if (over) throw new UsageError(`onnx: ${over}. Give smaller inputs with --input, or raise the limit.`);
+    total += n * 8;
+  });
+  const overMemory = memoryOverLimit(total, 'the seeded model inputs', maxMemoryMB);
+  if (overMemory) throw new UsageError(`onnx: ${overMemory}. Give smaller inputs with --input, or raise the limit.`);
+  for (const [i, v] of index.inputs.entries()) {
     const name = v.name!;
-    const dims = declaredDims(v).map((d) => d ?? DEFAULT_DYNAMIC_DIM);
+    const dims = shapes[i]!;
     const n = elementCount(dims);
-    if (maxTensorElements !== undefined && n > maxTensorElements) {
-      throw new UsageError(`onnx: input '${name}' would have ${n} elements (dims [${dims.join(', ')}]), over the limit of ${maxTensorElements} (maxTensorElements).`);
-    }
     const type = v.type?.tensorType?.elemType ?? DT.FLOAT;
     const values = type === DT.FLOAT || type === DT.DOUBLE ? rng.normalArray(n) : Float64Array.from({ length: n }, () => (type === DT.BOOL ? 0 : rng.int(4)));
     feeds[name] = toTensor(name, type, dims, values);
@@ -73,7 +83,8 @@ export function parseNpy(bytes: Uint8Array, path: string): InputArray {
   if (!descr || !fortran || shapeText === undefined) throw bad('header lacks descr/fortran_order/shape');
   if (fortran === 'True') throw bad('Fortran order; save a C-contiguous array');
   const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s).map(Number);
-  const n = elementCount(dims);
+  const n = elementCountOf(dims);
+  if (!Number.isFinite(n)) throw bad(`impossible shape (${shapeText})`);
   const off = start + headerLen;
   const kinds: Record<string, [number, (o: number) => number]> = {
     '<f4': [4, (o) => view.getFloat32(o, true)],
@@ -161,9 +172,8 @@ export function fileFeeds(index: GraphIndex, path: string, maxTensorElements?: n
     if (mismatch) {
       throw new UsageError(`onnx: --input '${path}': input '${name}' has dims [${a.dims.join(', ')}], the model declares [${declared.map((d) => d ?? '?').join(', ')}].`);
     }
-    if (maxTensorElements !== undefined && a.data.length > maxTensorElements) {
-      throw new UsageError(`onnx: --input '${path}': input '${name}' has ${a.data.length} elements, over the limit of ${maxTensorElements} (maxTensorElements).`);
-    }
+    const over = tensorOverLimit(a.data.length, `input '${name}'`, maxTensorElements);
+    if (over) throw new UsageError(`onnx: --input '${path}': ${over}.`);
     feeds[name] = toTensor(name, v.type?.tensorType?.elemType ?? DT.FLOAT, a.dims, a.data);
   }
   return feeds;

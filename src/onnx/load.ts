@@ -5,10 +5,11 @@
  * External data is inlined after its path is checked, so later rewrites (extra outputs,
  * the float twin) can hand onnxruntime one self-contained buffer.
  */
-import { readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { onnx, elementCount, tensorDims, toNumber, type GraphProto, type ModelProto, type TensorProto } from './proto.js';
+import { onnx, tensorDims, toNumber, type GraphProto, type ModelProto, type TensorProto } from './proto.js';
+import { DEFAULT_LIMITS, elementCountOf, memoryOverLimit } from '../limits.js';
 
 /** The ai.onnx opsets this tool reads and onnxruntime-node 1.30 runs (QuantizeLinear exists from 10; int4 needs 21). */
 export const MIN_OPSET = 7;
@@ -22,13 +23,19 @@ export interface LoadedModel {
 }
 
 export interface LoadOptions {
+  /** Default DEFAULT_LIMITS.maxTensorElements: a hostile file cannot make us allocate 2^40 elements. */
   maxTensorElements?: number;
+  /** The file and all its tensors together (default DEFAULT_LIMITS.maxMemoryMB). */
+  maxMemoryMB?: number;
 }
 
 export function loadOnnxModel(path: string, opts: LoadOptions = {}): LoadedModel {
   let bytes: Uint8Array;
   try {
-    if (!statSync(path).isFile()) throw new Error('not a regular file');
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    const tooBig = memoryOverLimit(st.size, `the file (${st.size} bytes)`, opts.maxMemoryMB);
+    if (tooBig) throw new UsageError(`onnx: cannot read model '${path}': ${tooBig}. Raise the limit or audit a smaller model.`);
     bytes = readFileSync(path);
   } catch (e) {
     throw new UsageError(`onnx: cannot read model '${path}': ${(e as Error).message}. Give the path of an .onnx file.`);
@@ -62,8 +69,9 @@ export function decodeOnnxModel(bytes: Uint8Array, path: string, opts: LoadOptio
   for (const node of graph.node ?? []) {
     if (!node.opType) throw notOnnx(`a node without an op type (${node.name || 'unnamed'})`);
   }
+  // Sizes first: external data is read into memory, so its declared size must be sane before that.
+  checkSizes(graph, path, opts.maxTensorElements ?? DEFAULT_LIMITS.maxTensorElements, opts.maxMemoryMB ?? DEFAULT_LIMITS.maxMemoryMB);
   inlineExternalData(graph, path);
-  if (opts.maxTensorElements !== undefined) checkSizes(graph, path, opts.maxTensorElements);
   return { path, model, opset };
 }
 
@@ -95,6 +103,16 @@ function inlineExternalData(graph: GraphProto, path: string): void {
           `Refusing to read it; keep external data files next to the model.`,
       );
     }
+    // A symlink inside the folder may point anywhere: compare real paths too.
+    if (existsSync(file)) {
+      const realRel = relative(realpathSync(folder), realpathSync(file));
+      if (realRel.startsWith('..') || isAbsolute(realRel)) {
+        throw new UsageError(
+          `onnx: tensor '${t.name}' in '${path}' points its external data at '${location}', a link that leads outside the model's folder ${folder}. ` +
+            `Refusing to read it; keep external data files next to the model.`,
+        );
+      }
+    }
     const offset = Number(entry('offset') ?? 0);
     let size: number;
     try {
@@ -102,8 +120,18 @@ function inlineExternalData(graph: GraphProto, path: string): void {
     } catch {
       throw new UsageError(`onnx: external data file '${location}' for tensor '${t.name}' (model '${path}') is missing.`);
     }
-    if (!Number.isFinite(offset) || !Number.isFinite(size) || offset < 0 || size < 0) {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < 0 || size < 0) {
       throw new UsageError(`onnx: tensor '${t.name}' in '${path}' has a bad external data offset/length (${offset}/${size}).`);
+    }
+    // Check what is asked for against the file before allocating it (a length of 10^11 is not a buffer to make).
+    let available: number;
+    try {
+      available = statSync(file).size;
+    } catch {
+      throw new UsageError(`onnx: external data file '${location}' for tensor '${t.name}' (model '${path}') is missing.`);
+    }
+    if (offset + size > available) {
+      throw new UsageError(`onnx: tensor '${t.name}' in '${path}' asks for ${size} bytes of external data at offset ${offset}, but '${location}' has ${available} bytes. The model and its data file do not match.`);
     }
     const buf = new Uint8Array(size);
     let fd: number | undefined;
@@ -122,13 +150,24 @@ function inlineExternalData(graph: GraphProto, path: string): void {
   }
 }
 
-function checkSizes(graph: GraphProto, path: string, limit: number): void {
+/** Bytes per element of the tensor's type, as it will sit in memory once decoded (float64 for the audit's reads: 8). */
+const DECODED_BYTES = 8;
+
+function checkSizes(graph: GraphProto, path: string, limit: number, maxMemoryMB: number): void {
+  let bytes = 0;
   for (const t of graphTensors(graph)) {
-    const n = elementCount(tensorDims(t));
+    const dims = tensorDims(t);
+    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+      throw new UsageError(`onnx: tensor '${t.name}' in '${path}' has impossible dims [${dims.join(', ')}] (negative or not an integer). The file is corrupt; export it again.`);
+    }
+    const n = elementCountOf(dims);
     if (n > limit) {
       throw new UsageError(
-        `onnx: tensor '${t.name}' in '${path}' has ${n} elements (dims [${tensorDims(t).join(', ')}]), over the limit of ${limit} (maxTensorElements). Raise the limit or audit a smaller model.`,
+        `onnx: tensor '${t.name}' in '${path}' has ${n} elements (dims [${dims.join(', ')}]), over the limit of ${limit} (limits.maxTensorElements in quant-audit.yaml). Raise the limit or audit a smaller model.`,
       );
     }
+    bytes += n * DECODED_BYTES;
   }
+  const over = memoryOverLimit(bytes, `decoding the tensors of '${path}'`, maxMemoryMB);
+  if (over) throw new UsageError(`onnx: ${over}. Raise the limit or audit a smaller model.`);
 }

@@ -41,7 +41,9 @@ export async function createSession(bytes: Uint8Array, ep: Ep, what: string): Pr
     const session = await ort.InferenceSession.create(bytes, {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      // 4 = fatal only: onnxruntime's own error lines (with C++ source paths) would precede our
+      // message on stderr; the error text itself is in the UsageError below.
+      logSeverityLevel: 4,
     });
     return { session, ep };
   } catch (e) {

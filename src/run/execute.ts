@@ -24,6 +24,8 @@ export interface RunHooks {
   log(message: string): void;
   onProbe?(done: number, total: number, label: string): void;
   onLaneProgress?(p: { done: number; total: number; lane: string; bpb: number }): void;
+  /** Called once the target is open (the CLI installs its interruption handlers here: src/signals.ts). */
+  onTargetOpen?(): void;
 }
 
 /** The command line that reproduces one probe on one format with the same seed. */
@@ -108,9 +110,11 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     ep: plan.ep,
     timeoutMs: plan.timeoutMs,
     maxTensorElements: plan.maxTensorElements,
+    maxMemoryMB: plan.maxMemoryMB,
     inputs: plan.input,
     log: hooks.log,
   });
+  hooks.onTargetOpen?.();
   const results: ProbeResult[] = [];
   const lanes: Lane[] = [];
   const notes: string[] = [];
@@ -139,10 +143,15 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
         results.push(skipped({ probe: LEARNABILITY_ID, hypothesis: LEARNABILITY_ID, format, seed: plan.seeds[0] }, `target ${target.spec} has no forward (fq(x)) capability to fake-quantize lane weights with`));
       }
     } else if (plan.probes.includes(LEARNABILITY_ID)) {
-      const laneFormats = formats.filter((f) => f !== 'fp32'); // fp32 is the control lane
+      // fp32 is the control lane; formats the target does not implement are skipped, as for probes.
+      const laneFormats = formats.filter((f) => f !== 'fp32' && (!target.formats || target.formats.includes(f)));
+      for (const format of formats.filter((f) => f !== 'fp32' && !laneFormats.includes(f))) {
+        results.push(skipped({ probe: LEARNABILITY_ID, hypothesis: LEARNABILITY_ID, format, seed: plan.seeds[0] }, `target ${target.spec} does not implement format ${format}`));
+      }
+      hooks.log(`learnability: training lanes for ${laneFormats.length} format(s) × ${plan.optimizers.length} optimizer(s), ${plan.steps} steps`);
       const outcome = await runLearnability({
         target: plan.target,
-        targetOptions: { ep: plan.ep, timeoutMs: plan.timeoutMs, maxTensorElements: plan.maxTensorElements, inputs: plan.input, customFormats: plan.config.customFormats },
+        targetOptions: { ep: plan.ep, timeoutMs: plan.timeoutMs, maxTensorElements: plan.maxTensorElements, maxMemoryMB: plan.maxMemoryMB, inputs: plan.input, customFormats: plan.config.customFormats },
         formats: laneFormats,
         optimizers: plan.optimizers,
         seeds: plan.seeds,

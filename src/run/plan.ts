@@ -10,6 +10,7 @@ import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from '../thresho
 import { BACKENDS, type BackendName } from '../tf.js';
 import type { FailOn } from '../report/types.js';
 import { PROBES } from '../../probes/index.js';
+import { resolveLimits } from '../limits.js';
 
 export const LEARNABILITY_ID = 'learnability';
 export const OPTIMIZERS = ['adamw', 'muon'] as const;
@@ -75,6 +76,8 @@ export interface RunPlan {
   workers: number | undefined;
   timeoutMs: number | undefined;
   maxTensorElements: number | undefined;
+  /** limits.maxMemoryMB (src/limits.ts; default there). */
+  maxMemoryMB?: number;
   learnability: LearnabilityConfig;
   thresholds: Thresholds;
   registry: FormatRegistry;
@@ -148,6 +151,7 @@ export function buildPlan(flags: RunFlags): RunPlan {
   if (flags.masterWeights === false) learnability.masterWeights = false;
   const workers = parsePositiveInt(flags.workers, '--workers') ?? learnability.workers;
   const timeoutMs = parsePositiveInt(flags.timeoutMs, '--timeout-ms') ?? config.exec?.timeoutMs;
+  const limits = resolveLimits(config.limits, config.path ?? 'config');
 
   return {
     target: flags.target ?? config.target ?? DEFAULTS.target,
@@ -169,7 +173,8 @@ export function buildPlan(flags: RunFlags): RunPlan {
     input: flags.input,
     workers,
     timeoutMs,
-    maxTensorElements: config.limits?.maxTensorElements,
+    maxTensorElements: limits.maxTensorElements,
+    maxMemoryMB: limits.maxMemoryMB,
     learnability,
     thresholds,
     registry,

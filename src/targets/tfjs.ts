@@ -16,6 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { tf, type Tf } from '../tf.js';
 import { TargetError, UsageError } from '../errors.js';
 import type { Capability, Target, TargetKind, TargetOptions } from './types.js';
+import { tensorOverLimit } from '../limits.js';
+import { guardedCall } from '../signals.js';
 
 type Tensor = tf.Tensor;
 
@@ -66,7 +68,19 @@ function firstNaN(x: ArrayLike<number>, y: ArrayLike<number>): number {
 const NOT_DIFFERENTIABLE = /Cannot compute gradient of y=f\(x\)/;
 
 /** Wrap a quantizer object (from a file, a model or a built-in mutant) as a Target. */
-export function tfjsTarget(spec: string, kind: TargetKind, label: string, impl: TfjsQuantizer, info: Record<string, string>, opts: Pick<TargetOptions, 'maxTensorElements' | 'log'> = {}): Target {
+/** Default bound on one call into a user's module (config exec.timeoutMs / --timeout-ms override it). */
+export const DEFAULT_TFJS_TIMEOUT_MS = 30_000;
+
+export interface TfjsTargetOptions extends Pick<TargetOptions, 'maxTensorElements' | 'log' | 'timeoutMs'> {
+  /**
+   * Foreign code (a user's module): every call runs under src/signals.ts guardedCall, so a
+   * module that never returns is stopped after timeoutMs and Ctrl-C works while it runs.
+   * Built-in mutants and the reference are ours and run unguarded.
+   */
+  guard?: boolean;
+}
+
+export function tfjsTarget(spec: string, kind: TargetKind, label: string, impl: TfjsQuantizer, info: Record<string, string>, opts: TfjsTargetOptions = {}): Target {
   if (typeof impl?.fakeQuant !== 'function') {
     throw new UsageError(`${label}: the default export must return an object with fakeQuant(x, format); got ${describeValue(impl?.fakeQuant)} for fakeQuant.`);
   }
@@ -79,10 +93,9 @@ export function tfjsTarget(spec: string, kind: TargetKind, label: string, impl: 
   }
   const hasUpdate = typeof impl.update === 'function';
   const capabilities = new Set<Capability>(['forward', 'gradient', ...(hasUpdate ? (['update'] as const) : [])]);
-  const limit = opts.maxTensorElements;
-
   const checkSize = (n: number) => {
-    if (limit !== undefined && n > limit) throw new TargetError(`${label}: tensor of ${n} elements exceeds the limit of ${limit}`);
+    const over = tensorOverLimit(n, 'the tensor', opts.maxTensorElements);
+    if (over) throw new TargetError(`${label}: ${over}`);
   };
 
   /** Validate what the module returned for one call and copy it out as float32. */
@@ -96,10 +109,15 @@ export function tfjsTarget(spec: string, kind: TargetKind, label: string, impl: 
     return out;
   };
 
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TFJS_TIMEOUT_MS;
+  /** Run user code: bounded in time when guarded. */
+  const run = <T>(what: string, format: string, f: () => T): T => (opts.guard ? guardedCall(f, timeoutMs, `${label}: ${what} for format ${format}`) : f());
+
   const call = <T>(what: string, format: string, f: () => T): T => {
     try {
-      return f();
+      return run(what, format, f);
     } catch (e) {
+      if (e instanceof UsageError) throw e;
       if (e instanceof TargetError) throw e;
       throw new TargetError(`${label}: ${what} for format ${format} threw: ${message(e)}`);
     }
@@ -134,10 +152,10 @@ export function tfjsTarget(spec: string, kind: TargetKind, label: string, impl: 
           return y;
         };
         try {
-          const g = tf.grad(f)(xt, dyt);
+          const g = run('the gradient of fakeQuant(x)', format, () => tf.grad(f)(xt, dyt));
           out = readResult('the gradient of fakeQuant(x)', format, g, shape, x);
         } catch (e) {
-          if (e instanceof TargetError) throw e;
+          if (e instanceof TargetError || e instanceof UsageError) throw e;
           // The output does not depend on x on the tape (quantized on the data, outside autodiff):
           // training through it gets no gradient at all, which is what we report.
           if (NOT_DIFFERENTIABLE.test(message(e))) {
@@ -204,7 +222,7 @@ async function importTypeScript(abs: string): Promise<unknown> {
   }
 }
 
-async function loadModule(abs: string): Promise<TfjsQuantizer> {
+async function loadModule(abs: string, timeoutMs: number): Promise<TfjsQuantizer> {
   let mod: { default?: unknown };
   try {
     mod = (extname(abs) === '.ts' || extname(abs) === '.mts' ? await importTypeScript(abs) : await import(pathToFileURL(abs).href)) as { default?: unknown };
@@ -217,8 +235,9 @@ async function loadModule(abs: string): Promise<TfjsQuantizer> {
     throw new UsageError(`tfjs:${abs}: the default export must be a function (tf) => ({ formats?, fakeQuant(x, format) }); got ${describeValue(factory)}.`);
   }
   try {
-    return (factory as TfjsModuleFactory)(tf);
+    return guardedCall(() => (factory as TfjsModuleFactory)(tf), timeoutMs, `tfjs:${abs}: the default export`);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`tfjs:${abs}: the default export threw when called with tf: ${message(e)}`);
   }
 }
@@ -324,11 +343,11 @@ export async function openTfjsTarget(path: string, opts: TargetOptions): Promise
   const label = `tfjs:${path}`;
   if (extname(abs) === '.json') {
     const m = await loadModel(abs);
-    return tfjsTarget(label, 'tfjs', label, m, { path: abs, ...m.info }, opts);
+    return tfjsTarget(label, 'tfjs', label, m, { path: abs, ...m.info }, { ...opts, guard: true });
   }
   if (!['.js', '.mjs', '.ts', '.mts'].includes(extname(abs))) {
     throw new UsageError(`tfjs:${path}: unsupported file type '${extname(abs)}'. Use .js, .mjs, .ts or a model.json.`);
   }
-  const impl = await loadModule(abs);
-  return tfjsTarget(label, 'tfjs', label, impl, { path: abs, module: 'ES module' }, opts);
+  const impl = await loadModule(abs, opts.timeoutMs ?? DEFAULT_TFJS_TIMEOUT_MS);
+  return tfjsTarget(label, 'tfjs', label, impl, { path: abs, module: 'ES module' }, { ...opts, guard: true });
 }

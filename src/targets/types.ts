@@ -70,6 +70,8 @@ export interface TargetOptions {
   timeoutMs?: number;
   /** Refuse tensors bigger than this many elements (hardening). */
   maxTensorElements?: number;
+  /** Refuse models/inputs that need more memory than this in all (src/limits.ts). */
+  maxMemoryMB?: number;
   /** onnx: inputs for the QDQ site audit (`--input FILE.json|FILE.npy`); seeded from declared shapes when absent. */
   inputs?: string;
   log?(message: string): void;

@@ -16,6 +16,7 @@ import { loadOnnxModel, type LoadedModel } from '../../onnx/load.js';
 import { DT, dataTypeName, onnx } from '../../onnx/proto.js';
 import { createSession, ort, type Ep, type OpenSession } from '../../onnx/session.js';
 import { discoverSites, type QdqSite } from '../../onnx/sites.js';
+import { DEFAULT_LIMITS, elementCountOf, tensorOverLimit } from '../../limits.js';
 
 /**
  * How a flat x of length L is laid out for a quantizer model's declared input dims:
@@ -72,8 +73,9 @@ class OnnxTarget implements Target {
     if (!this.quantizer) {
       throw new TargetError(`${this.spec} is not a quantizer model (one float input → one float output); forward probes cannot run on it. Its QDQ sites are audited instead.`);
     }
-    if (this.opts.maxTensorElements !== undefined && x.length > this.opts.maxTensorElements) {
-      throw new UsageError(`onnx: forward of ${x.length} elements exceeds maxTensorElements (${this.opts.maxTensorElements}).`);
+    const limit = this.opts.maxTensorElements ?? DEFAULT_LIMITS.maxTensorElements;
+    if (x.length > limit) {
+      throw new UsageError(`onnx: forward of ${x.length} elements exceeds maxTensorElements (${limit}); set limits.maxTensorElements in quant-audit.yaml to raise it.`);
     }
     const { input, output, declared } = this.quantizer;
     const { dims, chunk } = layoutFor(declared, x.length, shape);
@@ -107,6 +109,7 @@ class OnnxTarget implements Target {
       thresholds: ctx.thresholds,
       inputs: this.opts.inputs,
       maxTensorElements: this.opts.maxTensorElements,
+      maxMemoryMB: this.opts.maxMemoryMB,
       reproCommand: (p, f, s) => ctx.reproCommand(p, f, s),
       log: (m) => ctx.log(m),
     });
@@ -147,10 +150,16 @@ function quantizerShape(index: GraphIndex): { input: string; output: string; dec
 export async function openOnnxTarget(path: string, opts: TargetOptions): Promise<Target> {
   const ep: Ep = opts.ep ?? 'cpu';
   if (ep !== 'cpu' && ep !== 'cuda') throw new UsageError(`onnx: unknown execution provider '${String(ep)}'; use --ep cpu or --ep cuda.`);
-  const loaded = loadOnnxModel(path, { maxTensorElements: opts.maxTensorElements });
+  const loaded = loadOnnxModel(path, { maxTensorElements: opts.maxTensorElements, maxMemoryMB: opts.maxMemoryMB });
   const index = indexGraph(loaded.model.graph!);
   const sites = discoverSites(index);
   const quantizer = quantizerShape(index);
+  if (quantizer) {
+    // A fully fixed declared shape is the chunk every forward allocates: refuse absurd ones up front.
+    const fixed = quantizer.declared.map((d) => d ?? 1);
+    const over = tensorOverLimit(elementCountOf(fixed), `the quantizer input '${quantizer.input}' (declared dims [${quantizer.declared.map((d) => d ?? '?').join(', ')}])`, opts.maxTensorElements);
+    if (over) throw new UsageError(`onnx: ${over} in '${path}'. Re-export it with dynamic dims or a smaller fixed shape.`);
+  }
   if (!quantizer && sites.length === 0) {
     const ins = index.inputs.map((v) => `${v.name}: ${dataTypeName(v.type?.tensorType?.elemType ?? undefined)}`).join(', ');
     throw new UsageError(

@@ -1,0 +1,94 @@
+/**
+ * Hostile tensors (NaN, ±Inf, denormals, ±0, float32 extremes, empty, single values) through
+ * every reference codec, and garbage-returning targets through every forward probe. Codecs
+ * must keep the length and never turn a finite input into NaN (except MX blocks that hold a
+ * NaN/Inf: OCP MX v1.0 §6.3 makes the whole block's shared scale NaN); probes must return a
+ * verdict, or a TargetError the run reports as inconclusive.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultRegistry, fakeQuant, steMask } from '../src/formats/index.js';
+import { Rng } from '../src/rng.js';
+import { initTf, tf } from '../src/tf.js';
+import { tfjsTarget } from '../src/targets/tfjs.js';
+import { PROBES } from '../probes/index.js';
+import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
+import { TargetError } from '../src/errors.js';
+import type { Tensor } from '@tensorflow/tfjs';
+import { hostileTensors } from './fuzz-support.js';
+
+test('every reference codec on hostile tensors: same length, no NaN from a finite input', () => {
+  const problems: string[] = [];
+  let cases = 0;
+  for (const name of defaultRegistry.names()) {
+    const spec = defaultRegistry.get(name);
+    for (const { name: what, x } of hostileTensors(new Rng(7))) {
+      cases++;
+      let y: Float32Array;
+      try {
+        y = fakeQuant(spec, x);
+        const mask = steMask(spec, x);
+        if (mask.length !== x.length) problems.push(`${name} ${what}: steMask length ${mask.length}`);
+      } catch (e) {
+        problems.push(`${name} ${what}: threw ${(e as Error).message}`);
+        continue;
+      }
+      if (y.length !== x.length) problems.push(`${name} ${what}: length ${y.length} for ${x.length}`);
+      const block = spec.scaling === 'mx-e8m0' ? spec.blockSize ?? 32 : 0;
+      for (let i = 0; i < x.length; i++) {
+        if (!Number.isFinite(x[i]!) || !Number.isNaN(y[i]!)) continue;
+        if (block > 0) {
+          const start = i - (i % block);
+          const blockValues = x.subarray(start, start + block);
+          if (blockValues.some((v) => !Number.isFinite(v))) continue; // OCP MX: NaN shared scale
+        }
+        problems.push(`${name} ${what}: NaN at ${i} for finite ${x[i]}`);
+        break;
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+  assert.ok(cases >= 8 * 30, `${cases} codec cases`);
+});
+
+test('forward probes on targets that return ±Inf, NaN, denormals, zeros or wrong shapes: verdicts or TargetErrors only', async () => {
+  await initTf('cpu');
+  const garbage: Record<string, (x: Tensor) => unknown> = {
+    inf: (x) => tf.fill(x.shape, Infinity),
+    ninf: (x) => tf.fill(x.shape, -Infinity),
+    nan: (x) => tf.fill(x.shape, Number.NaN),
+    denormal: (x) => tf.fill(x.shape, 1e-45),
+    zeros: (x) => tf.zerosLike(x),
+    max: (x) => tf.fill(x.shape, 3.4e38),
+    flat: (x) => x.reshape([-1]).slice(0, Math.max(0, x.size - 1)),
+    int: (x) => tf.cast(x, 'int32'),
+    nothing: () => undefined,
+  };
+  const problems: string[] = [];
+  const ctx = {
+    seed: 5,
+    thresholds: DEFAULT_THRESHOLDS,
+    lrs: [1e-3],
+    resolveFormat: (n: string) => defaultRegistry.get(n),
+    reproCommand: () => 'npx quant-audit run',
+    log: () => undefined,
+  };
+  let runs = 0;
+  for (const [kind, f] of Object.entries(garbage)) {
+    const target = tfjsTarget(`tfjs:${kind}`, 'tfjs', `tfjs:${kind}`, { fakeQuant: (x) => f(x) as Tensor }, {});
+    for (const probe of PROBES.filter((p) => p.requires.every((c) => target.capabilities.has(c)))) {
+      for (const format of ['int8', 'nf4', 'fp8-e4m3']) {
+        runs++;
+        try {
+          const outcome = await probe.run(target, defaultRegistry.get(format), ctx);
+          if (!['pass', 'fail', 'inconclusive', 'skipped'].includes(outcome.verdict)) problems.push(`${kind} ${probe.id} ${format}: verdict ${outcome.verdict}`);
+          JSON.stringify(outcome); // evidence must be serialisable
+        } catch (e) {
+          if (!(e instanceof TargetError)) problems.push(`${kind} ${probe.id} ${format}: ${(e as Error)?.stack ?? String(e)}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+  assert.ok(runs >= 9 * 4 * 3, `${runs} probe runs`);
+});
