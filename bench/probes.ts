@@ -7,7 +7,7 @@ import { initTf } from '../src/tf.js';
 import { defaultRegistry } from '../src/formats/index.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { openTarget } from '../src/targets/index.js';
-import { runProbeOn } from '../src/selftest/run.js';
+import { runProbeOn } from '../probes/run.js';
 import { PROBES } from '../probes/index.js';
 import type { ProbeContext } from '../probes/types.js';
 
@@ -18,7 +18,7 @@ async function timeAll(spec: string): Promise<{ totalMs: number; perProbe: Recor
   const t0 = performance.now();
   for (const p of PROBES) {
     const s = performance.now();
-    for (const f of defaultRegistry.names()) await runProbeOn(p, target, f, ctx, defaultRegistry);
+    for (const f of defaultRegistry.names()) await runProbeOn(p, target, f, ctx);
     perProbe[p.id] = performance.now() - s;
   }
   return { totalMs: performance.now() - t0, perProbe };

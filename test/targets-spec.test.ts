@@ -5,7 +5,7 @@ import { initTf } from '../src/tf.js';
 import { defaultRegistry } from '../src/formats/index.js';
 import { TargetError, UsageError } from '../src/errors.js';
 import { openTarget, parseTargetSpec } from '../src/targets/index.js';
-import { runProbeOn } from '../src/selftest/run.js';
+import { runProbeOn } from '../probes/run.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { PROBES, probeById } from '../probes/index.js';
 import type { ProbeContext } from '../probes/types.js';
@@ -24,7 +24,7 @@ const fixture = (name: string) => `tfjs:fixtures/tfjs/${name}`;
 
 async function verdicts(target: Target, format: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const p of PROBES) out[p.id] = (await runProbeOn(p, target, format, ctx, defaultRegistry)).verdict;
+  for (const p of PROBES) out[p.id] = (await runProbeOn(p, target, format, ctx)).verdict;
   return out;
 }
 
@@ -69,8 +69,8 @@ test('good tfjs module passes every probe for int8 and int4; lost-updates is ski
 
 test('the same module as TypeScript (.ts) loads and passes', async () => {
   const t = await openTarget(fixture('good-int8.ts'), opts);
-  assert.equal((await runProbeOn(probeById('broken-ste'), t, 'int8', ctx, defaultRegistry)).verdict, 'pass');
-  assert.equal((await runProbeOn(probeById('roundtrip'), t, 'int8', ctx, defaultRegistry)).verdict, 'pass');
+  assert.equal((await runProbeOn(probeById('broken-ste'), t, 'int8', ctx)).verdict, 'pass');
+  assert.equal((await runProbeOn(probeById('roundtrip'), t, 'int8', ctx)).verdict, 'pass');
 });
 
 test('broken fixtures are blamed on their own hypothesis only', async () => {
@@ -100,10 +100,10 @@ test('a module that throws / returns the wrong shape / NaN / a non-tensor gets a
   for (const [format, message] of expectations) {
     await assert.rejects(t.forward(format, x, [2, 2]), (e: unknown) => e instanceof TargetError && message.test(e.message), format);
   }
-  const r = await runProbeOn(probeById('roundtrip'), t, 'int4', ctx, defaultRegistry);
+  const r = await runProbeOn(probeById('roundtrip'), t, 'int4', ctx);
   assert.equal(r.verdict, 'inconclusive');
   assert.match(r.reason!, /int4 kernel not implemented/);
-  assert.equal((await runProbeOn(probeById('roundtrip'), t, 'int8', ctx, defaultRegistry)).verdict, 'pass');
+  assert.equal((await runProbeOn(probeById('roundtrip'), t, 'int8', ctx)).verdict, 'pass');
 });
 
 test('a tfjs GraphModel (model.json) is accepted: right values, and its Round has no STE', async () => {

@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
-import { quote } from 'shell-quote';
+import { shellQuote } from '../shell.js';
 import { UsageError } from '../errors.js';
 import { loadConfig, type QuantAuditConfig } from '../config.js';
 import { mergeThresholds } from '../thresholds.js';
@@ -163,5 +163,5 @@ function commandLine(o: {
   if (o.minSamples !== DEFAULT_MIN_SAMPLES) args.push('--min-samples', String(o.minSamples));
   if (o.controls) args.push('--controls', o.controls.join(','));
   args.push('--fail-on', o.failOn);
-  return quote(args);
+  return shellQuote(args);
 }

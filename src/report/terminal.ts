@@ -82,7 +82,7 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   if (failed.length > 0) {
     out.push('', c.bold(`Witnesses (${failed.length})`));
     for (const r of failed) {
-      out.push(`${c.red('✗')} ${c.bold(`${r.hypothesis} ${r.probe}`)} ${resultCoordinates(r)}: ${fmtStatistic(r.statistic)}`);
+      out.push(`${c.red('✗')} ${c.bold(r.hypothesis === r.probe ? r.probe : `${r.hypothesis} ${r.probe}`)} ${resultCoordinates(r)}: ${fmtStatistic(r.statistic)}`);
       if (r.witness) {
         out.push(`    ${r.witness.summary}`);
         if (!compact) for (const s of (r.witness.samples ?? []).slice(0, 4)) out.push(c.gray(`    x=${fmtNum(s.x)} → ${fmtNum(s.y)}${s.expected !== undefined ? ` (reference ${fmtNum(s.expected)})` : ''}${s.note ? `  ${s.note}` : ''}`));

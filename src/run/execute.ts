@@ -3,22 +3,23 @@
  * structural audit, and the learnability lanes), and assembles the Report. Gathering only:
  * judging lives in the probes, rendering in src/report.
  */
-import { quote } from 'shell-quote';
-import { TargetError, UsageError } from '../errors.js';
+import { shellQuote } from '../shell.js';
+import { UsageError } from '../errors.js';
 import { initTf } from '../tf.js';
 import { VERSION } from '../version.js';
 import { openTarget } from '../targets/index.js';
 import type { Target } from '../targets/types.js';
 import { PROBES } from '../../probes/index.js';
 import type { ProbeContext } from '../../probes/types.js';
+import { runProbeOn, skippedResult } from '../../probes/run.js';
 import { runLearnability } from '../../probes/learnability.js';
 import type { Lane, ProbeResult, Report, RunInfo } from '../report/types.js';
 import { SCHEMA_VERSION } from '../report/types.js';
 import { buildVerdict } from '../verdict/gate.js';
 import { canonicalOrder } from '../report/merge.js';
-import { inShard, parseShard } from '../report/shard.js';
+import { inShard, parseShard, probeJobKey } from '../report/shard.js';
 import { laneLegend, laneMargins, uniformBaselineBits } from '../verdict/lanes.js';
-import { LEARNABILITY_ID, type RunPlan } from './plan.js';
+import { DEFAULTS, LEARNABILITY_ID, type RunPlan } from './plan.js';
 
 export interface RunHooks {
   log(message: string): void;
@@ -28,13 +29,22 @@ export interface RunHooks {
   onTargetOpen?(): void;
 }
 
-/** The command line that reproduces one probe on one format with the same seed. */
+/**
+ * The command line that reproduces one probe on one format: the same seed and every setting
+ * that changes its numbers (learning rates, and for lanes steps, corpus, master weights).
+ */
 export function reproCommand(plan: RunPlan, probe: string, format: string, extra: string[] = []): string {
   const args = ['npx', 'quant-audit', 'run', '--target', plan.target, '--probe', probe, '--format', format, '--seed', String(plan.seeds[0])];
   if (plan.config.path) args.push('--config', plan.config.path);
   if (plan.ep !== 'cpu') args.push('--ep', plan.ep);
-  if (plan.learnability.masterWeights === false && probe === LEARNABILITY_ID) args.push('--no-master-weights');
-  return quote([...args, ...extra]);
+  if (plan.input) args.push('--input', plan.input);
+  if (plan.lrs) args.push('--lr', ...plan.lrs.map(String));
+  if (probe === LEARNABILITY_ID) {
+    if (plan.steps !== DEFAULTS.steps) args.push('--steps', String(plan.steps));
+    if (plan.corpus !== DEFAULTS.corpus) args.push('--corpus', plan.corpus);
+    if (plan.learnability.masterWeights === false) args.push('--no-master-weights');
+  }
+  return shellQuote([...args, ...extra]);
 }
 
 function targetFormats(plan: RunPlan, target: Target): string[] {
@@ -47,7 +57,7 @@ async function runProbeJobs(plan: RunPlan, target: Target, formats: string[], ho
   const shard = plan.shard ? parseShard(plan.shard) : undefined;
   const probes = PROBES.filter((p) => plan.probes.includes(p.id));
   const jobs = probes.flatMap((probe) => formats.map((format) => ({ probe, format })));
-  const mine = jobs.filter((j) => !shard || inShard(`${j.probe.id}|${j.format}`, shard));
+  const mine = jobs.filter((j) => !shard || inShard(probeJobKey(j.probe.id, j.format), shard));
   const results: ProbeResult[] = [];
   let done = 0;
   for (const seed of plan.seeds) {
@@ -60,46 +70,11 @@ async function runProbeJobs(plan: RunPlan, target: Target, formats: string[], ho
       log: hooks.log,
     };
     for (const { probe, format } of mine) {
-      const started = Date.now();
-      const base = { probe: probe.id, hypothesis: probe.hypothesis, format, seed };
-      const missing = probe.requires.filter((c) => !target.capabilities.has(c));
-      let result: ProbeResult;
-      if (target.formats && !target.formats.includes(format)) {
-        result = skipped(base, `target ${target.spec} does not implement format ${format} (it implements: ${target.formats.join(', ')})`);
-      } else if (missing.length > 0) {
-        result = skipped(base, `target ${target.spec} lacks the ${missing.join(' and ')} capability this probe needs`);
-      } else {
-        try {
-          const outcome = await probe.run(target, plan.registry.get(format), ctx);
-          result = { ...base, ...outcome };
-        } catch (e) {
-          if (!(e instanceof TargetError)) throw e;
-          // The target misbehaved for this format: say so, keep going with the others.
-          result = {
-            ...base,
-            verdict: 'inconclusive',
-            statistic: { name: 'target error', value: null, threshold: null, comparator: '==' },
-            evidence: { measurements: {}, notes: [e.message] },
-            reason: `target error: ${e.message}`,
-          };
-        }
-      }
-      result.durationMs = Date.now() - started;
-      results.push(result);
+      results.push(await runProbeOn(probe, target, format, ctx));
       hooks.onProbe?.(++done, mine.length * plan.seeds.length, `${probe.id} ${format}`);
     }
   }
   return results;
-}
-
-function skipped(base: Pick<ProbeResult, 'probe' | 'hypothesis' | 'format' | 'seed'>, reason: string): ProbeResult {
-  return {
-    ...base,
-    verdict: 'skipped',
-    statistic: { name: 'skipped', value: null, threshold: null, comparator: '==' },
-    evidence: { measurements: {} },
-    reason,
-  };
 }
 
 export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]): Promise<Report> {
@@ -140,13 +115,13 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     if (plan.probes.includes(LEARNABILITY_ID) && !target.capabilities.has('forward')) {
       // A QDQ model is not a quantizer: there is nothing to put on the lanes' weights.
       for (const format of formats) {
-        results.push(skipped({ probe: LEARNABILITY_ID, hypothesis: LEARNABILITY_ID, format, seed: plan.seeds[0] }, `target ${target.spec} has no forward (fq(x)) capability to fake-quantize lane weights with`));
+        results.push(skippedResult({ probe: LEARNABILITY_ID, hypothesis: LEARNABILITY_ID, format, seed: plan.seeds[0] }, `target ${target.spec} has no forward (fq(x)) capability to fake-quantize lane weights with`));
       }
     } else if (plan.probes.includes(LEARNABILITY_ID)) {
       // fp32 is the control lane; formats the target does not implement are skipped, as for probes.
       const laneFormats = formats.filter((f) => f !== 'fp32' && (!target.formats || target.formats.includes(f)));
       for (const format of formats.filter((f) => f !== 'fp32' && !laneFormats.includes(f))) {
-        results.push(skipped({ probe: LEARNABILITY_ID, hypothesis: LEARNABILITY_ID, format, seed: plan.seeds[0] }, `target ${target.spec} does not implement format ${format}`));
+        results.push(skippedResult({ probe: LEARNABILITY_ID, hypothesis: LEARNABILITY_ID, format, seed: plan.seeds[0] }, `target ${target.spec} does not implement format ${format}`));
       }
       hooks.log(`learnability: training lanes for ${laneFormats.length} format(s) × ${plan.optimizers.length} optimizer(s), ${plan.steps} steps`);
       const outcome = await runLearnability({
@@ -180,7 +155,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
   const shard = plan.shard ? parseShard(plan.shard) : undefined;
   const run: RunInfo = {
     id: '',
-    command: quote(['quant-audit', ...argv]),
+    command: shellQuote(['quant-audit', ...argv]),
     target: plan.target,
     targetInfo: target.info,
     backend: trainBackend,

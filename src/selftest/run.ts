@@ -3,7 +3,6 @@
  * applies to) and on the reference (over every format). Collects one verdict per
  * target × probe × format; src/selftest/matrix.ts turns them into the confusion matrix.
  */
-import { TargetError } from '../errors.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../thresholds.js';
 import type { FormatRegistry } from '../formats/registry.js';
 import type { ProbeResult } from '../report/types.js';
@@ -11,7 +10,8 @@ import type { Target } from '../targets/types.js';
 import { openReferenceTarget } from '../targets/reference.js';
 import { MUTANTS, openMutantTarget } from '../targets/mutants/index.js';
 import { PROBES } from '../../probes/index.js';
-import type { Probe, ProbeContext, ProbeId } from '../../probes/types.js';
+import type { ProbeContext, ProbeId } from '../../probes/types.js';
+import { runProbeOn } from '../../probes/run.js';
 
 /** A row of the confusion matrix: the reference (nothing planted) or one mutant. */
 export interface SelftestRow {
@@ -52,33 +52,6 @@ export function selftestRows(registry: FormatRegistry, formats?: readonly string
   return only ? rows.filter((r) => only.includes(r.name)) : rows;
 }
 
-/** Run one probe the way `quant-audit run` does: skip on missing capability or format, TargetError → inconclusive. */
-export async function runProbeOn(probe: Probe, target: Target, format: string, ctx: ProbeContext, registry: FormatRegistry): Promise<ProbeResult> {
-  const base = { probe: probe.id, hypothesis: probe.hypothesis, format, seed: ctx.seed };
-  const missing = probe.requires.filter((c) => !target.capabilities.has(c));
-  const started = Date.now();
-  let result: ProbeResult;
-  if (missing.length > 0) {
-    const reason = `target ${target.spec} lacks the ${missing.join(' and ')} capability this probe needs`;
-    result = { ...base, verdict: 'skipped', statistic: { name: 'skipped', value: null, threshold: null, comparator: '==' }, evidence: { measurements: {} }, reason };
-  } else {
-    try {
-      result = { ...base, ...(await probe.run(target, registry.get(format), ctx)) };
-    } catch (e) {
-      if (!(e instanceof TargetError)) throw e;
-      result = {
-        ...base,
-        verdict: 'inconclusive',
-        statistic: { name: 'target error', value: null, threshold: null, comparator: '==' },
-        evidence: { measurements: {}, notes: [e.message] },
-        reason: `target error: ${e.message}`,
-      };
-    }
-  }
-  result.durationMs = Date.now() - started;
-  return result;
-}
-
 function openRow(row: SelftestRow, registry: FormatRegistry): Target {
   return row.name === 'reference' ? openReferenceTarget({ registry }) : openMutantTarget(row.name, { registry });
 }
@@ -105,7 +78,7 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
     try {
       for (const probe of PROBES) {
         for (const format of row.formats) {
-          results.push({ ...(await runProbeOn(probe, target, format, rowCtx, opts.registry)), row: row.name });
+          results.push({ ...(await runProbeOn(probe, target, format, rowCtx)), row: row.name });
           opts.onProgress?.(++done, total, `${row.name} ${probe.id} ${format}`);
         }
       }

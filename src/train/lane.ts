@@ -7,12 +7,14 @@ import { tf } from '../tf.js';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import { Rng } from '../rng.js';
 import type { Corpus } from '../corpus/index.js';
-import { createModel, crossEntropy, disposeBatch, makeBatch, type Batch, type EffectiveWeights, type ModelShape } from './model.js';
+import { createModel, crossEntropy, disposeBatch, makeBatch, type Batch, type EffectiveWeights } from './model.js';
 import { createOptimizer, type OptimizerName } from './optimizers.js';
 import type { QuantizerBridge } from './bridge.js';
 import { earlyStopReason, type StopReason } from './early-stop.js';
+import type { LearnabilitySettings } from './settings.js';
 
-export interface LaneSpec {
+/** One lane: the run's learnability settings plus what names and seeds this lane. */
+export interface LaneSpec extends LearnabilitySettings {
   name: string;
   format: string;
   optimizer: OptimizerName;
@@ -20,12 +22,6 @@ export interface LaneSpec {
   lr: number;
   steps: number;
   control: boolean;
-  model: ModelShape;
-  batch: number;
-  evalEvery: number;
-  evalTokens: number;
-  masterWeights: boolean;
-  earlyStop: boolean;
   /** Early stopping inputs (see early-stop.ts). */
   deadLine: number;
   cleanMargin: number;

@@ -1,0 +1,45 @@
+/**
+ * Running one probe on one format of one target, the same way everywhere (`run`, `selftest`):
+ * a format the target does not claim, or a capability it lacks, is `skipped` with the reason;
+ * a target that misbehaves (TargetError) makes that one result `inconclusive`, and the run
+ * goes on with the others. Anything else is our bug and propagates.
+ */
+import { TargetError } from '../src/errors.js';
+import type { FormatSpec } from '../src/formats/types.js';
+import type { ProbeResult } from '../src/report/types.js';
+import type { Target } from '../src/targets/types.js';
+import type { Probe, ProbeContext } from './types.js';
+
+export type ResultBase = Pick<ProbeResult, 'probe' | 'hypothesis' | 'format' | 'seed'>;
+
+export function skippedResult(base: ResultBase, reason: string): ProbeResult {
+  return { ...base, verdict: 'skipped', statistic: { name: 'skipped', value: null, threshold: null, comparator: '==' }, evidence: { measurements: {} }, reason };
+}
+
+export async function runProbeOn(probe: Probe, target: Target, formatName: string, ctx: ProbeContext): Promise<ProbeResult> {
+  const started = Date.now();
+  const format: FormatSpec = ctx.resolveFormat(formatName);
+  const base: ResultBase = { probe: probe.id, hypothesis: probe.hypothesis, format: format.name, seed: ctx.seed };
+  const missing = probe.requires.filter((c) => !target.capabilities.has(c));
+  let result: ProbeResult;
+  if (target.formats && !target.formats.includes(format.name)) {
+    result = skippedResult(base, `target ${target.spec} does not implement format ${format.name} (it implements: ${target.formats.join(', ')})`);
+  } else if (missing.length > 0) {
+    result = skippedResult(base, `target ${target.spec} lacks the ${missing.join(' and ')} capability this probe needs`);
+  } else {
+    try {
+      result = { ...base, ...(await probe.run(target, format, ctx)) };
+    } catch (e) {
+      if (!(e instanceof TargetError)) throw e;
+      result = {
+        ...base,
+        verdict: 'inconclusive',
+        statistic: { name: 'target error', value: null, threshold: null, comparator: '==' },
+        evidence: { measurements: {}, notes: [e.message] },
+        reason: `target error: ${e.message}`,
+      };
+    }
+  }
+  result.durationMs = Date.now() - started;
+  return result;
+}
