@@ -207,7 +207,7 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
     const d = detail.get(j.lr!)!;
     const idx = topIndices((i) => (mask[i] ? Math.abs(d.master[i]! - d.y[i]!) : 0), w.length);
     outcome.witness = {
-      summary: `${spec.name}: after ${UPDATE_STEPS} updates of +${j.lr} the target's weights moved for ${cell(d.movedTarget)} of interior values; fp32 master weights move ${cell(d.movedMaster)} (retained ${cell(j.retained!)}): updates below half a step are rounded away. Samples: w, target after updates, fp32-master expectation`,
+      summary: `${spec.name}: ${UPDATE_STEPS} updates of +${j.lr} through the target's update step kept ${cell(j.retained!)} of the movement fp32 master weights give (1 = master weights, 0 = exactly what rounding in place gives): updates below half a quantization step are rounded away. Samples: w, target after updates, fp32-master expectation`,
       samples: samplesAt(idx, w, d.y, d.master),
       repro: ctx.reproCommand('lost-updates', spec.name),
     };
