@@ -85,7 +85,10 @@ function constantValue(index: GraphIndex, name: string): Value | undefined {
   const dims = tensorDims(t);
   const raw = t.rawData;
   if (t.dataType === DT.FLOAT && raw && raw.length > 0 && raw.length === 4 * dims.reduce((a, b) => a * b, 1)) {
-    // Copy: a decoded raw_data is a view into the whole file buffer (Buffer.slice would share it).
+    // A read-only view when aligned (the statistics never write; a 10M-parameter weight is not copied), else a
+    // copy: a decoded raw_data is a view into the whole file buffer at any offset.
+    const n = raw.length / 4;
+    if (raw.byteOffset % 4 === 0) return { data: new Float32Array(raw.buffer, raw.byteOffset, n), dims };
     return { data: new Float32Array(Uint8Array.prototype.slice.call(raw).buffer), dims };
   }
   return { data: Float32Array.from(tensorValues(t)), dims };

@@ -193,10 +193,54 @@ function finiteOrNull(v: number): number | null {
   return v;
 }
 
+/**
+ * Levels used and entropy of integer codes of `type`, counted straight into bins qmin…qmax (one pass, no Map);
+ * null when a code is not an integer in that range (then levelsAndEntropy decides). Same bins in the same
+ * ascending order as levelsAndEntropy's counting array, so the same numbers to the last bit.
+ */
+function typedLevels(codes: ArrayLike<number>, type: CodeType | undefined): { levels: number; bits: number } | null {
+  if (!type || type.kind !== 'integer' || type.qmax - type.qmin > 1 << 17) return null;
+  const n = codes.length;
+  if (n === 0) return { levels: 0, bits: 0 };
+  const span = type.qmax - type.qmin;
+  const counts = new Int32Array(span + 1);
+  const qmin = type.qmin;
+  for (let i = 0; i < n; i++) {
+    const c = codes[i]!;
+    const k = c - qmin;
+    if (!(k >= 0 && k <= span) || Math.floor(c) !== c) return null;
+    counts[k]++;
+  }
+  return entropyOfCounts(counts, n);
+}
+
+function entropyOfCounts(counts: Int32Array, n: number): { levels: number; bits: number } {
+  let levels = 0;
+  let bits = 0;
+  for (const c of counts) {
+    if (c === 0) continue;
+    levels++;
+    const p = c / n;
+    bits -= p * Math.log2(p);
+  }
+  return { levels, bits };
+}
+
+/** Scale groups as runs: per tensor (one run) or per axis (runs of `inner` elements, group = channel); null for blocks. */
+function axisRuns(dims: readonly number[], groups: number, axis: number, blockSize: number, n: number): { inner: number; channels: number } | null {
+  if (groups <= 1 || dims.length === 0) return { inner: n, channels: 1 };
+  if (blockSize > 0) return null;
+  const rank = dims.length;
+  const a = axis < 0 ? axis + rank : axis;
+  let inner = 1;
+  for (let k = a + 1; k < rank; k++) inner *= dims[k]!;
+  return { inner: Math.max(1, inner), channels: dims[a] ?? 1 };
+}
+
 export function siteStats(t: SiteTensors, type: CodeType | undefined): SiteStats {
   const n = t.codes.length;
   const groups = Math.max(1, t.scale.length);
-  const { levels, bits } = levelsAndEntropy(t.codes);
+  const { levels, bits } = typedLevels(t.codes, type) ?? levelsAndEntropy(t.codes);
   const levelsAvailable = type ? 2 ** type.bits : levels;
   const x = t.x;
   const dq = t.dq;
@@ -208,54 +252,55 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined): SiteStats
       localSqnrDb: null, refSqnrDb: null, cumulativeSqnrDb: null, rmsRatio: null, perGroup: [], worst: [],
     };
   }
-  const ids = groupIds(t.dims, groups, t.axis, t.blockSize);
-  const ref = referenceQuantize(x, ids, groups, type);
-  const refLevels = levelsAndEntropy(ref.codes);
-  // One fused pass (10M-element weights): per-group signal, noise, zeroing and range, and the
-  // global sign-loss, non-finite and twin sums. Same definitions as src/stats.ts
-  // (zeroFraction, signLossFraction, sqnrDb, countNonFinite), summed per group.
+  const len = x.length;
+  // Scale group of element i: per tensor / per axis by arithmetic (runs of `inner` elements, group = channel),
+  // per block from groupIds.
+  const runs = axisRuns(t.dims, groups, t.axis, t.blockSize, len);
+  const ids = runs && runs.channels * runs.inner * Math.floor(len / (runs.channels * runs.inner)) === len ? null : groupIds(t.dims, groups, t.axis, t.blockSize) ?? new Int32Array(len);
+  const inner = runs?.inner ?? 1;
+  const channels = runs?.channels ?? 1;
+
+  // Pass 1: per-group range and non-finite inputs.
+  const lo = new Float64Array(groups);
+  const hi = new Float64Array(groups);
+  const nonFiniteX = rangePass(x, ids, inner, channels, lo, hi);
+
+  // The reference quantizer (same definition as referenceQuantize). Integer codes on finite inputs are quantized
+  // inline in pass 2 and counted into bins; float8 or non-finite inputs take referenceQuantize's arrays.
+  const inline = type.kind === 'integer' && nonFiniteX === 0 && type.qmax - type.qmin <= 1 << 17 && (ids !== null || channels <= groups);
+  const ref = inline ? undefined : referenceQuantize(x, ids ?? groupIds(t.dims, groups, t.axis, t.blockSize), groups, type);
+  const refDq = ref?.dq;
+  const refScale = new Float64Array(groups);
+  const refZp = new Float64Array(groups);
+  if (inline) {
+    for (let g = 0; g < groups; g++) {
+      if (type.signed) {
+        refScale[g] = Math.max(-lo[g]!, hi[g]!) / type.qmax || 1;
+      } else {
+        refScale[g] = (hi[g]! - lo[g]!) / (type.qmax - type.qmin) || 1;
+        refZp[g] = Math.min(type.qmax, Math.max(type.qmin, rne(type.qmin - lo[g]! / refScale[g]!)));
+      }
+    }
+  }
+  const qmin = type.qmin;
+  const qmax = type.qmax;
+  const refCounts = new Int32Array(inline ? qmax - qmin + 1 : 0);
+
+  // Pass 2, fused: per-group signal, noise, zeroing; global sign loss, non-finite outputs, twin sums, the
+  // reference's codes histogram, and the witness positions. Same definitions as src/stats.ts (zeroFraction,
+  // signLossFraction, sqnrDb, countNonFinite), summed per group in element order.
   const sig = new Float64Array(groups);
   const noise = new Float64Array(groups);
   const refNoise = new Float64Array(groups);
   const nonzero = new Float64Array(groups);
   const zeroed = new Float64Array(groups);
   const refZeroed = new Float64Array(groups);
-  const lo = new Float64Array(groups);
-  const hi = new Float64Array(groups);
-  let negatives = 0, lost = 0, refLost = 0, nonFiniteX = 0, nonFiniteY = 0, sumY2 = 0;
-  let twinSig = 0, twinNoise = 0;
+  const tot = new Float64Array(TOTALS);
+  const worst: Worst[] = [];
   const twin = t.twin && t.twin.length === n ? t.twin : undefined;
-  for (let i = 0; i < n; i++) {
-    const g = ids ? ids[i]! : 0;
-    const v = x[i]!;
-    const y = dq[i]!;
-    const r = ref.dq[i]!;
-    const d = v - y;
-    const e = v - r;
-    sig[g] += v * v;
-    noise[g] += d * d;
-    refNoise[g] += e * e;
-    sumY2 += y * y;
-    if (v !== 0) {
-      nonzero[g]++;
-      if (y === 0) zeroed[g]++;
-      if (r === 0) refZeroed[g]++;
-      if (v < 0) {
-        negatives++;
-        if (!(y < 0)) lost++;
-        if (!(r < 0)) refLost++;
-      }
-    }
-    if (v < lo[g]!) lo[g] = v;
-    if (v > hi[g]!) hi[g] = v;
-    if (!Number.isFinite(v)) nonFiniteX++;
-    if (!Number.isFinite(y)) nonFiniteY++;
-    if (twin) {
-      const w = twin[i]!;
-      twinSig += w * w;
-      twinNoise += (w - y) * (w - y);
-    }
-  }
+  fusedPass(x, dq, twin, refDq, refScale, refZp, refCounts, qmin, qmax, ids, inner, channels, { sig, noise, refNoise, nonzero, zeroed, refZeroed }, tot, worst);
+  const [negatives, lost, refLost, nonFiniteY, sumY2, twinSig, twinNoise] = tot as unknown as number[];
+  const refLevels = inline ? entropyOfCounts(refCounts, len) : levelsAndEntropy(ref!.codes);
   const db = (s: number, e: number): number => (Number.isNaN(e) ? Number.NaN : e === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(s / e));
   const sum = (a: Float64Array): number => a.reduce((p, q) => p + q, 0);
   const perGroup: GroupStats[] = [];
@@ -291,8 +336,130 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined): SiteStats
     cumulativeSqnrDb: twin ? finiteOrNull(db(twinSig, twinNoise)) : null,
     rmsRatio: sumX2 === 0 ? null : finiteOrNull(Math.sqrt(sumY2 / sumX2)),
     perGroup,
-    worst: worstErrors(x, dq, ref.dq, 5),
+    worst: worst.map((w) => ({ index: w.index, x: x[w.index]!, y: dq[w.index]!, expected: w.expected })),
   };
+}
+
+const WORST = 5;
+/** Slots of fusedPass's totals: negatives, lost, refLost, nonFiniteY, sumY2, twinSig, twinNoise. */
+const TOTALS = 7;
+
+/**
+ * Per-group min/max (lo/hi start at 0) and the number of non-finite inputs, by runs of one scale group
+ * (per tensor: one run; per axis: `inner` elements, group = channel; blocks: from ids). A function of its own so
+ * V8 optimises this loop alone.
+ */
+function rangePass(x: Float32Array, ids: Int32Array | null, inner: number, channels: number, lo: Float64Array, hi: Float64Array): number {
+  const len = x.length;
+  let nonFinite = 0;
+  for (let i = 0; i < len; ) {
+    const g = ids ? ids[i]! : Math.floor(i / inner) % channels;
+    let end = ids ? i + 1 : Math.min(len, i + inner);
+    if (ids) while (end < len && ids[end] === g) end++;
+    let l = lo[g]!;
+    let h = hi[g]!;
+    for (; i < end; i++) {
+      const v = x[i]!;
+      if (v < l) l = v;
+      if (v > h) h = v;
+      if (v - v !== 0) nonFinite++;
+    }
+    lo[g] = l;
+    hi[g] = h;
+  }
+  return nonFinite;
+}
+
+interface GroupSums {
+  sig: Float64Array;
+  noise: Float64Array;
+  refNoise: Float64Array;
+  nonzero: Float64Array;
+  zeroed: Float64Array;
+  refZeroed: Float64Array;
+}
+
+/**
+ * The fused statistics pass: per-group signal, noise, zeroing; global sign loss, non-finite outputs, twin sums;
+ * the reference quantizer inline (integer codes: its codes counted into refCounts) unless refDq is given; the
+ * witness positions. Same definitions as src/stats.ts (zeroFraction, signLossFraction, sqnrDb, countNonFinite),
+ * summed per group in element order.
+ */
+function fusedPass(
+  x: Float32Array, dq: Float32Array, twin: Float32Array | undefined, refDq: Float32Array | undefined,
+  refScale: Float64Array, refZp: Float64Array, refCounts: Int32Array, qmin: number, qmax: number,
+  ids: Int32Array | null, inner: number, channels: number, sums: GroupSums, tot: Float64Array, worst: Worst[],
+): void {
+  const len = x.length;
+  let negatives = 0, lost = 0, refLost = 0, nonFiniteY = 0, sumY2 = 0, twinSig = 0, twinNoise = 0;
+  let floor = -1;
+  for (let i = 0; i < len; ) {
+    const g = ids ? ids[i]! : Math.floor(i / inner) % channels;
+    let end = ids ? i + 1 : Math.min(len, i + inner);
+    if (ids) while (end < len && ids[end] === g) end++;
+    const s = refScale[g]!;
+    const z = refZp[g]!;
+    let gSig = 0, gNoise = 0, gRefNoise = 0, gNonzero = 0, gZeroed = 0, gRefZeroed = 0;
+    for (; i < end; i++) {
+      const v = x[i]!;
+      const y = dq[i]!;
+      let r: number;
+      if (refDq) {
+        r = refDq[i]!;
+      } else {
+        const c = rneClamp(v / s + z, qmin, qmax);
+        refCounts[c - qmin]++;
+        r = Math.fround((c - z) * s);
+      }
+      const d = v - y;
+      const e = v - r;
+      gSig += v * v;
+      gNoise += d * d;
+      gRefNoise += e * e;
+      sumY2 += y * y;
+      if (v !== 0) {
+        gNonzero++;
+        if (y === 0) gZeroed++;
+        if (r === 0) gRefZeroed++;
+        if (v < 0) {
+          negatives++;
+          if (!(y < 0)) lost++;
+          if (!(r < 0)) refLost++;
+        }
+      }
+      if (y - y !== 0) nonFiniteY++;
+      if (twin) {
+        const w = twin[i]!;
+        twinSig += w * w;
+        twinNoise += (w - y) * (w - y);
+      }
+      // Witness: the 5 largest |x − y| (NaN as largest), ties to the lower index (as worstErrors).
+      const a = Math.abs(d);
+      const err = a === a ? a : Infinity;
+      if (err > floor) floor = keepWorst(worst, i, err, r);
+    }
+    sums.sig[g] += gSig;
+    sums.noise[g] += gNoise;
+    sums.refNoise[g] += gRefNoise;
+    sums.nonzero[g] += gNonzero;
+    sums.zeroed[g] += gZeroed;
+    sums.refZeroed[g] += gRefZeroed;
+  }
+  tot[0] = negatives; tot[1] = lost; tot[2] = refLost; tot[3] = nonFiniteY; tot[4] = sumY2; tot[5] = twinSig; tot[6] = twinNoise;
+}
+
+interface Worst {
+  index: number;
+  e: number;
+  expected: number;
+}
+
+/** Insert position i into the worst list (largest error first, ties to the lower index); returns the new floor. */
+function keepWorst(worst: Worst[], index: number, e: number, expected: number): number {
+  worst.push({ index, e, expected });
+  worst.sort((p, q) => q.e - p.e || p.index - q.index);
+  if (worst.length > WORST) worst.pop();
+  return worst.length < WORST ? -1 : worst[worst.length - 1]!.e;
 }
 
 /** The k positions with the largest |x − y| (NaN counts as largest): the witness samples. */
