@@ -33,6 +33,10 @@ export const PROBE_INFO: Readonly<Record<string, ProbeInfo>> = {
     claim: 'the named format is not actually applied (silent fp32 fallback or wrong codebook)',
     fix: 'Make an unknown format name an error that lists the known ones instead of falling back to fp32, and check the codebook the name maps to: distinct outputs per scale block must not exceed the format’s code count.',
   },
+  'qdq-audit': {
+    claim: 'a QuantizeLinear/DequantizeLinear site of the ONNX model is broken (the per-site rows say which node and why)',
+    fix: 'Fix the first broken node (the sites after it may fail only because their input is already wrong), then re-run: the per-site rows give the hypothesis and the numbers for each node.',
+  },
   learnability: {
     claim: 'the format cannot train at all',
     fix: 'Read the other witnesses first: a dead lane usually has one of H1–H5 behind it. If none is supported, try per-block scaling or keep the sensitive layers (embeddings, output head) in a wider format.',
