@@ -38,7 +38,8 @@ interface Pending {
   method: string;
   /** The format a request is about ('' for describe/shutdown): failures are reported per format. */
   format: string;
-  line: string;
+  /** The request as written to stdin (kept to re-send it to a restarted server). */
+  line: string | readonly Buffer[];
   resolve(result: unknown): void;
   reject(error: Error): void;
 }
@@ -75,10 +76,10 @@ export class ExecRpc {
 
   /**
    * Send one request; resolves with its `result`, rejects with a TargetError. `params` may be
-   * pre-serialized JSON (the target splices multi-megabyte base64 tensors in without
-   * JSON.stringify walking them again).
+   * pre-serialized JSON, as text or as bytes (the target splices multi-megabyte base64
+   * tensors in without JSON.stringify walking them again; bytes go to the pipe uncopied).
    */
-  call(method: string, format: string, params: JsonObject | string | undefined): Promise<unknown> {
+  call(method: string, format: string, params: JsonObject | string | Buffer | undefined): Promise<unknown> {
     const what = describeCall(method, format);
     if (this.closing) return Promise.reject(new TargetError(`${what}: the exec target is closed.`));
     if (this.deadReason) return Promise.reject(new TargetError(`${what}: ${this.deadReason}`));
@@ -87,7 +88,12 @@ export class ExecRpc {
 
     const id = this.nextId++;
     const head = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}`;
-    const line = params === undefined ? `${head}}\n` : `${head},"params":${typeof params === 'string' ? params : JSON.stringify(params)}}\n`;
+    const line: Pending['line'] =
+      params === undefined
+        ? `${head}}\n`
+        : Buffer.isBuffer(params)
+          ? [Buffer.from(`${head},"params":`), params, Buffer.from('}\n')]
+          : `${head},"params":${typeof params === 'string' ? params : JSON.stringify(params)}}\n`;
     return new Promise<unknown>((resolve, reject) => {
       const request: Pending = { id, method, format, line, resolve, reject };
       this.send(request);

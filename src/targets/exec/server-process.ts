@@ -91,8 +91,17 @@ export class ServerProcess {
     return basename(this.opts.argv[0]!);
   }
 
-  write(line: string): void {
-    if (this.child.stdin.writable) this.child.stdin.write(line);
+  /** Write one message: a string, or byte pieces sent together (one writev, no concatenation). */
+  write(line: string | readonly Buffer[]): void {
+    const stdin = this.child.stdin;
+    if (!stdin.writable) return;
+    if (typeof line === 'string') {
+      stdin.write(line);
+      return;
+    }
+    stdin.cork();
+    for (const piece of line) stdin.write(piece);
+    stdin.uncork();
   }
 
   /** Close stdin: a well-behaved server exits when its input ends. */

@@ -39,16 +39,33 @@ export function decodeTensor(value: unknown, count: number, littleEndianHost = H
     const approxValues = Math.floor((text.length * 3) / 4 / 4);
     return `got ${text.length} base64 characters (≈ ${approxValues} float32 values), expected ${expectedChars} characters = ${count} values`;
   }
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== count * 4) {
-    return `the base64 text decodes to ${bytes.length} bytes, expected ${count * 4} (${count} float32 values); is it valid base64 (A–Z a–z 0–9 + /, = padding)?`;
-  }
   const out = new Float32Array(count);
   if (littleEndianHost) {
-    new Uint8Array(out.buffer).set(bytes);
-  } else {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+    // Decode straight into the result's memory: no intermediate Buffer, no second copy.
+    const written = Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(text, 'base64');
+    if (written !== count * 4) return badBase64(written, count);
+    return out;
   }
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length !== count * 4) return badBase64(bytes.length, count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+function badBase64(bytes: number, count: number): string {
+  return `the base64 text decodes to ${bytes} bytes, expected ${count * 4} (${count} float32 values); is it valid base64 (A–Z a–z 0–9 + /, = padding)?`;
+}
+
+/**
+ * JSON text pieces joined into one Buffer: `utf8` for ordinary JSON, `latin1` for base64
+ * text (ASCII, so latin1 is the same bytes and a plain copy, where utf8 would be re-encoded).
+ */
+export function joinJsonText(pieces: readonly (readonly [text: string, encoding: 'utf8' | 'latin1'])[]): Buffer {
+  let size = 0;
+  for (const [text, encoding] of pieces) size += encoding === 'latin1' ? text.length : Buffer.byteLength(text, 'utf8');
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const [text, encoding] of pieces) offset += out.write(text, offset, encoding);
   return out;
 }
