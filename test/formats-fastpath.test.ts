@@ -4,12 +4,14 @@
  * 4099th float32 pattern (all exponents, subnormals, ±Inf, NaNs), over every code of each
  * ≤ 16-bit element grid with its midpoints and the float32 values either side, and over the
  * group shapes (per channel, per block with a short tail, MX, groups larger than a chunk,
- * all-zero / NaN / Inf groups, in place).
+ * all-zero / NaN / Inf groups, in place), at every 16-bit key of the float32 pattern (the
+ * posit key-table path), and over block maxima in every binade (the fused block kernel's
+ * scale rule). Each row's fast path is pinned, so a row that silently loses one fails.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultRegistry, elementValues, fakeQuant, fakeQuantScalar, FormatRegistry, type FormatSpec, type CodecOptions } from '../src/formats/index.js';
-import { hasFastPath } from '../src/formats/fast.js';
+import { hasFastPath, fastPathOf, type FastPath } from '../src/formats/fast.js';
 import { CHUNK } from '../src/formats/kernels.js';
 import { Rng } from '../src/rng.js';
 
@@ -19,8 +21,11 @@ const custom = new FormatRegistry({
   'e3m4-sat': { family: 'minifloat', bits: 8, exponentBits: 3, mantissaBits: 4, bias: 3, subnormals: true, specials: 'none', scaling: 'per-channel-absmax' },
   'int6-block': { family: 'integer', bits: 6, signed: true, scaling: 'per-block-absmax', blockSize: 7 },
   'uint3-row': { family: 'integer', bits: 3, signed: false, scaling: 'per-channel-absmax' },
+  'int5-block8': { family: 'integer', bits: 5, signed: true, scaling: 'per-block-absmax', blockSize: 8 },
+  // max finite 0.21875 < 1: a block near the float32 maximum gets an infinite scale (→ NaN)
+  'e3m2-tiny-block': { family: 'minifloat', bits: 6, exponentBits: 3, mantissaBits: 2, bias: 10, subnormals: true, specials: 'none', scaling: 'per-block-absmax', blockSize: 16 },
 });
-const customRows = ['gf10-alt', 'e3m4-sat', 'int6-block', 'uint3-row'].map((n) => custom.get(n));
+const customRows = ['gf10-alt', 'e3m4-sat', 'int6-block', 'uint3-row', 'int5-block8', 'e3m2-tiny-block'].map((n) => custom.get(n));
 const rows: FormatSpec[] = [...R.all(), ...customRows];
 
 function sameBits(spec: FormatSpec, what: string, x: Float32Array, opts?: CodecOptions): void {
@@ -45,10 +50,59 @@ function stridedPatterns(): Float32Array {
   return new Float32Array(u.buffer);
 }
 
-test('every ≤ 8-bit row except posits (and every minifloat, GoldenFloat, integer, codebook, MX row) has a SIMD path', () => {
-  const expected = rows.filter((s) => s.family !== 'posit' && s.family !== 'identity');
-  assert.deepEqual(expected.filter((s) => !hasFastPath(s)).map((s) => s.name), []);
+test('each row takes the fast path it is built for (a row that silently loses one fails here)', () => {
+  // fused-block: per-block absmax (signed, block a multiple of 4) and MX rows; key-table: posits
+  // whose 16-bit key table decides every key (8-bit); two-pass: the other kernel rows
+  const expected = (s: FormatSpec): FastPath | null => {
+    if (s.family === 'identity') return null;
+    if (s.family === 'posit') return s.bits <= 8 ? 'key-table' : null;
+    if (s.scaling === 'mx-e8m0' || (s.scaling === 'per-block-absmax' && (s.blockSize ?? 32) % 4 === 0)) return 'fused-block';
+    return 'two-pass';
+  };
+  const got = rows.map((s) => `${s.name}: ${fastPathOf(s)}`);
+  assert.deepEqual(got, rows.map((s) => `${s.name}: ${expected(s)}`));
+  assert.equal(fastPathOf(R.get('nf4')), 'fused-block');
+  assert.equal(fastPathOf(R.get('mxint8')), 'fused-block');
+  assert.equal(fastPathOf(R.get('posit8')), 'key-table');
+  assert.equal(fastPathOf(R.get('posit16')), null); // its key table has keys that need the slow path
+  assert.equal(fastPathOf(custom.get('int6-block')), 'two-pass'); // block 7: lanes would cross blocks
   assert.equal(hasFastPath(R.get('fp32')), false);
+});
+
+test('SIMD = scalar at every 16-bit key of the float32 pattern: its lowest, second and highest value', () => {
+  // the key table decides a whole key range from these three points, so this covers the key-table path exhaustively
+  const u = new Uint32Array(3 * 65536);
+  for (let k = 0; k < 65536; k++) {
+    u[3 * k] = (k << 16) >>> 0;
+    u[3 * k + 1] = ((k << 16) | 1) >>> 0;
+    u[3 * k + 2] = ((k << 16) | 0xffff) >>> 0;
+  }
+  const x = new Float32Array(u.buffer);
+  for (const spec of rows.filter(hasFastPath)) sameBits(spec, 'every key', x, { scale: 1 });
+  for (const spec of rows.filter((s) => fastPathOf(s) === 'key-table')) sameBits(spec, 'every key, own scaling', x);
+});
+
+test('SIMD = scalar for block scales over every binade: MX E8M0 clamps, subnormal and huge block maxima, NaN/Inf/zero blocks', () => {
+  const rng = new Rng(5);
+  const blocks: number[] = [];
+  for (let e = -149; e <= 127; e++) {
+    // one block of 64 (two MX blocks) whose values sit in binade e and below
+    for (let i = 0; i < 64; i++) blocks.push(Math.fround(rng.normal() * 2 ** e) || 2 ** -149);
+  }
+  for (let i = 0; i < 64; i++) blocks.push(3.4028234663852886e38 * (i % 2 ? -1 : 1)); // max float32 block
+  const special = [NaN, Infinity, -Infinity, 0, -0];
+  for (const v of special) for (let i = 0; i < 64; i++) blocks.push(i === 9 ? v : i % 3 === 0 ? -0 : 0);
+  blocks.push(1e-30, -5, 7); // a short tail block
+  const x = Float32Array.from(blocks);
+  const blockRows = rows.filter((s) => fastPathOf(s) === 'fused-block');
+  assert.equal(blockRows.length, 9, 'nf4, the six MX rows, int5-block8, e3m2-tiny-block');
+  for (const spec of blockRows) {
+    sameBits(spec, 'every binade', x);
+    sameBits(spec, 'every binade, offset by 3', x.subarray(3));
+    const y = x.slice();
+    fakeQuant(spec, y, undefined, y); // in place
+    assert.deepEqual(new Uint32Array(y.buffer), new Uint32Array(fakeQuantScalar(spec, x).buffer), `${spec.name} in place`);
+  }
 });
 
 test('SIMD = scalar on every 4099th float32 pattern, raw (scale 1) and with a scale', () => {

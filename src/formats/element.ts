@@ -24,6 +24,8 @@ export interface ElementCodec {
   fakeQuantRange(x: Float32Array, out: Float32Array, lo: number, hi: number, scale: number, zeroPoint: number): void;
   /** All finite element values ascending (±0 once), or undefined when there are too many (> 2^16 codes). */
   values(): Float32Array | undefined;
+  /** The key table of `fakeQuantRange` at scale 1, where the codec uses one (posits). */
+  keyTable?(): KeyTable;
 }
 
 /** Round half to even for |v| < 2^51 (float64 magic-number trick); larger values are integral already. */

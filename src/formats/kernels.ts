@@ -11,7 +11,7 @@
  * may write up to 3 lanes past the block end; the next block (processed after it) overwrites
  * them, and the buffers are padded, so out and x must not overlap.
  */
-import { op, splatF32, splatWord, wordOf, assemble, I32, V128, type WasmFunction } from './wasm.js';
+import { op, splatF32, splatWord, wordOf, assemble, I32, V128, F32, type WasmFunction } from './wasm.js';
 import type { MinifloatLayout } from './minifloat.js';
 
 // function parameters and locals of every kernel
@@ -30,7 +30,7 @@ const A = 11; // |t| bits
 const B = 12; // scratch
 
 /** The element computation: reads locals T (= x/scale), S, P1, P2; leaves the output vector on the stack. */
-type ElementBody = number[][];
+export type ElementBody = number[][];
 
 function fqFunction(element: ElementBody): WasmFunction {
   return {
@@ -103,7 +103,7 @@ export function minifloatElement(L: MinifloatLayout): ElementBody {
   const nanOut = L.specials === 'none' ? 0 : 0x7fc00000;
   const below: number[][] = L.subnormals
     ? [op.localGet(A), splatF32(1.5 * 2 ** (23 + L.emin - L.M)), op.f32x4Add, splatF32(1.5 * 2 ** (23 + L.emin - L.M)), op.f32x4Sub]
-    : [splatWord(minNormal), splatWord(0), op.localGet(A), splatWord(wordOf(L.minNormal / 2)), op.i32x4GtS, op.v128Bitselect];
+    : [splatWord(minNormal), op.localGet(A), splatWord(wordOf(L.minNormal / 2)), op.i32x4GtS, op.v128And];
   return [
     op.localGet(T), splatWord(0x7fffffff), op.v128And, op.localSet(A),
     ...below,
@@ -113,11 +113,14 @@ export function minifloatElement(L: MinifloatLayout): ElementBody {
     splatWord(keep), op.v128And,
     op.localGet(A), splatWord(minNormal), op.i32x4LtS, op.v128Bitselect, // A < min normal ? below : normal
     splatWord(maxBits), op.i32x4MinS,
-    op.localSet(B),
-    splatWord(infOut), op.localGet(B), op.localGet(A), splatWord(INF), op.i32x4Eq, op.v128Bitselect,
+    // ±Inf: the rounding above leaves its pattern, so the min already gave max finite where that is the answer
+    ...(infOut === maxBits ? [] : [op.localSet(B), splatWord(infOut), op.localGet(B), op.localGet(A), splatWord(INF), op.i32x4Eq, op.v128Bitselect]),
     op.localGet(T), splatWord(0x80000000), op.v128And, op.v128Or,
-    op.localGet(S), op.f32x4Mul, op.localSet(B),
-    splatWord(nanOut), op.localGet(B), op.localGet(A), splatWord(INF), op.i32x4GtS, op.v128Bitselect,
+    op.localGet(S), op.f32x4Mul,
+    // NaN (|t| pattern above Inf's) → nanOut
+    ...(nanOut === 0
+      ? [op.localGet(A), splatWord(INF), op.i32x4GtS, op.v128AndNot]
+      : [op.localSet(B), splatWord(nanOut), op.localGet(B), op.localGet(A), splatWord(INF), op.i32x4GtS, op.v128Bitselect]),
   ];
 }
 
@@ -127,6 +130,56 @@ export function minifloatElement(L: MinifloatLayout): ElementBody {
  * t > m when m is a float32, else t ≥ (the next float32 above m). NaN → book[nanIndex].
  */
 export function codebookElement(book: Float32Array, mids: Float64Array, nanIndex: number): ElementBody {
+  return codebookCountingElement(book, mids, nanIndex) ?? codebookChainElement(book, mids, nanIndex);
+}
+
+/** The float32 test for midpoint j: t > f (strict) or t ≥ f, as in `codebookChainElement`. */
+function midpointTest(mids: Float64Array, j: number): { f: number; strict: boolean } {
+  const m = mids[j]!;
+  const f = Math.fround(m);
+  if (f === m) return { f, strict: j % 2 === 0 };
+  return { f: f > m ? f : nextUp(f), strict: false };
+}
+
+/**
+ * Codebooks of ≤ 16 entries whose tests are monotone (the smallest float32 passing test j never
+ * exceeds the one passing test j + 1, so the passing tests are a prefix): k = the number of
+ * passing tests, then book[k] by i8x16.swizzle from four byte planes of the book (byte p of
+ * lane = plane_p[k], the other bytes' indices ≥ 16 give 0). Same output as the chain.
+ */
+function codebookCountingElement(book: Float32Array, mids: Float64Array, nanIndex: number): ElementBody | undefined {
+  if (book.length > 16) return undefined;
+  let prev = -Infinity;
+  for (let j = 0; j < mids.length; j++) {
+    const { f, strict } = midpointTest(mids, j);
+    const lowest = strict ? nextUp(f) : f;
+    if (!(lowest >= prev)) return undefined;
+    prev = lowest;
+  }
+  const bytes = new Uint8Array(book.buffer, book.byteOffset, book.length * 4);
+  const plane = (p: number): number[] => {
+    const b = new Uint8Array(16);
+    for (let k = 0; k < book.length; k++) b[k] = bytes[4 * k + p]!;
+    const w = new Uint32Array(b.buffer);
+    return op.v128ConstI32x4(w[0]!, w[1]!, w[2]!, w[3]!);
+  };
+  const body: number[][] = [splatWord(0)];
+  for (let j = 0; j < mids.length; j++) {
+    const { f, strict } = midpointTest(mids, j);
+    body.push(op.localGet(T), splatF32(f), strict ? op.f32x4Gt : op.f32x4Ge, op.i32x4Sub); // a passing test is −1
+  }
+  body.push(splatWord(0x01010101), op.i32x4Mul, op.localSet(B)); // every byte of a lane = k
+  for (let p = 0; p < 4; p++) {
+    body.push(plane(p), op.localGet(B), splatWord((0x80808080 & ~(0xff << (8 * p))) >>> 0), op.v128Or, op.i8x16Swizzle);
+    if (p > 0) body.push(op.v128Or);
+  }
+  body.push(op.localSet(B), splatF32(book[nanIndex]!), op.localGet(B), op.localGet(T), op.localGet(T), op.f32x4Ne, op.v128Bitselect);
+  body.push(op.localGet(S), op.f32x4Mul);
+  return body;
+}
+
+/** Any ascending codebook: a chain of compare-and-select, one per midpoint. */
+function codebookChainElement(book: Float32Array, mids: Float64Array, nanIndex: number): ElementBody {
   const body: number[][] = [splatF32(book[0]!)];
   for (let j = 0; j < mids.length; j++) {
     const m = mids[j]!;
@@ -151,6 +204,176 @@ function nextUp(f: number): number {
 }
 
 /**
+ * How a fused block kernel computes the scale of a block from its absmax (the rules of
+ * groups.ts `scaleFromStats`, generated as wasm):
+ *  - absmax: scale = amax / divisor in float32 (= fround of the float64 quotient); scale 0 →
+ *    outputs 0 (NaN inputs → zeroNanOut), an infinite scale → NaN;
+ *  - e8m0: NaN in the block → NaN; amax 0 → 2^−127; else 2^(clamp(floor(log2 amax) − emax,
+ *    −127, 127) + elementScaleExp), which must stay a float32 (elementScaleExp in [−22, 0]).
+ */
+export type BlockScaleRule =
+  | { kind: 'absmax'; divisor: number; zeroNanOut: number }
+  | { kind: 'e8m0'; emax: number; elementScaleExp: number };
+
+/**
+ * One pass per block of blockBytes (a multiple of 16; the chunk is zero-padded to a whole
+ * vector): the absmax / NaN statistics, the block's scale by `rule`, then the element body
+ * with S = scale, P1/P2 = the element range. Replaces the stats kernel + per-group JS scale
+ * + fq kernel for per-block and MX rows. x and out may be the same (no lane crosses a block).
+ */
+function fqBlocksFunction(element: ElementBody, rule: BlockScaleRule, p1: number, p2: number): WasmFunction {
+  const [AMAX, NANV, V, SC, J, E, MODE] = [13, 14, 15, 16, 17, 18, 19];
+  const horizontal = (acc: number): number[][] => [
+    op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]), op.f32x4Pmax, op.localSet(acc),
+    op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11]), op.f32x4Pmax, op.localSet(acc),
+  ];
+  /** a loop over the block's vectors: J from I to END; `body` leaves nothing on the stack */
+  const eachVector = (body: number[][]): number[][] => [
+    op.localGet(I), op.localSet(J),
+    op.loop,
+    ...body,
+    op.localGet(J), op.i32Const(16), op.i32Add, op.localTee(J), op.localGet(END), op.i32LtU, op.brIf(0),
+    op.end,
+  ];
+  // MODE: 0 = element body, 1 = NaN, 2 = zeros (NaN inputs → zeroNanOut)
+  let scaleRule: number[][];
+  let zeroNanOut = 0;
+  if (rule.kind === 'absmax') {
+    zeroNanOut = rule.zeroNanOut;
+    scaleRule = [
+      op.localGet(SC), op.f32Const(rule.divisor), op.f32Div, op.localTee(SC), op.i32ReinterpretF32, op.localSet(E),
+      // E = bits of the scale: 0 → zeros, 0x7f800000 (Inf) → NaN
+      op.i32Const(0), op.i32Const(2), op.localGet(E), op.select,
+      op.i32Const(1), op.localGet(E), op.i32Const(0x7f800000), op.i32Ne, op.select,
+      op.localSet(MODE),
+    ];
+  } else {
+    scaleRule = [
+      op.localGet(SC), op.i32ReinterpretF32, op.localTee(E),
+      op.if,
+      // floor(log2 amax) from the bit pattern (normal: field − 127; subnormal: from the leading one)
+      op.localGet(E), op.i32Const(23), op.i32ShrU, op.i32Const(127), op.i32Sub,
+      op.i32Const(31 - 149), op.localGet(E), op.i32Clz, op.i32Sub,
+      op.localGet(E), op.i32Const(23), op.i32ShrU,
+      op.select,
+      op.i32Const(rule.emax), op.i32Sub, op.localTee(E),
+      op.i32Const(-127), op.localGet(E), op.i32Const(-127), op.i32GtS, op.select, op.localTee(E),
+      op.i32Const(127), op.localGet(E), op.i32Const(127), op.i32LtS, op.select,
+      op.i32Const(rule.elementScaleExp), op.i32Add, op.localTee(E),
+      // 2^E as a float32: normal bits (E + 127) << 23, subnormal 1 << (E + 149)
+      op.i32Const(127), op.i32Add, op.i32Const(23), op.i32Shl,
+      op.i32Const(1), op.localGet(E), op.i32Const(149), op.i32Add, op.i32Shl,
+      op.localGet(E), op.i32Const(-127), op.i32GtS, op.select,
+      op.f32ReinterpretI32, op.localSet(SC),
+      op.else,
+      op.f32Const(2 ** -127), op.localSet(SC),
+      op.end,
+      op.i32Const(0), op.localSet(MODE),
+      op.localGet(NANV), op.v128AnyTrue, op.if, op.i32Const(1), op.localSet(MODE), op.end,
+    ];
+  }
+  return {
+    name: 'fqBlocks',
+    params: [I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, V128, F32, I32, I32, I32],
+    body: [
+      splatF32(p1), op.localSet(P1), splatF32(p2), op.localSet(P2),
+      op.block,
+      op.loop,
+      op.localGet(I), op.localGet(N), op.i32GeU, op.brIf(1),
+      op.localGet(I), op.localGet(BLK), op.i32Add, op.localTee(END), op.localGet(N),
+      op.localGet(END), op.localGet(N), op.i32LtU, op.select, op.localSet(END),
+      // statistics: absmax over finite lanes, any NaN
+      splatWord(0), op.localSet(AMAX), splatWord(0), op.localSet(NANV),
+      ...eachVector([
+        op.localGet(X), op.localGet(J), op.i32Add, op.v128Load(), op.localSet(V),
+        op.localGet(NANV), op.localGet(V), op.localGet(V), op.f32x4Ne, op.v128Or, op.localSet(NANV),
+        op.localGet(AMAX), op.localGet(V), op.f32x4Abs, op.localTee(V), op.localGet(V), splatF32(Infinity), op.f32x4Lt, op.v128And, op.f32x4Pmax, op.localSet(AMAX),
+      ]),
+      ...horizontal(AMAX),
+      op.localGet(AMAX), op.f32x4ExtractLane(0), op.localSet(SC),
+      ...scaleRule,
+      op.localGet(SC), op.f32x4Splat, op.localSet(S),
+      op.localGet(MODE), op.i32Eqz,
+      op.if,
+      ...eachVector([
+        op.localGet(OUT), op.localGet(J), op.i32Add,
+        op.localGet(X), op.localGet(J), op.i32Add, op.v128Load(), op.localGet(S), op.f32x4Div, op.localSet(T),
+        ...element,
+        op.v128Store(),
+      ]),
+      op.else,
+      op.localGet(MODE), op.i32Const(1), op.i32Eq,
+      op.if,
+      ...eachVector([op.localGet(OUT), op.localGet(J), op.i32Add, splatWord(0x7fc00000), op.v128Store()]),
+      op.else,
+      ...eachVector([
+        op.localGet(OUT), op.localGet(J), op.i32Add,
+        splatWord(floatWord(zeroNanOut)), splatWord(0),
+        op.localGet(X), op.localGet(J), op.i32Add, op.v128Load(), op.localTee(V), op.localGet(V), op.f32x4Ne, op.v128Bitselect,
+        op.v128Store(),
+      ]),
+      op.end,
+      op.end,
+      op.localGet(END), op.localSet(I),
+      op.br(0),
+      op.end,
+      op.end,
+    ],
+  };
+}
+
+const wordScratch = new Float32Array(1);
+/** The float32 bit pattern of fround(v) (NaN → the canonical quiet NaN). */
+function floatWord(v: number): number {
+  wordScratch[0] = v;
+  return new Uint32Array(wordScratch.buffer)[0]!;
+}
+
+export type FqBlocksKernel = (xPtr: number, outPtr: number, nBytes: number, unused: number, blockBytes: number) => void;
+
+/** Compile a fused block kernel (stats + scale rule + element body) on the shared memory. */
+export function fqBlocksKernel(element: ElementBody, rule: BlockScaleRule, p1: number, p2: number): FqBlocksKernel | undefined {
+  const k = kernels();
+  if (!k) return undefined;
+  return instantiate(k.memory, fqBlocksFunction(element, rule, p1, p2)) as FqBlocksKernel;
+}
+
+/**
+ * Key-table lookup (element.ts `KeyTable` without slow keys, at TABLE_PTR): out = pair[2k + (low
+ * 16 bits ≠ 0)], k = the top 16 bits of x's pattern. Scalar wasm loads (SIMD has no gather).
+ */
+function keyTableFunction(): WasmFunction {
+  const [x, out, n, table, i, v] = [0, 1, 2, 3, 4, 5];
+  // the byte offset of each lane's pair entry: table + 8k + 4·(low bits ≠ 0)
+  const lane = (l: number): number[][] => [
+    op.localGet(out), op.localGet(i), op.i32Add,
+    op.localGet(v), op.i32x4ExtractLane(l), op.f32Load(),
+    op.f32Store(4 * l),
+  ];
+  return {
+    name: 'keyTable',
+    params: [I32, I32, I32, I32],
+    results: [],
+    locals: [I32, V128],
+    body: [
+      op.block,
+      op.localGet(i), op.localGet(n), op.i32GeU, op.brIf(0),
+      op.loop,
+      op.localGet(x), op.localGet(i), op.i32Add, op.v128Load(), op.localTee(v),
+      op.i32Const(16), op.i32x4ShrU, op.i32Const(3), op.i32x4Shl,
+      op.localGet(v), splatWord(0xffff), op.v128And, splatWord(0), op.i32x4Ne, splatWord(4), op.v128And, op.v128Or,
+      op.localGet(table), op.i32x4Splat, op.i32x4Add, op.localSet(v),
+      ...lane(0), ...lane(1), ...lane(2), ...lane(3),
+      op.localGet(i), op.i32Const(16), op.i32Add, op.localTee(i), op.localGet(n), op.i32LtU, op.brIf(0),
+      op.end,
+      op.end,
+    ],
+  };
+}
+
+/**
  * Group statistics: for each block of blockBytes, the record [absmax over finite values,
  * any NaN (i32), min over finite values and 0, max over finite values and 0] — what the scale
  * rules of groups.ts read. Lanes past the block end are masked out.
@@ -161,6 +384,16 @@ function statsFunction(): WasmFunction {
   const horizontal = (acc: number, pick: number[]): number[][] => [
     op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]), pick, op.localSet(acc),
     op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11]), pick, op.localSet(acc),
+  ];
+  const accumulate = (masked: boolean): number[][] => [
+    op.localGet(x), op.localGet(i), op.i32Add, op.v128Load(), op.localSet(v),
+    // lanes inside the block: i + 4·lane < end
+    ...(masked ? [op.localGet(i), op.i32x4Splat, op.v128ConstI32x4(0, 4, 8, 12), op.i32x4Add, op.localGet(end), op.i32x4Splat, op.i32x4LtU, op.localSet(fin)] : []),
+    op.localGet(nan), op.localGet(v), op.localGet(v), op.f32x4Ne, ...(masked ? [op.localGet(fin), op.v128And] : []), op.v128Or, op.localSet(nan),
+    op.localGet(v), op.f32x4Abs, splatF32(Infinity), op.f32x4Lt, ...(masked ? [op.localGet(fin), op.v128And] : []), op.localGet(v), op.v128And, op.localSet(v),
+    op.localGet(amax), op.localGet(v), op.f32x4Abs, op.f32x4Pmax, op.localSet(amax), // amax < |v| ? |v| : amax
+    op.localGet(mn), op.localGet(v), op.f32x4Pmin, op.localSet(mn), // v < mn ? v : mn
+    op.localGet(mx), op.localGet(v), op.f32x4Pmax, op.localSet(mx),
   ];
   return {
     name: 'stats',
@@ -174,16 +407,18 @@ function statsFunction(): WasmFunction {
       op.localGet(i), op.localGet(blk), op.i32Add, op.localTee(end), op.localGet(n),
       op.localGet(end), op.localGet(n), op.i32LtU, op.select, op.localSet(end),
       splatWord(0), op.localSet(amax), splatWord(0), op.localSet(mn), splatWord(0), op.localSet(mx), splatWord(0), op.localSet(nan),
+      // whole vectors (i + 16 ≤ end) unmasked, then at most one vector with the lanes past the end masked out
+      op.block,
       op.loop,
-      op.localGet(x), op.localGet(i), op.i32Add, op.v128Load(), op.localSet(v),
-      // lanes inside the block: i + 4·lane < end
-      op.localGet(i), op.i32x4Splat, op.v128ConstI32x4(0, 4, 8, 12), op.i32x4Add, op.localGet(end), op.i32x4Splat, op.i32x4LtU, op.localSet(fin),
-      op.localGet(nan), op.localGet(v), op.localGet(v), op.f32x4Ne, op.localGet(fin), op.v128And, op.v128Or, op.localSet(nan),
-      op.localGet(v), op.f32x4Abs, splatF32(Infinity), op.f32x4Lt, op.localGet(fin), op.v128And, op.localGet(v), op.v128And, op.localSet(v),
-      op.localGet(amax), op.localGet(v), op.f32x4Abs, op.f32x4Pmax, op.localSet(amax), // amax < |v| ? |v| : amax
-      op.localGet(mn), op.localGet(v), op.f32x4Pmin, op.localSet(mn), // v < mn ? v : mn
-      op.localGet(mx), op.localGet(v), op.f32x4Pmax, op.localSet(mx),
-      op.localGet(i), op.i32Const(16), op.i32Add, op.localTee(i), op.localGet(end), op.i32LtU, op.brIf(0),
+      op.localGet(end), op.localGet(i), op.i32Const(16), op.i32Add, op.i32LtU, op.brIf(1),
+      ...accumulate(false),
+      op.localGet(i), op.i32Const(16), op.i32Add, op.localSet(i),
+      op.br(0),
+      op.end,
+      op.end,
+      op.localGet(i), op.localGet(end), op.i32LtU,
+      op.if,
+      ...accumulate(true),
       op.end,
       op.localGet(end), op.localSet(i),
       ...horizontal(amax, op.f32x4Pmax),
@@ -203,17 +438,24 @@ function statsFunction(): WasmFunction {
 
 // ---------------------------------------------------------------- memory and instances
 
-/** Elements per chunk; buffers: x chunk, out chunk, records (one per element at most). */
+/**
+ * Elements per chunk; buffers: x chunk, out chunk, records (one per element at most). The chunk
+ * buffers start half a page off the 4 KiB grid: copying out of a buffer at the same offset modulo
+ * 4096 as a page-aligned destination (any large Float32Array) runs into 4K aliasing, measured
+ * 5× slower than with the half-page gap.
+ */
 export const CHUNK = 65536;
-export const X_PTR = 0;
-export const OUT_PTR = CHUNK * 4 + 64;
-export const REC_PTR = 2 * (CHUNK * 4 + 64);
-const PAGES = Math.ceil((REC_PTR + CHUNK * 16 + 64) / 65536);
+export const X_PTR = 2048;
+export const OUT_PTR = X_PTR + CHUNK * 4 + 4096;
+export const REC_PTR = OUT_PTR + CHUNK * 4 + 2048;
+/** A key table (2 float32 per 16-bit key) for the keyTable kernel. */
+export const TABLE_PTR = REC_PTR + CHUNK * 16 + 64;
+const PAGES = Math.ceil((TABLE_PTR + 131072 * 4) / 65536);
 
 /** The slice of the WebAssembly JS API used here (lib ES2022 and @types/node do not declare it). */
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
-}
+  }
 interface WasmApi {
   Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
@@ -226,6 +468,7 @@ export interface Kernels {
   f32: Float32Array;
   i32: Int32Array;
   stats: (xPtr: number, nBytes: number, blockBytes: number, outPtr: number) => void;
+  keyTable: (xPtr: number, outPtr: number, nBytes: number, tablePtr: number) => void;
 }
 
 let shared: Kernels | null | undefined;
@@ -237,7 +480,8 @@ export function kernels(): Kernels | null {
     if (!wasm) throw new Error('no WebAssembly');
     const memory = new wasm.Memory({ initial: PAGES, maximum: PAGES });
     const stats = instantiate(memory, statsFunction()) as Kernels['stats'];
-    shared = { memory, f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer), stats };
+    const keyTable = instantiate(memory, keyTableFunction()) as Kernels['keyTable'];
+    shared = { memory, f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer), stats, keyTable };
   } catch {
     shared = null; // no WebAssembly SIMD here: the scalar reference path runs instead
   }

@@ -140,6 +140,11 @@ export function positCodec(spec: FormatSpec): ElementCodec {
     return t < 0 ? -v : v;
   };
   let values: Float32Array | undefined;
+  const keyTable = (): KeyTable => {
+    let table = keyTables.get(id);
+    if (!table) keyTables.set(id, (table = buildKeyTable(fqSlow)));
+    return table;
+  };
   return {
     bits: n,
     maxFinite: tables.value[tables.maxCode]!,
@@ -158,10 +163,9 @@ export function positCodec(spec: FormatSpec): ElementCodec {
       }
       return values;
     },
+    keyTable,
     fakeQuantRange(x, out, lo, hi, scale) {
-      let table = keyTables.get(id);
-      if (!table) keyTables.set(id, (table = buildKeyTable(fqSlow)));
-      fakeQuantWithKeyTable(table, fqNarrow, x, out, lo, hi, scale);
+      fakeQuantWithKeyTable(keyTable(), fqNarrow, x, out, lo, hi, scale);
     },
   };
 }

@@ -47,6 +47,29 @@ export const op = {
   i32Mul: [0x6c],
   i32LtU: [0x49],
   i32GeU: [0x4f],
+  i32Eqz: [0x45],
+  i32Eq: [0x46],
+  i32Ne: [0x47],
+  i32Or: [0x72],
+  i32Shl: [0x74],
+  i32ShrU: [0x76],
+  i32And: [0x71],
+  i32Clz: [0x67],
+  i32LtS: [0x48],
+  i32GtS: [0x4a],
+  i32Load: (offset = 0) => [0x28, ...memarg(offset)],
+  f32Load: (offset = 0) => [0x2a, ...memarg(offset)],
+  f32Const: (v: number) => {
+    f32Bits[0] = v;
+    return [0x43, ...new Uint8Array(f32Bits.buffer)];
+  },
+  f32Eq: [0x5b],
+  f32Div: [0x95],
+  f32Mul: [0x94],
+  i32ReinterpretF32: [0xbc],
+  f32ReinterpretI32: [0xbe],
+  if: [0x04, 0x40],
+  else: [0x05],
   i32Store: (offset = 0) => [0x36, ...memarg(offset)],
   f32Store: (offset = 0) => [0x38, ...memarg(offset)],
   select: [0x1b],
@@ -65,10 +88,14 @@ export const op = {
     return [...simd(0x0c), ...bytes];
   },
   i8x16Shuffle: (lanes: number[]) => [...simd(0x0d), ...lanes],
+  i8x16Swizzle: simd(0x0e),
   i32x4Splat: simd(0x11),
   f32x4Splat: simd(0x13),
   f32x4ExtractLane: (lane: number) => [...simd(0x1f), lane],
+  i32x4ExtractLane: (lane: number) => [...simd(0x1b), lane],
   i32x4Eq: simd(0x37),
+  i32x4Ne: simd(0x38),
+  i32x4Shl: simd(0xab),
   i32x4LtS: simd(0x39),
   i32x4LtU: simd(0x3a),
   i32x4GtS: simd(0x3b),
@@ -85,6 +112,8 @@ export const op = {
   f32x4Nearest: simd(0x6a),
   i32x4ShrU: simd(0xad),
   i32x4Add: simd(0xae),
+  i32x4Sub: simd(0xb1),
+  i32x4Mul: simd(0xb5),
   i32x4MinS: simd(0xb6),
   f32x4Abs: simd(0xe0),
   f32x4Add: simd(0xe4),
@@ -116,6 +145,7 @@ export function wordOf(v: number): number {
 
 export const I32 = 0x7f;
 export const V128 = 0x7b;
+export const F32 = 0x7d;
 
 export interface WasmFunction {
   name: string;
