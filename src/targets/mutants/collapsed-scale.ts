@@ -8,7 +8,7 @@
  * Applies to step-size formats (integer and codebook families, scaled).
  */
 import { fakeQuant } from '../../formats/index.js';
-import { arrayOp, identityBackward, quantized, referenceOps, type MutantDefinition } from './common.js';
+import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
 import type { FormatSpec } from '../../formats/types.js';
 
 /** The uncalibrated initial step size. */
@@ -22,19 +22,7 @@ export const collapsedScale: MutantDefinition = {
   probe: 'scale-collapse',
   description: `step size initialised to ${INITIAL_SCALE} and never calibrated: small weights all round to zero`,
   appliesTo,
-  module: (tf, ctx) => {
-    const registry = ctx!.registry;
-    const reference = referenceOps(registry);
-    return {
-      fakeQuant(x, format) {
-        const spec = registry.get(format);
-        if (!appliesTo(spec)) return reference(format)(x);
-        return arrayOp(
-          tf,
-          (data, shape) => fakeQuant(spec, data, { shape, scale: INITIAL_SCALE }),
-          identityBackward,
-        )(x);
-      },
-    };
-  },
+  module: buggyFakeQuant(appliesTo, (tf, spec, x) =>
+    arrayOp(tf, (data, shape) => fakeQuant(spec, data, { shape, scale: INITIAL_SCALE }), identityBackward)(x),
+  ),
 };

@@ -78,3 +78,23 @@ export function arrayOp(
 export function identityBackward(_x: Float32Array, _shape: number[], dy: Float32Array): Float32Array {
   return Float32Array.from(dy);
 }
+
+/**
+ * The module of a mutant whose bug lives in its fake-quant: `plant` builds the buggy op for a
+ * format the bug applies to; every other format gets the reference op.
+ */
+export function buggyFakeQuant(
+  appliesTo: (spec: FormatSpec) => boolean,
+  plant: (tf: Tf, spec: FormatSpec, x: Tensor) => Tensor,
+): TfjsModuleFactory {
+  return (tf, ctx) => {
+    const registry = ctx!.registry;
+    const reference = referenceOps(registry);
+    return {
+      fakeQuant(x, format) {
+        const spec = registry.get(format);
+        return appliesTo(spec) ? plant(tf, spec, x) : reference(format)(x);
+      },
+    };
+  };
+}

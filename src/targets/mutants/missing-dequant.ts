@@ -9,7 +9,7 @@
  * Applies to formats that have a scale to forget (scaling ≠ none).
  */
 import { decode, encode } from '../../formats/index.js';
-import { arrayOp, identityBackward, quantized, referenceOps, type MutantDefinition } from './common.js';
+import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
 import type { FormatSpec } from '../../formats/types.js';
 
 const appliesTo = (spec: FormatSpec) => quantized(spec) && spec.scaling !== 'none';
@@ -20,22 +20,14 @@ export const missingDequant: MutantDefinition = {
   probe: 'missing-dequant',
   description: 'decodes the codes but never multiplies by the scale: outputs stay in the code domain',
   appliesTo,
-  module: (tf, ctx) => {
-    const registry = ctx!.registry;
-    const reference = referenceOps(registry);
-    return {
-      fakeQuant(x, format) {
-        const spec = registry.get(format);
-        if (!appliesTo(spec)) return reference(format)(x);
-        return arrayOp(
-          tf,
-          (data, shape) => {
-            const enc = encode(spec, data, { shape });
-            return decode(spec, { ...enc, scales: new Float32Array(enc.scales.length).fill(1) }); // the bug
-          },
-          identityBackward,
-        )(x);
+  module: buggyFakeQuant(appliesTo, (tf, spec, x) =>
+    arrayOp(
+      tf,
+      (data, shape) => {
+        const enc = encode(spec, data, { shape });
+        return decode(spec, { ...enc, scales: new Float32Array(enc.scales.length).fill(1) }); // the bug
       },
-    };
-  },
+      identityBackward,
+    )(x),
+  ),
 };

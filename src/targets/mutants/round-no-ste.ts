@@ -8,8 +8,7 @@
  * never sees the op, which gives the same zero gradient.
  */
 import { fakeQuant, maxFinite } from '../../formats/index.js';
-import { quantized, referenceOps, type MutantDefinition } from './common.js';
-import type { FormatSpec } from '../../formats/types.js';
+import { buggyFakeQuant, quantized, type MutantDefinition } from './common.js';
 import type { Tf, tf as tfNs } from '../../tf.js';
 
 type Tensor = tfNs.Tensor;
@@ -43,19 +42,11 @@ export const roundNoSte: MutantDefinition = {
   probe: 'broken-ste',
   description: 'tf.round with no custom gradient: correct values, zero gradient',
   appliesTo,
-  module: (tf, ctx) => {
-    const registry = ctx!.registry;
-    const reference = referenceOps(registry);
-    return {
-      fakeQuant(x, format) {
-        const spec: FormatSpec = registry.get(format);
-        if (!appliesTo(spec)) return reference(format)(x);
-        if (spec.family === 'integer' && spec.scaling === 'per-tensor-absmax') return signedInteger(tf, x, maxFinite(spec));
-        if (spec.family === 'integer' && spec.scaling === 'per-tensor-minmax') return unsignedInteger(tf, x, maxFinite(spec));
-        // quantized on the data, outside autodiff
-        const y = fakeQuant(spec, x.dataSync() as Float32Array, { shape: x.shape });
-        return tf.tensor(y, x.shape, 'float32');
-      },
-    };
-  },
+  module: buggyFakeQuant(appliesTo, (tf, spec, x) => {
+    if (spec.family === 'integer' && spec.scaling === 'per-tensor-absmax') return signedInteger(tf, x, maxFinite(spec));
+    if (spec.family === 'integer' && spec.scaling === 'per-tensor-minmax') return unsignedInteger(tf, x, maxFinite(spec));
+    // quantized on the data, outside autodiff
+    const y = fakeQuant(spec, x.dataSync() as Float32Array, { shape: x.shape });
+    return tf.tensor(y, x.shape, 'float32');
+  }),
 };

@@ -9,7 +9,7 @@
  *
  * Applies to integer formats (written with unsigned codes of the same width).
  */
-import { arrayOp, identityBackward, quantized, referenceOps, type MutantDefinition } from './common.js';
+import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
 import type { FormatSpec } from '../../formats/types.js';
 
 const appliesTo = (spec: FormatSpec) => quantized(spec) && spec.family === 'integer';
@@ -20,23 +20,15 @@ export const uint8ZeroPoint: MutantDefinition = {
   probe: 'scale-collapse',
   description: 'unsigned codes with zero-point 0 on signed data: negatives clamp to 0',
   appliesTo,
-  module: (tf, ctx) => {
-    const registry = ctx!.registry;
-    const reference = referenceOps(registry);
-    return {
-      fakeQuant(x, format) {
-        const spec: FormatSpec = registry.get(format);
-        if (!appliesTo(spec)) return reference(format)(x);
-        const qmax = 2 ** spec.bits - 1;
-        const quantize = (t: typeof x) =>
-          tf.tidy(() => {
-            const scale = tf.maximum(tf.div(tf.max(t), qmax), 1e-12);
-            const q = tf.clipByValue(tf.round(tf.div(t, scale)), 0, qmax); // the bug
-            return tf.mul(q, scale);
-          });
-        // forward written in tf ops as above; the STE passes dy straight through
-        return arrayOp(tf, (data, shape) => quantize(tf.tensor(data, shape, 'float32')).dataSync() as Float32Array, identityBackward)(x);
-      },
-    };
-  },
+  module: buggyFakeQuant(appliesTo, (tf, spec, x) => {
+    const qmax = 2 ** spec.bits - 1;
+    const quantize = (t: typeof x) =>
+      tf.tidy(() => {
+        const scale = tf.maximum(tf.div(tf.max(t), qmax), 1e-12);
+        const q = tf.clipByValue(tf.round(tf.div(t, scale)), 0, qmax); // the bug
+        return tf.mul(q, scale);
+      });
+    // forward written in tf ops as above; the STE passes dy straight through
+    return arrayOp(tf, (data, shape) => quantize(tf.tensor(data, shape, 'float32')).dataSync() as Float32Array, identityBackward)(x);
+  }),
 };

@@ -9,8 +9,7 @@
  */
 import { fakeQuant, maxFinite, steMask } from '../../formats/index.js';
 import { maxAbs } from '../../stats.js';
-import { arrayOp, quantized, referenceOps, type MutantDefinition } from './common.js';
-import type { FormatSpec } from '../../formats/types.js';
+import { arrayOp, buggyFakeQuant, quantized, type MutantDefinition } from './common.js';
 
 const appliesTo = quantized;
 
@@ -20,23 +19,15 @@ export const vanishingSte: MutantDefinition = {
   probe: 'broken-ste',
   description: 'the custom gradient returns dy·scale (d/dq of q·s) instead of dy: a vanishing STE',
   appliesTo,
-  module: (tf, ctx) => {
-    const registry = ctx!.registry;
-    const reference = referenceOps(registry);
-    return {
-      fakeQuant(x, format) {
-        const spec: FormatSpec = registry.get(format);
-        if (!appliesTo(spec)) return reference(format)(x);
-        return arrayOp(
-          tf,
-          (data, shape) => fakeQuant(spec, data, { shape }),
-          (data, shape, dy) => {
-            const mask = steMask(spec, data, { shape });
-            const scale = maxAbs(data) / maxFinite(spec);
-            return dy.map((g, i) => (mask[i] ? g * scale : 0)); // the bug
-          },
-        )(x);
+  module: buggyFakeQuant(appliesTo, (tf, spec, x) =>
+    arrayOp(
+      tf,
+      (data, shape) => fakeQuant(spec, data, { shape }),
+      (data, shape, dy) => {
+        const mask = steMask(spec, data, { shape });
+        const scale = maxAbs(data) / maxFinite(spec);
+        return dy.map((g, i) => (mask[i] ? g * scale : 0)); // the bug
       },
-    };
-  },
+    )(x),
+  ),
 };
