@@ -84,6 +84,8 @@ interface Row {
   sites: number;
   params: number;
   openMs: number;
+  /** protobufjs encoding of the decoded model: the earlier peer's "open" included it. */
+  encodeMs: number;
   inferMs: number;
   auditMs: number;
   /** Process CPU time (user + system, all threads) during the audit and during open + 1 inference. */
@@ -114,10 +116,14 @@ async function measure(layers: number, width: number, dir: string): Promise<Row>
   const index = indexGraph(loaded.model.graph!);
   const sites = discoverSites(index);
   const feeds = seededFeeds(index, 1);
+  const e0 = performance.now();
+  onnx.ModelProto.encode(loaded.model).finish();
+  const encodeMs = performance.now() - e0;
   // Plain: open the unmodified model and run it once (median of 3 runs after a warm-up).
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const plain = await createSession(onnx.ModelProto.encode(loaded.model).finish(), 'cpu', path);
+  // The file's own bytes (what a user's session opens); the audit appends its additions to the same bytes.
+  const plain = await createSession(loaded.bytes ?? onnx.ModelProto.encode(loaded.model).finish(), 'cpu', path);
   const openMs = performance.now() - t0;
   await plain.session.run(feeds);
   const cu = process.cpuUsage(c0);
@@ -140,7 +146,7 @@ async function measure(layers: number, width: number, dir: string): Promise<Row>
   if (outcome.results[0]!.verdict !== 'pass') throw new Error(`bench model ${layers}x${width} should pass, got ${outcome.results[0]!.witness?.summary}`);
   rmSync(path);
   return {
-    layers, width, sites: sites.length, params: layers * width * width, openMs, inferMs: median(runs), auditMs, auditCpuMs, plainCpuMs,
+    layers, width, sites: sites.length, params: layers * width * width, openMs, encodeMs, inferMs: median(runs), auditMs, auditCpuMs, plainCpuMs,
     sessionMs: outcome.timings.sessionMs, runMs: outcome.timings.runMs, statsMs: outcome.timings.statsMs,
   };
 }
@@ -171,20 +177,17 @@ async function main(): Promise<void> {
     'Command: `npx tsc -p . && node dist/bench/onnx.js` (all rows from one run).',
     '',
     'Model: L layers of width W, each an int8 activation Q/DQ (per tensor) and an int8 per-channel weight Q/DQ before a Gemm,',
-    'batch 8 (the audit\'s default dynamic dim). "open + 1 inference" is what running the model once costs: session creation',
-    'of the unmodified model plus one run. The audit creates one session (the model with every site tensor exposed, and its',
-    'float twin beside it sharing the initializers), runs it once, and computes every site\'s statistics in JavaScript.',
-    'CPU columns are process CPU time (user + system, all threads) for the same spans; wall times shift with other load, CPU',
-    'times much less. What "≤ 5× one inference" is compared against: `audit ÷ (open + 1 inference)`. A plain inference',
-    'of a session already open (`audit ÷ 1 inference`) is no fair peer: the audit has to open its own session (the exposed',
-    'model + float twin, which costs about what opening the model costs) and to read every weight element in JavaScript once',
-    'per model (one fused pass: zero fraction, sign loss, levels, entropy, SQNR, per-channel sums, reference quantizer).',
-    'Those are once-per-model costs; with 10M parameters one batch-8 inference is ~10 ms while merely opening the model is',
-    '~100 ms, so no audit that reads the weights can be ≤ 5× the inference alone.',
+    'batch 8 (the audit\'s default dynamic dim). "open + 1 inference" is what running the model once costs: onnxruntime',
+    'session creation from the file\'s bytes plus one run. The audit creates one session (the file\'s bytes with the extra',
+    'nodes and outputs appended: every site tensor exposed, and the float twin beside the model sharing its initializers),',
+    'runs it once, and computes every site\'s statistics in JavaScript. CPU columns are process CPU time (user + system, all',
+    'threads) for the same spans; wall times shift with other load, CPU times less. "encode" is protobufjs re-encoding the',
+    'decoded model: earlier versions of this table counted it in "open" (the bench re-encoded the model before opening it),',
+    'so the column `audit ÷ (encode + open + 1 inference)` is the ratio as it was reported before.',
     '',
-    '| sites | parameters | open (ms) | 1 inference (ms) | audit (ms) | audit CPU (ms) | open + 1 inference CPU (ms) | audit ÷ (open + 1 inference) | audit ÷ 1 inference | session (ms) | run (ms) | run ÷ 1 inference | stats (ms) | audit µs / parameter |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.sites} | ${r.params.toLocaleString('en-US')} | ${f(r.openMs)} | ${f(r.inferMs, 2)} | ${f(r.auditMs)} | ${f(r.auditCpuMs)} | ${f(r.plainCpuMs)} | ${f(r.auditMs / (r.openMs + r.inferMs), 2)} | ${f(r.auditMs / r.inferMs, 1)} | ${f(r.sessionMs)} | ${f(r.runMs, 1)} | ${f(r.runMs / r.inferMs, 1)} | ${f(r.statsMs)} | ${f((1000 * r.auditMs) / r.params, 3)} |`),
+    '| sites | parameters | open (ms) | 1 inference (ms) | encode (ms) | audit (ms) | audit CPU (ms) | open + 1 inference CPU (ms) | audit ÷ (open + 1 inference) | audit CPU ÷ (open + 1 inference) CPU | audit ÷ (encode + open + 1 inference) | audit ÷ 1 inference | session (ms) | run (ms) | run ÷ 1 inference | stats (ms) | audit µs / parameter |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.sites} | ${r.params.toLocaleString('en-US')} | ${f(r.openMs)} | ${f(r.inferMs, 2)} | ${f(r.encodeMs)} | ${f(r.auditMs)} | ${f(r.auditCpuMs)} | ${f(r.plainCpuMs)} | ${f(r.auditMs / (r.openMs + r.inferMs), 2)} | ${f(r.auditCpuMs / r.plainCpuMs, 2)} | ${f(r.auditMs / (r.encodeMs + r.openMs + r.inferMs), 2)} | ${f(r.auditMs / r.inferMs, 1)} | ${f(r.sessionMs)} | ${f(r.runMs, 1)} | ${f(r.runMs / r.inferMs, 1)} | ${f(r.statsMs)} | ${f((1000 * r.auditMs) / r.params, 3)} |`),
     '',
   ];
   const out = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', 'onnx.md');

@@ -40,9 +40,17 @@ export interface AuditOutcome {
   timings: { sessionMs: number; runMs: number; statsMs: number };
 }
 
+/** Integer codes come out as they are (exact in float32 too); everything else as float32. */
+type Data = Float32Array | Int8Array | Uint8Array | Int16Array | Uint16Array;
+
 interface Value {
-  data: Float32Array;
+  data: Data;
   dims: number[];
+}
+
+function f32(v: Value | undefined): Float32Array | undefined {
+  if (!v) return undefined;
+  return v.data instanceof Float32Array ? v.data : Float32Array.from(v.data);
 }
 
 export function siteFormat(site: QdqSite): string {
@@ -64,7 +72,8 @@ async function runExposed(bytes: Uint8Array, feeds: Feeds, outputFor: Map<string
     for (const [tensor, output] of outputFor) {
       const t = out[output];
       if (!t) continue;
-      const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+      const d = t.data;
+      const data = d instanceof Float32Array || d instanceof Int8Array || d instanceof Uint8Array || d instanceof Int16Array || d instanceof Uint16Array ? d : Float32Array.from(d as ArrayLike<number>);
       values.set(tensor, { data, dims: [...t.dims] });
     }
     timing.session += t1 - t0;
@@ -140,7 +149,8 @@ export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, site
     // One session, one run: the model and its renamed float twin side by side, initializers shared.
     const copy = twinCopy(index, sites, twinWant);
     const twinNames = new Map([...twinWant].map((t) => [copy.rename(t), t]));
-    const exposed = exposeTensors(loaded.model, index, [...want, ...twinNames.keys()], [...index.nodes, ...copy.nodes]);
+    // Appended to the file's bytes when we have them (the weights are not re-encoded).
+    const exposed = exposeTensors(loaded.model, index, [...want, ...twinNames.keys()], index.nodes, copy.nodes, loaded.bytes);
     const all = await runExposed(exposed.bytes, feeds, exposed.outputFor, opts.ep, `'${loaded.path}' with site tensors and its float twin exposed`, timing);
     values = all;
     twinValues = new Map([...twinNames].map(([renamed, name]) => [name, all.get(renamed)!]).filter(([, v]) => v !== undefined) as [string, Value][]);
@@ -168,11 +178,11 @@ export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, site
     const dq = get(s.output);
     const stats = siteStats(
       {
-        x: x?.data,
+        x: f32(x),
         dims: x?.dims ?? codes.dims,
         codes: codes.data,
-        dq: dq?.data,
-        twin: s.inputKind === 'weight' ? x?.data : s.output ? twinValues.get(s.output)?.data : undefined,
+        dq: f32(dq),
+        twin: s.inputKind === 'weight' ? f32(x) : s.output ? f32(twinValues.get(s.output)) : undefined,
         scale: Float64Array.from(scale.data),
         zeroPoint: zp ? Float64Array.from(zp.data) : undefined,
         axis: s.axis,
@@ -194,8 +204,8 @@ export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, site
       opts.thresholds,
     );
     const leaks: LeakStats[] = s.leaks.map((l) => {
-      const v = values.get(l.tensor)?.data;
-      const rx = x ? rms(x.data) : 0;
+      const v = f32(values.get(l.tensor));
+      const rx = x ? rms(f32(x)!) : 0;
       return {
         node: l.node, opType: l.opType, tensor: l.tensor, consumers: l.consumers,
         rmsRatio: v && rx > 0 ? rms(v) / rx : null,
@@ -208,8 +218,8 @@ export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, site
   const results = findings.flatMap((f) => judgeSite(f, ctx));
   const outputSqnrDb: Record<string, number | null> = {};
   for (const o of index.outputs) {
-    const q = values.get(o)?.data;
-    const f = twinValues.get(o)?.data;
+    const q = f32(values.get(o));
+    const f = f32(twinValues.get(o));
     outputSqnrDb[o] = q && f ? sqnrDb(f, q) : null;
   }
   const formats = [...new Set(findings.map((f) => f.format))];

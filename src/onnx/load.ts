@@ -20,6 +20,8 @@ export interface LoadedModel {
   model: ModelProto;
   /** ai.onnx opset version the model imports. */
   opset: number;
+  /** The file's bytes, when they encode `model` as it is (no external data was inlined): rewrites append to them. */
+  bytes?: Uint8Array;
 }
 
 export interface LoadOptions {
@@ -71,8 +73,8 @@ export function decodeOnnxModel(bytes: Uint8Array, path: string, opts: LoadOptio
   }
   // Sizes first: external data is read into memory, so its declared size must be sane before that.
   checkSizes(graph, path, opts.maxTensorElements ?? DEFAULT_LIMITS.maxTensorElements, opts.maxMemoryMB ?? DEFAULT_LIMITS.maxMemoryMB);
-  inlineExternalData(graph, path);
-  return { path, model, opset };
+  const inlined = inlineExternalData(graph, path);
+  return { path, model, opset, bytes: inlined ? undefined : bytes };
 }
 
 /** Every tensor held by the graph (initializers and Constant node values), subgraphs included. */
@@ -88,10 +90,13 @@ function* graphTensors(graph: GraphProto): Generator<TensorProto> {
   }
 }
 
-function inlineExternalData(graph: GraphProto, path: string): void {
+/** Reads every external tensor into its raw_data; returns how many there were. */
+function inlineExternalData(graph: GraphProto, path: string): number {
   const folder = dirname(resolve(path));
+  let inlined = 0;
   for (const t of graphTensors(graph)) {
     if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    inlined++;
     const entry = (key: string): string | undefined => (t.externalData ?? []).find((e) => e.key === key)?.value ?? undefined;
     const location = entry('location');
     if (!location) throw new UsageError(`onnx: tensor '${t.name}' in '${path}' says its data is external but names no location.`);
@@ -148,6 +153,7 @@ function inlineExternalData(graph: GraphProto, path: string): void {
     t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
     t.externalData = [];
   }
+  return inlined;
 }
 
 /** Bytes per element of the tensor's type, as it will sit in memory once decoded (float64 for the audit's reads: 8). */

@@ -5,7 +5,7 @@
  * model with every Quantize/Dequantize pair bypassed — to localise quantization error.
  * Copies are shallow: initializers (the bulk of a model) are shared, never duplicated.
  */
-import { DT, onnx, type IModelProto, type ModelProto, type NodeProto } from './proto.js';
+import { attrInt, DT, onnx, type IModelProto, type ModelProto, type NodeProto } from './proto.js';
 import { elemType, type GraphIndex } from './graph.js';
 import type { QdqSite } from './sites.js';
 
@@ -14,11 +14,55 @@ export const EXPOSE_PREFIX = 'quant_audit/';
 export interface Exposed {
   /** Serialized model to hand to onnxruntime. */
   bytes: Uint8Array;
-  /** Requested tensor name → the graph output that carries it (as float32). */
+  /** Requested tensor name → the graph output that carries it (float32, or the integer types JavaScript holds exactly). */
   outputFor: Map<string, string>;
+  /** Whether `bytes` is the original file with the additions appended (no re-encoding). */
+  appended: boolean;
 }
 
-function shallowModel(model: ModelProto, nodes: NodeProto[], extraOutputs: string[]): IModelProto {
+/**
+ * Element types exposed as they are (onnxruntime-node returns them as Int8Array, Uint8Array, …; every value is
+ * also exact in float32, so nothing downstream changes); every other type is cast to float32.
+ */
+const EXPOSED_AS_IS = new Set<number>([DT.FLOAT, DT.INT8, DT.UINT8, DT.INT16, DT.UINT16]);
+
+/**
+ * The element type of `name` when the file states it (graph input, value_info, output) or the spec fixes it (a
+ * QuantizeLinear's output: its zero-point initializer's type, output_dtype, else uint8; a DequantizeLinear's output:
+ * its scale initializer's type); undefined otherwise.
+ */
+function certainType(index: GraphIndex, name: string): number | undefined {
+  const declared = [...(index.graph.input ?? []), ...(index.graph.valueInfo ?? []), ...(index.graph.output ?? [])].find((v) => v.name === name);
+  const t = declared?.type?.tensorType?.elemType;
+  if (t) return t;
+  const n = index.producer.get(name);
+  if (n?.opType === 'DequantizeLinear' && n.output?.[0] === name) {
+    const scale = n.input?.[1];
+    return scale ? index.initializers.get(scale)?.dataType ?? undefined : undefined;
+  }
+  if (n?.opType !== 'QuantizeLinear' || n.output?.[0] !== name) return undefined;
+  const zp = n.input?.[2];
+  if (zp) return index.initializers.get(zp)?.dataType ?? undefined;
+  return attrInt(n, 'output_dtype', 0) || DT.UINT8;
+}
+
+/**
+ * The original file with a second `graph` field appended that holds only extra nodes and outputs. Protobuf parsers
+ * merge a repeated occurrence of an embedded message field into the first (repeated fields are concatenated), so
+ * onnxruntime reads the model with the nodes and outputs appended — without re-encoding the weights. The encoding
+ * of field 7 (ModelProto.graph) comes from protobufjs itself.
+ */
+export function appendToModel(original: Uint8Array, nodes: NodeProto[], outputs: string[], types: number[]): Uint8Array {
+  const tail = onnx.ModelProto.encode({
+    graph: { node: nodes, output: outputs.map((name, i) => ({ name, type: { tensorType: { elemType: types[i] ?? DT.FLOAT } } })) },
+  }).finish();
+  const out = new Uint8Array(original.length + tail.length);
+  out.set(original, 0);
+  out.set(tail, original.length);
+  return out;
+}
+
+function shallowModel(model: ModelProto, nodes: NodeProto[], extraOutputs: string[], types: number[]): IModelProto {
   const graph = model.graph!;
   return {
     ...model,
@@ -27,17 +71,26 @@ function shallowModel(model: ModelProto, nodes: NodeProto[], extraOutputs: strin
       node: nodes,
       output: [
         ...(graph.output ?? []),
-        ...extraOutputs.map((name) => ({ name, type: { tensorType: { elemType: DT.FLOAT } } })),
+        ...extraOutputs.map((name, i) => ({ name, type: { tensorType: { elemType: types[i] ?? DT.FLOAT } } })),
       ],
     },
   };
 }
 
-/** The model with `tensors` exposed as float32 graph outputs. */
-export function exposeTensors(model: ModelProto, index: GraphIndex, tensors: Iterable<string>, nodes: NodeProto[] = index.nodes): Exposed {
+/**
+ * The model with `tensors` exposed as graph outputs (float32, or int8/uint8/int16/uint16 as they are).
+ * `nodes` replaces the graph's nodes; `added` are appended after them. With `original` (the file's bytes, when
+ * they encode `model` exactly) and no replacement of nodes, the additions are appended to those bytes instead of
+ * re-encoding the whole model.
+ */
+export function exposeTensors(
+  model: ModelProto, index: GraphIndex, tensors: Iterable<string>, nodes: NodeProto[] = index.nodes,
+  added: NodeProto[] = [], original?: Uint8Array,
+): Exposed {
   const outputFor = new Map<string, string>();
   const extraNodes: NodeProto[] = [];
   const extraOutputs: string[] = [];
+  const types: number[] = [];
   for (const name of new Set(tensors)) {
     if (!name) continue;
     const type = elemType(index, name);
@@ -45,13 +98,31 @@ export function exposeTensors(model: ModelProto, index: GraphIndex, tensors: Ite
       outputFor.set(name, name);
       continue;
     }
+    const asIs = certainType(index, name);
+    const to = asIs !== undefined && EXPOSED_AS_IS.has(asIs) ? asIs : DT.FLOAT;
+    if (asIs === to && index.producer.has(name) && !index.outputs.has(name)) {
+      // A node's output of a known, exposable type becomes a graph output itself: no copy through a Cast.
+      // (Had the type been wrong, onnxruntime would refuse the declared output type.)
+      extraOutputs.push(name);
+      types.push(to);
+      outputFor.set(name, name);
+      continue;
+    }
     const out = EXPOSE_PREFIX + name;
-    extraNodes.push({ opType: 'Cast', name: `${EXPOSE_PREFIX}cast/${name}`, input: [name], output: [out], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DT.FLOAT }] });
+    // As-is through Identity: had the type been wrong, onnxruntime would refuse the declared output type (a Cast
+    // would silently convert the values).
+    extraNodes.push(to === DT.FLOAT
+      ? { opType: 'Cast', name: `${EXPOSE_PREFIX}cast/${name}`, input: [name], output: [out], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: to }] }
+      : { opType: 'Identity', name: `${EXPOSE_PREFIX}id/${name}`, input: [name], output: [out] });
     extraOutputs.push(out);
+    types.push(to);
     outputFor.set(name, out);
   }
-  const m = shallowModel(model, [...nodes, ...extraNodes], extraOutputs);
-  return { bytes: onnx.ModelProto.encode(m).finish(), outputFor };
+  if (original && nodes === index.nodes) {
+    return { bytes: appendToModel(original, [...added, ...extraNodes], extraOutputs, types), outputFor, appended: true };
+  }
+  const m = shallowModel(model, [...nodes, ...added, ...extraNodes], extraOutputs, types);
+  return { bytes: onnx.ModelProto.encode(m).finish(), outputFor, appended: false };
 }
 
 /**

@@ -14,7 +14,7 @@ export interface SiteTensors {
   x: Float32Array | undefined;
   dims: readonly number[];
   /** The codes as numbers (integers, or float8 values). */
-  codes: Float32Array;
+  codes: ArrayLike<number>;
   dq: Float32Array | undefined;
   /** The float twin's value at the site's output. */
   twin: Float32Array | undefined;
