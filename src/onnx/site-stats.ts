@@ -177,15 +177,7 @@ function levelsAndEntropy(codes: ArrayLike<number>): { levels: number; bits: num
   }
   const counts = new Float64Array(hi - lo + 1);
   for (let i = 0; i < n; i++) counts[codes[i]! - lo]!++;
-  let levels = 0;
-  let bits = 0;
-  for (const c of counts) {
-    if (c === 0) continue;
-    levels++;
-    const p = c / n;
-    bits -= p * Math.log2(p);
-  }
-  return { levels, bits };
+  return entropyOfCounts(counts, n);
 }
 
 function finiteOrNull(v: number): number | null {
@@ -214,7 +206,8 @@ function typedLevels(codes: ArrayLike<number>, type: CodeType | undefined): { le
   return entropyOfCounts(counts, n);
 }
 
-function entropyOfCounts(counts: Int32Array, n: number): { levels: number; bits: number } {
+/** Levels used and Shannon entropy (bits) of a histogram of n values, bins in ascending order. */
+function entropyOfCounts(counts: Int32Array | Float64Array, n: number): { levels: number; bits: number } {
   let levels = 0;
   let bits = 0;
   for (const c of counts) {
