@@ -189,7 +189,8 @@ test('junit: well-formed, one testcase per result and lane, failures carry the w
   assert.match(failure.text, /repro: npx quant-audit run --target mutant:in-place --probe lost-updates --format int8 --seed 1597/);
   assert.match(failure.text, /x=-0.25 → NaN \(reference 0.75\)/);
   const lanes = all(root, 'testsuite').find((s) => s.attrs.name === 'lanes')!;
-  assert.equal(lanes.attrs.failures, '4'); // 3 dead + 1 partial
+  assert.equal(lanes.attrs.failures, '3'); // 3 dead; the partial lane is not gated at --fail-on fail
+  assert.equal(all(parseXml(renderJunit(fixtureReport('partial'))), 'testsuite').find((s) => s.attrs.name === 'lanes')!.attrs.failures, '4'); // + the partial lane
   assert.equal(lanes.attrs.errors, '1'); // the inconclusive lane
   // The minimal parser really rejects broken XML.
   assert.throws(() => parseXml('<a><b></a></b>'));

@@ -2,10 +2,10 @@
  * report.xml: JUnit XML for CI test tabs. One <testsuite> per probe with one <testcase> per
  * result (probe × format × optimizer/seed/site), plus a `lanes` suite with one testcase per
  * learnability lane. fail → <failure> carrying the witness text; inconclusive → <error>;
- * skipped → <skipped>. A dead or partial lane is a failure, an inconclusive lane an error.
+ * skipped → <skipped>. A dead lane is a failure (a partial one too at --fail-on partial), an inconclusive lane an error.
  */
 import { fmtBpb, fmtStatistic, resultCoordinates, uniformBaseline } from './text.js';
-import type { Lane, ProbeResult, Report } from './types.js';
+import type { FailOn, Lane, ProbeResult, Report } from './types.js';
 
 /** XML 1.0 text: escape markup, drop characters XML cannot hold at all. */
 export function xmlEscape(s: string): string {
@@ -54,10 +54,11 @@ function resultCase(r: ProbeResult, suite: string): string {
   }
 }
 
-function laneCase(l: Lane, baseline: number): string {
+function laneCase(l: Lane, baseline: number, failOn: FailOn): string {
   const open = `    <testcase${attrs({ name: l.name + (l.control ? ' (control)' : ''), classname: 'quant-audit.lanes', time: seconds(l.durationMs) })}`;
   const facts = `best bpb ${fmtBpb(l.bestBpb)}, final ${fmtBpb(l.bpb)}, uniform baseline ${fmtBpb(baseline)}, ${l.format} ${l.optimizer} seed ${l.seed} lr ${l.lr}`;
-  const bad = l.control ? l.status !== 'clean' && l.status !== 'learns' : l.status === 'dead' || l.status === 'partial';
+  // A partial lane is a failure only where the gate counts it (--fail-on partial), so the test tab agrees with the exit code.
+  const bad = l.control ? l.status !== 'clean' && l.status !== 'learns' : l.status === 'dead' || (l.status === 'partial' && failOn === 'partial');
   if (l.status === 'inconclusive' || (l.control && bad)) {
     return `${open}>\n      <error${attrs({ message: `${l.control ? 'control lane did not learn' : 'inconclusive'}: ${facts}`, type: 'inconclusive' })}/>\n    </testcase>`;
   }
@@ -96,7 +97,7 @@ export function renderJunit(report: Report): string {
   }
   if (report.lanes.length > 0) {
     const baseline = uniformBaseline(report);
-    const cases = report.lanes.map((l) => laneCase(l, baseline));
+    const cases = report.lanes.map((l) => laneCase(l, baseline, report.run.failOn));
     suites.push({
       name: 'lanes',
       cases,
