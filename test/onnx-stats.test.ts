@@ -14,6 +14,7 @@ import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { ELEM, makeModel } from '../src/onnx/builder.js';
 import { openOnnxTarget } from '../src/targets/onnx/index.js';
 import { defaultRegistry } from '../src/formats/registry.js';
+import { Rng } from '../src/rng.js';
 
 const INT8 = CODE_TYPES[DT.INT8]!;
 const UINT8 = CODE_TYPES[DT.UINT8]!;
@@ -115,4 +116,59 @@ test('dq-only sites (stored int8 weights): found, linted, roundtrip skipped', as
     assert.equal(rs.find((r) => r.site === 'w_dq' && r.probe === 'roundtrip')!.verdict, 'skipped');
     assert.equal(rs.find((r) => r.site === 'w_dq' && r.probe === 'missing-dequant')!.verdict, 'pass');
   }
+});
+
+/**
+ * A site as the audit sees it: x, codes and dq of a quantizer with the given scales (per tensor or along `axis`),
+ * optionally with mistakes (a scale ×k, a dead group), zeros, signed zeros, ties and NaN outputs mixed in.
+ */
+function site(rng: Rng, dims: number[], axis: number, groups: number, type: typeof INT8, opts: { bad?: boolean; twin?: boolean | 'x' } = {}): Parameters<typeof siteStats>[0] {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const x = rng.normalArray(n, 0.05);
+  for (let i = 0; i < n; i += 97) x[i] = 0;
+  for (let i = 5; i < n; i += 101) x[i] = -0;
+  let inner = 1;
+  for (let k = axis + 1; k < dims.length; k++) inner *= dims[k]!;
+  const g = (i: number): number => (groups === 1 ? 0 : Math.floor(i / inner) % groups);
+  const scale = new Float64Array(groups);
+  for (let i = 0; i < n; i++) scale[g(i)] = Math.max(scale[g(i)]!, Math.abs(x[i]!));
+  for (let k = 0; k < groups; k++) scale[k] = Math.fround(scale[k]! / (type.signed ? type.qmax : type.qmax - type.qmin) || 1);
+  // a few exact ties at half a step
+  for (let i = 11; i < n; i += 211) x[i] = Math.fround(scale[g(i)]! * 2.5);
+  const zp = new Float64Array(groups).fill(type.signed ? 0 : Math.round((type.qmax - type.qmin) / 2));
+  if (opts.bad) scale[groups - 1] = scale[groups - 1]! * 1000;
+  const codes = new Float32Array(n);
+  const dq = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = Math.min(type.qmax, Math.max(type.qmin, Math.round(x[i]! / scale[g(i)]! + zp[g(i)]!)));
+    codes[i] = c;
+    dq[i] = Math.fround((c - zp[g(i)]!) * scale[g(i)]!);
+  }
+  if (opts.bad) for (let i = 3; i < n; i += 1001) dq[i] = Number.NaN;
+  const twin = opts.twin === 'x' ? x : opts.twin ? Float32Array.from(x, (v, i) => v + (i % 7 === 0 ? 1e-3 : 0)) : undefined;
+  // as onnxruntime hands them over: int8/uint8 codes in byte arrays
+  const typed = type === INT8 ? Int8Array.from(codes) : type === UINT8 ? Uint8Array.from(codes) : codes;
+  return { x, dims, codes: typed, dq, twin, scale, zeroPoint: zp, axis, blockSize: 0 };
+}
+
+test('siteStats: the WebAssembly passes give the JavaScript passes\' numbers to the last bit', () => {
+  const rng = new Rng(2024);
+  const cases: [string, number[], number, number, typeof INT8, { bad?: boolean; twin?: boolean | 'x' }][] = [
+    // per tensor over several chunks (one run spans them), per channel on axis 0 and on the last axis (runs of 1)
+    ['int8 per tensor, 3 chunks', [50_000], 0, 1, INT8, { twin: true }],
+    ['int8 per channel axis 0', [37, 1500], 0, 37, INT8, { twin: true }],
+    ['int8 per channel last axis, a weight (twin = x)', [300, 64], 1, 64, INT8, { twin: 'x' }],
+    ['int8 per channel axis 1 of 3', [4, 24, 333], 1, 24, INT8, { bad: true }],
+    ['uint8 with zero-point', [20_000], 0, 1, UINT8, { bad: true, twin: true }],
+    ['int4 per channel', [16, 2049], 0, 16, CODE_TYPES[DT.INT4]!, { twin: true }],
+    ['int16 per tensor', [5000], 0, 1, CODE_TYPES[DT.INT16]!, {}],
+  ];
+  for (const [name, dims, axis, groups, type, opts] of cases) {
+    const t = site(rng, dims, axis, groups, type, opts);
+    assert.deepEqual(siteStats(t, type), siteStats(t, type, { wasm: false }), name);
+  }
+  // The comparison is not vacuous: a broken site differs from a good one.
+  const good = site(new Rng(1), [8, 100], 0, 8, INT8);
+  const bad = site(new Rng(1), [8, 100], 0, 8, INT8, { bad: true });
+  assert.notDeepEqual(siteStats(good, INT8), siteStats(bad, INT8));
 });

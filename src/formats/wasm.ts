@@ -53,6 +53,30 @@ export const op = {
   i32Or: [0x72],
   i32Shl: [0x74],
   i32ShrU: [0x76],
+  i32Xor: [0x73],
+  i32DivU: [0x6e],
+  i32RemU: [0x70],
+  i32Load8S: (offset = 0) => [0x2c, ...memarg(offset)],
+  i32Load8U: (offset = 0) => [0x2d, ...memarg(offset)],
+  f64Load: (offset = 0) => [0x2b, ...memarg(offset)],
+  f64Store: (offset = 0) => [0x39, ...memarg(offset)],
+  f64Const: (v: number) => [0x44, ...new Uint8Array(new Float64Array([v]).buffer)],
+  f64Eq: [0x61],
+  f64Ne: [0x62],
+  f64Lt: [0x63],
+  f64Gt: [0x64],
+  f64Abs: [0x99],
+  f64Nearest: [0x9e],
+  f64Add: [0xa0],
+  f64Sub: [0xa1],
+  f64Mul: [0xa2],
+  f64Div: [0xa3],
+  f64Min: [0xa4],
+  f64Max: [0xa5],
+  i32TruncF64S: [0xaa],
+  f64ConvertI32U: [0xb8],
+  f32DemoteF64: [0xb6],
+  f64PromoteF32: [0xbb],
   i32And: [0x71],
   i32Clz: [0x67],
   i32LtS: [0x48],
@@ -146,6 +170,7 @@ export function wordOf(v: number): number {
 export const I32 = 0x7f;
 export const V128 = 0x7b;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 
 export interface WasmFunction {
   name: string;

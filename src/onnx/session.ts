@@ -35,12 +35,17 @@ export interface OpenSession {
   ep: Ep;
 }
 
-export async function createSession(bytes: Uint8Array, ep: Ep, what: string): Promise<OpenSession> {
+/**
+ * `optimize: false` runs the graph as written (no graph optimisations): what the audit wants — every exposed tensor
+ * is its own op's result, not a fused kernel's — and session creation is ~3× faster on large models
+ * (bench/results/onnx.md). Plain inference keeps onnxruntime's default ('all').
+ */
+export async function createSession(bytes: Uint8Array, ep: Ep, what: string, opts: { optimize?: boolean } = {}): Promise<OpenSession> {
   if (ep === 'cuda' && !cudaProviderInstalled()) throw new UsageError(`onnx: --ep cuda requested for ${what}. ${CUDA_HINT}`);
   try {
     const session = await ort.InferenceSession.create(bytes, {
       executionProviders: [ep],
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: opts.optimize === false ? 'disabled' : 'all',
       // 4 = fatal only: onnxruntime's own error lines (with C++ source paths) would precede our
       // message on stderr; the error text itself is in the UsageError below.
       logSeverityLevel: 4,

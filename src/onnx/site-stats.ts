@@ -8,6 +8,7 @@
  */
 import { countNonFinite, entropyBits } from '../stats.js';
 import type { CodeType } from './proto.js';
+import { byteHistogram, CHUNK, fusedKernel, kernelAvailable, rangeKernel } from './stats-kernel.js';
 
 export interface SiteTensors {
   /** The float tensor quantized (undefined for dq-only sites). */
@@ -190,13 +191,21 @@ function finiteOrNull(v: number): number | null {
  * null when a code is not an integer in that range (then levelsAndEntropy decides). Same bins in the same
  * ascending order as levelsAndEntropy's counting array, so the same numbers to the last bit.
  */
-function typedLevels(codes: ArrayLike<number>, type: CodeType | undefined): { levels: number; bits: number } | null {
+function typedLevels(codes: ArrayLike<number>, type: CodeType | undefined, wasm: boolean): { levels: number; bits: number } | null {
   if (!type || type.kind !== 'integer' || type.qmax - type.qmin > 1 << 17) return null;
   const n = codes.length;
   if (n === 0) return { levels: 0, bits: 0 };
   const span = type.qmax - type.qmin;
   const counts = new Int32Array(span + 1);
   const qmin = type.qmin;
+  if ((codes instanceof Int8Array && qmin <= -128 && type.qmax >= 127) || (codes instanceof Uint8Array && qmin <= 0 && type.qmax >= 255)) {
+    // Every byte is an integer code in range: count without checks (in WebAssembly where it runs).
+    const bytes = wasm ? byteHistogram(codes) : null;
+    const first = codes instanceof Int8Array ? -128 : 0;
+    if (bytes) for (let b = 0; b < 256; b++) counts[first + b - qmin] = bytes[b]!;
+    else for (let i = 0; i < n; i++) counts[codes[i]! - qmin]++;
+    return entropyOfCounts(counts, n);
+  }
   for (let i = 0; i < n; i++) {
     const c = codes[i]!;
     const k = c - qmin;
@@ -230,10 +239,14 @@ function axisRuns(dims: readonly number[], groups: number, axis: number, blockSi
   return { inner: Math.max(1, inner), channels: dims[a] ?? 1 };
 }
 
-export function siteStats(t: SiteTensors, type: CodeType | undefined): SiteStats {
+/**
+ * `wasm: false` runs the JavaScript passes only (the kernels' reference; tests compare both). Integer codes in an
+ * Int8Array/Uint8Array are counted without per-element checks.
+ */
+export function siteStats(t: SiteTensors, type: CodeType | undefined, opts: { wasm?: boolean } = {}): SiteStats {
   const n = t.codes.length;
   const groups = Math.max(1, t.scale.length);
-  const { levels, bits } = typedLevels(t.codes, type) ?? levelsAndEntropy(t.codes);
+  const { levels, bits } = typedLevels(t.codes, type, opts.wasm !== false) ?? levelsAndEntropy(t.codes);
   const levelsAvailable = type ? 2 ** type.bits : levels;
   const x = t.x;
   const dq = t.dq;
@@ -253,10 +266,26 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined): SiteStats
   const inner = runs?.inner ?? 1;
   const channels = runs?.channels ?? 1;
 
+  // The float twin at the site's output; a weight's twin is the weight itself (then the twin sums are the local
+  // ones, not summed again).
+  const twin = t.twin && t.twin.length === n ? t.twin : undefined;
+  const passTwin = twin === x ? undefined : twin;
+  // Runs of one scale group (per tensor, per axis) go through the WebAssembly passes (stats-kernel.ts: the same
+  // operations in the same order, so the same numbers); blocks, float8 codes and non-finite inputs stay here.
+  const bins = type.kind === 'integer' ? type.qmax - type.qmin + 1 : 0;
+  const kernelInput = opts.wasm !== false && ids === null && channels <= groups && kernelAvailable(groups, bins)
+    ? { x, dq, twin: passTwin, inner, channels, groups, qmin: type.qmin, qmax: type.qmax }
+    : undefined;
+
   // Pass 1: per-group range and non-finite inputs.
   const lo = new Float64Array(groups);
   const hi = new Float64Array(groups);
-  const nonFiniteX = rangePass(x, ids, inner, channels, lo, hi);
+  const ranged = kernelInput ? rangeKernel(kernelInput) : null;
+  if (ranged) {
+    lo.set(ranged.lo);
+    hi.set(ranged.hi);
+  }
+  const nonFiniteX = ranged ? ranged.nonFiniteX : rangePass(x, ids, inner, channels, lo, hi);
 
   // The reference quantizer (same definition as referenceQuantize). Integer codes on finite inputs are quantized
   // inline in pass 2 and counted into bins; float8 or non-finite inputs take referenceQuantize's arrays.
@@ -290,9 +319,21 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined): SiteStats
   const refZeroed = new Float64Array(groups);
   const tot = new Float64Array(TOTALS);
   const worst: Worst[] = [];
-  const twin = t.twin && t.twin.length === n ? t.twin : undefined;
-  fusedPass(x, dq, twin, refDq, refScale, refZp, refCounts, qmin, qmax, ids, inner, channels, { sig, noise, refNoise, nonzero, zeroed, refZeroed }, tot, worst);
-  const [negatives, lost, refLost, nonFiniteY, sumY2, twinSig, twinNoise] = tot as unknown as number[];
+  const fused = inline && kernelInput ? fusedKernel(kernelInput, refScale, refZp) : null;
+  if (fused) {
+    sig.set(fused.sig); noise.set(fused.noise); refNoise.set(fused.refNoise);
+    nonzero.set(fused.nonzero); zeroed.set(fused.zeroed); refZeroed.set(fused.refZeroed);
+    refCounts.set(fused.refCounts);
+    tot.set(fused.totals);
+    worstFromChunks(x, dq, fused.chunkMax, worst, (i) => {
+      const g = Math.floor(i / inner) % channels;
+      const c = rneClamp(x[i]! / refScale[g]! + refZp[g]!, qmin, qmax);
+      return Math.fround((c - refZp[g]!) * refScale[g]!);
+    });
+  } else {
+    fusedPass(x, dq, passTwin, refDq, refScale, refZp, refCounts, qmin, qmax, ids, inner, channels, { sig, noise, refNoise, nonzero, zeroed, refZeroed }, tot, worst);
+  }
+  const [negatives, lost, refLost, nonFiniteY, sumY2] = tot as unknown as number[];
   const refLevels = inline ? entropyOfCounts(refCounts, len) : levelsAndEntropy(ref!.codes);
   const db = (s: number, e: number): number => (Number.isNaN(e) ? Number.NaN : e === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(s / e));
   const sum = (a: Float64Array): number => a.reduce((p, q) => p + q, 0);
@@ -326,7 +367,7 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined): SiteStats
     refEffectiveBits: refLevels.bits,
     localSqnrDb: finiteOrNull(db(sumX2, sum(noise))),
     refSqnrDb: finiteOrNull(db(sumX2, sum(refNoise))),
-    cumulativeSqnrDb: twin ? finiteOrNull(db(twinSig, twinNoise)) : null,
+    cumulativeSqnrDb: twin ? finiteOrNull(twin === x ? db(sumX2, sum(noise)) : db(tot[5]!, tot[6]!)) : null,
     rmsRatio: sumX2 === 0 ? null : finiteOrNull(Math.sqrt(sumY2 / sumX2)),
     perGroup,
     worst: worst.map((w) => ({ index: w.index, x: x[w.index]!, y: dq[w.index]!, expected: w.expected })),
@@ -439,6 +480,23 @@ function fusedPass(
     sums.refZeroed[g] += gRefZeroed;
   }
   tot[0] = negatives; tot[1] = lost; tot[2] = refLost; tot[3] = nonFiniteY; tot[4] = sumY2; tot[5] = twinSig; tot[6] = twinNoise;
+}
+
+/**
+ * fusedPass's witness positions from the kernel's per-chunk maxima: only chunks whose largest |x − y| beats the
+ * current fifth are scanned, in element order, with fusedPass's test, so the same five positions.
+ */
+function worstFromChunks(x: Float32Array, dq: Float32Array, chunkMax: Float64Array, worst: Worst[], expectedAt: (i: number) => number): void {
+  let floor = -1;
+  for (let k = 0; k < chunkMax.length; k++) {
+    if (!(chunkMax[k]! > floor)) continue;
+    const end = Math.min(x.length, (k + 1) * CHUNK);
+    for (let i = k * CHUNK; i < end; i++) {
+      const a = Math.abs(x[i]! - dq[i]!);
+      const err = a === a ? a : Infinity;
+      if (err > floor) floor = keepWorst(worst, i, err, expectedAt(i));
+    }
+  }
 }
 
 interface Worst {

@@ -1,0 +1,375 @@
+/**
+ * The two hot passes of the ONNX site statistics (site-stats.ts `rangePass` and `fusedPass`) as
+ * scalar WebAssembly, for the common case: integer codes, finite inputs, one scale per tensor
+ * or per axis (groups as runs of `inner` elements). Same float64 operations in the same element
+ * order as the JavaScript passes, so the same numbers to the last bit (test/onnx-stats.test.ts
+ * compares both on random and edge-case tensors); what changes is that the comparisons are
+ * branch-free selects and the loop is not a deoptimisable JIT guess (JS ≈ 50 ns/element,
+ * this ≈ a tenth: bench/results/onnx.md).
+ *
+ * The tensors are streamed through fixed chunk buffers (CHUNK elements) so the memory stays
+ * small and in cache; a scale group's run may span chunks, so the run accumulators live in
+ * memory between calls. Group arrays grow the memory on demand.
+ */
+import { op, assemble, I32, F64, type WasmFunction } from '../formats/wasm.js';
+
+export const CHUNK = 16384;
+/** State slots: f64 at 0… (gSig, gNoise, gRefNoise, sumY2, twinSig, twinNoise, chunkMax), i32 at 64… */
+const F_STATE = 0;
+const I_STATE = 64;
+const S_SIG = 0, S_NOISE = 8, S_REF = 16, S_Y2 = 24, S_TSIG = 32, S_TNOISE = 40, S_MAX = 48;
+const S_NZ = 0, S_Z = 4, S_RZ = 8, S_NEG = 12, S_LOST = 16, S_RLOST = 20, S_NFY = 24, S_G = 28, S_END = 32, S_NFX = 36;
+/** The reference codes' histograms: four of up to 2^17 + 1 bins (site-stats' inline condition), summed at the end. */
+const HIST = 256;
+const HIST_BINS = (1 << 17) + 1;
+// Chunk buffers, half a page off the 4 KiB grid (see formats/kernels.ts on 4K aliasing).
+const X_BUF = HIST + 4 * HIST_BINS * 4 + 2048;
+const DQ_BUF = X_BUF + CHUNK * 4 + 2048;
+const TW_BUF = DQ_BUF + CHUNK * 4 + 2048;
+/** Ten float64 arrays of `groups` each: lo, hi, refScale, refZp, sig, noise, refNoise, nonzero, zeroed, refZeroed. */
+const GROUPS = Math.ceil((TW_BUF + CHUNK * 4) / 4096) * 4096;
+const ARRAYS = 10;
+const PAGE = 65536;
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+// ---- range(i0, i1, inner, channels): per-group min/max into lo/hi, non-finite count into state ----
+const R = { i0: 0, i1: 1, inner: 2, channels: 3, i: 4, g: 5, end: 6, p: 7, nf: 8, q: 9, l: 10, h: 11, v: 12 };
+
+/** Push the byte address of group array `k`, element g (local): GROUPS + (k·G + g)·8, with G in local `cap`. */
+function groupAddr(k: number, g: number, cap: number): number[][] {
+  return [op.localGet(cap), op.i32Const(k), op.i32Mul, op.localGet(g), op.i32Add, op.i32Const(8), op.i32Mul, op.i32Const(GROUPS), op.i32Add];
+}
+
+function rangeFunction(): WasmFunction {
+  const L = { ...R, cap: 13 };
+  return {
+    name: 'range',
+    params: [I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, I32, F64, F64, F64, I32],
+    body: [
+      // cap (group capacity) is stored at I_STATE + 40
+      op.i32Const(I_STATE), op.i32Load(40), op.localSet(L.cap),
+      op.i32Const(I_STATE), op.i32Load(S_NFX), op.localSet(L.nf),
+      op.localGet(L.i0), op.localSet(L.i),
+      op.block, op.loop,
+      op.localGet(L.i), op.localGet(L.i1), op.i32GeU, op.brIf(1),
+      // q = i / inner; g = q % channels; end = min((q + 1) · inner, i1)
+      op.localGet(L.i), op.localGet(L.inner), op.i32DivU, op.localTee(L.q), op.localGet(L.channels), op.i32RemU, op.localSet(L.g),
+      op.localGet(L.q), op.i32Const(1), op.i32Add, op.localGet(L.inner), op.i32Mul, op.localTee(L.end),
+      op.localGet(L.i1), op.localGet(L.end), op.localGet(L.i1), op.i32LtU, op.select, op.localSet(L.end),
+      ...groupAddr(0, L.g, L.cap), op.f64Load(), op.localSet(L.l),
+      ...groupAddr(1, L.g, L.cap), op.f64Load(), op.localSet(L.h),
+      op.localGet(L.i), op.localGet(L.i0), op.i32Sub, op.i32Const(4), op.i32Mul, op.i32Const(X_BUF), op.i32Add, op.localSet(L.p),
+      op.loop,
+      op.localGet(L.p), op.f32Load(), op.f64PromoteF32, op.localSet(L.v),
+      // l = v < l ? v : l; h = v > h ? v : h
+      op.localGet(L.v), op.localGet(L.l), op.localGet(L.v), op.localGet(L.l), op.f64Lt, op.select, op.localSet(L.l),
+      op.localGet(L.v), op.localGet(L.h), op.localGet(L.v), op.localGet(L.h), op.f64Gt, op.select, op.localSet(L.h),
+      // nf += (v − v) ≠ 0
+      op.localGet(L.nf), op.localGet(L.v), op.localGet(L.v), op.f64Sub, op.f64Const(0), op.f64Ne, op.i32Add, op.localSet(L.nf),
+      op.localGet(L.p), op.i32Const(4), op.i32Add, op.localSet(L.p),
+      op.localGet(L.i), op.i32Const(1), op.i32Add, op.localTee(L.i), op.localGet(L.end), op.i32LtU, op.brIf(0),
+      op.end,
+      ...groupAddr(0, L.g, L.cap), op.localGet(L.l), op.f64Store(),
+      ...groupAddr(1, L.g, L.cap), op.localGet(L.h), op.f64Store(),
+      op.br(0),
+      op.end, op.end,
+      op.i32Const(I_STATE), op.localGet(L.nf), op.i32Store(S_NFX),
+    ],
+  };
+}
+
+// ---- fused(i0, i1, inner, channels, qmin, qmax, hasTwin) ----
+const F = {
+  i0: 0, i1: 1, inner: 2, channels: 3, qmin: 4, qmax: 5, hasTwin: 6,
+  // i32 locals
+  i: 7, g: 8, runEnd: 9, stop: 10, q: 11, px: 12, cap: 13, nz: 14, zd: 15, rz: 16, neg: 17, lost: 18, rlost: 19, nfy: 20, isNz: 21, isNeg: 22, idx: 23,
+  // f64 locals
+  sig: 24, noise: 25, ref: 26, y2: 27, tsig: 28, tnoise: 29, max: 30, s: 31, z: 32, v: 33, y: 34, c: 35, r: 36, d: 37, e: 38, w: 39, a: 40,
+  // i32, after the f64 locals
+  bins: 41,
+};
+
+const inc = (acc: number, cond: number[][]): number[][] => [op.localGet(acc), ...cond, op.i32Add, op.localSet(acc)];
+const addSq = (acc: number, val: number[][]): number[][] => [op.localGet(acc), ...val, op.localTee(F.a), op.localGet(F.a), op.f64Mul, op.f64Add, op.localSet(acc)];
+
+function fusedFunction(): WasmFunction {
+  const f64State = [[F.sig, S_SIG], [F.noise, S_NOISE], [F.ref, S_REF], [F.y2, S_Y2], [F.tsig, S_TSIG], [F.tnoise, S_TNOISE]] as const;
+  const i32State = [[F.nz, S_NZ], [F.zd, S_Z], [F.rz, S_RZ], [F.neg, S_NEG], [F.lost, S_LOST], [F.rlost, S_RLOST], [F.nfy, S_NFY], [F.g, S_G], [F.runEnd, S_END]] as const;
+  // element offset of the chunk buffers relative to X_BUF (same index, other buffer)
+  const load = (buf: number): number[][] => [op.localGet(F.px), op.f32Load(buf - X_BUF), op.f64PromoteF32];
+  const flush = (k: number, local: number, count: boolean): number[][] => [
+    ...groupAddr(k, F.g, F.cap), ...groupAddr(k, F.g, F.cap), op.f64Load(), op.localGet(local), ...(count ? [op.f64ConvertI32U] : []), op.f64Add, op.f64Store(),
+  ];
+  return {
+    name: 'fused',
+    params: [I32, I32, I32, I32, F64, F64, I32],
+    results: [],
+    locals: [...new Array(17).fill(I32), ...new Array(17).fill(F64), I32],
+    body: [
+      op.i32Const(I_STATE), op.i32Load(40), op.localSet(F.cap),
+      op.localGet(F.qmax), op.localGet(F.qmin), op.f64Sub, op.i32TruncF64S, op.i32Const(1), op.i32Add, op.localSet(F.bins),
+      ...f64State.flatMap(([l, o]) => [op.i32Const(F_STATE), op.f64Load(o), op.localSet(l)]),
+      ...i32State.flatMap(([l, o]) => [op.i32Const(I_STATE), op.i32Load(o), op.localSet(l)]),
+      op.localGet(F.i0), op.localSet(F.i),
+      op.block, op.loop,
+      op.localGet(F.i), op.localGet(F.i1), op.i32GeU, op.brIf(1),
+      // a new run: its group and end
+      op.localGet(F.i), op.localGet(F.runEnd), op.i32Eq, op.if,
+      op.localGet(F.i), op.localGet(F.inner), op.i32DivU, op.localTee(F.q), op.localGet(F.channels), op.i32RemU, op.localSet(F.g),
+      op.localGet(F.q), op.i32Const(1), op.i32Add, op.localGet(F.inner), op.i32Mul, op.localSet(F.runEnd),
+      op.end,
+      ...groupAddr(2, F.g, F.cap), op.f64Load(), op.localSet(F.s),
+      ...groupAddr(3, F.g, F.cap), op.f64Load(), op.localSet(F.z),
+      op.localGet(F.runEnd), op.localGet(F.i1), op.localGet(F.runEnd), op.localGet(F.i1), op.i32LtU, op.select, op.localSet(F.stop),
+      op.localGet(F.i), op.localGet(F.i0), op.i32Sub, op.i32Const(4), op.i32Mul, op.i32Const(X_BUF), op.i32Add, op.localSet(F.px),
+      op.loop,
+      ...load(X_BUF), op.localSet(F.v),
+      ...load(DQ_BUF), op.localSet(F.y),
+      // c = nearest(t < qmin ? qmin : t > qmax ? qmax : t) with t = v / s + z (selects, as rneClamp: f64.min/max
+      // are NaN-and-signed-zero-aware sequences in V8, several times slower)
+      op.localGet(F.v), op.localGet(F.s), op.f64Div, op.localGet(F.z), op.f64Add, op.localSet(F.c),
+      op.localGet(F.qmin),
+      op.localGet(F.qmax), op.localGet(F.c), op.localGet(F.c), op.localGet(F.qmax), op.f64Gt, op.select,
+      op.localGet(F.c), op.localGet(F.qmin), op.f64Lt, op.select,
+      op.f64Nearest, op.localTee(F.c),
+      // hist[i & 3][c − qmin]++: four histograms, so equal neighbouring codes do not wait on each other's stores
+      op.localGet(F.qmin), op.f64Sub, op.i32TruncF64S,
+      op.localGet(F.i), op.i32Const(3), op.i32And, op.localGet(F.bins), op.i32Mul, op.i32Add,
+      op.i32Const(4), op.i32Mul, op.i32Const(HIST), op.i32Add, op.localTee(F.idx),
+      op.localGet(F.idx), op.i32Load(), op.i32Const(1), op.i32Add, op.i32Store(),
+      // r = fround((c − z) · s)
+      op.localGet(F.c), op.localGet(F.z), op.f64Sub, op.localGet(F.s), op.f64Mul, op.f32DemoteF64, op.f64PromoteF32, op.localSet(F.r),
+      // d = v − y; e = v − r; sums of squares
+      op.localGet(F.v), op.localGet(F.y), op.f64Sub, op.localSet(F.d),
+      op.localGet(F.v), op.localGet(F.r), op.f64Sub, op.localSet(F.e),
+      ...addSq(F.sig, [op.localGet(F.v)]),
+      ...addSq(F.noise, [op.localGet(F.d)]),
+      ...addSq(F.ref, [op.localGet(F.e)]),
+      ...addSq(F.y2, [op.localGet(F.y)]),
+      // zeroing and sign loss, branch-free
+      op.localGet(F.v), op.f64Const(0), op.f64Ne, op.localSet(F.isNz),
+      op.localGet(F.v), op.f64Const(0), op.f64Lt, op.localSet(F.isNeg),
+      ...inc(F.nz, [op.localGet(F.isNz)]),
+      ...inc(F.zd, [op.localGet(F.isNz), op.localGet(F.y), op.f64Const(0), op.f64Eq, op.i32And]),
+      ...inc(F.rz, [op.localGet(F.isNz), op.localGet(F.r), op.f64Const(0), op.f64Eq, op.i32And]),
+      ...inc(F.neg, [op.localGet(F.isNeg)]),
+      ...inc(F.lost, [op.localGet(F.isNeg), op.localGet(F.y), op.f64Const(0), op.f64Lt, op.i32Const(1), op.i32Xor, op.i32And]),
+      ...inc(F.rlost, [op.localGet(F.isNeg), op.localGet(F.r), op.f64Const(0), op.f64Lt, op.i32Const(1), op.i32Xor, op.i32And]),
+      ...inc(F.nfy, [op.localGet(F.y), op.localGet(F.y), op.f64Sub, op.f64Const(0), op.f64Ne]),
+      op.localGet(F.hasTwin), op.if,
+      ...load(TW_BUF), op.localSet(F.w),
+      ...addSq(F.tsig, [op.localGet(F.w)]),
+      ...addSq(F.tnoise, [op.localGet(F.w), op.localGet(F.y), op.f64Sub]),
+      op.end,
+      // max |d| of the chunk (NaN counts as +∞)
+      op.localGet(F.d), op.f64Abs, op.f64Const(Infinity), op.localGet(F.d), op.localGet(F.d), op.f64Eq, op.select, op.localTee(F.a),
+      op.localGet(F.max), op.localGet(F.a), op.localGet(F.max), op.f64Gt, op.select, op.localSet(F.max),
+      op.localGet(F.px), op.i32Const(4), op.i32Add, op.localSet(F.px),
+      op.localGet(F.i), op.i32Const(1), op.i32Add, op.localTee(F.i), op.localGet(F.stop), op.i32LtU, op.brIf(0),
+      op.end,
+      // the run ended: add its sums to its group, start afresh
+      op.localGet(F.i), op.localGet(F.runEnd), op.i32Eq, op.if,
+      ...flush(4, F.sig, false), ...flush(5, F.noise, false), ...flush(6, F.ref, false),
+      ...flush(7, F.nz, true), ...flush(8, F.zd, true), ...flush(9, F.rz, true),
+      op.f64Const(0), op.localSet(F.sig), op.f64Const(0), op.localSet(F.noise), op.f64Const(0), op.localSet(F.ref),
+      op.i32Const(0), op.localSet(F.nz), op.i32Const(0), op.localSet(F.zd), op.i32Const(0), op.localSet(F.rz),
+      op.end,
+      op.br(0),
+      op.end, op.end,
+      ...f64State.flatMap(([l, o]) => [op.i32Const(F_STATE), op.localGet(l), op.f64Store(o)]),
+      ...i32State.flatMap(([l, o]) => [op.i32Const(I_STATE), op.localGet(l), op.i32Store(o)]),
+      op.i32Const(F_STATE), op.localGet(F.max), op.f64Store(S_MAX),
+    ],
+  };
+}
+
+// ---- hist8(n, signed): codes (bytes at X_BUF) counted into four histograms of 256 bins at HIST ----
+function hist8Function(): WasmFunction {
+  const H = { n: 0, signed: 1, i: 2, p: 3 };
+  return {
+    name: 'hist8',
+    params: [I32, I32],
+    results: [],
+    locals: [I32, I32],
+    body: [
+      op.block, op.loop,
+      op.localGet(H.i), op.localGet(H.n), op.i32GeU, op.brIf(1),
+      // p = HIST + ((i & 3) · 256 + (signed ? code + 128 : code)) · 4
+      op.localGet(H.i), op.i32Const(X_BUF), op.i32Add, op.i32Load8U(), op.localGet(H.signed), op.i32Const(7), op.i32Shl, op.i32Xor,
+      op.localGet(H.i), op.i32Const(3), op.i32And, op.i32Const(8), op.i32Shl, op.i32Add,
+      op.i32Const(4), op.i32Mul, op.i32Const(HIST), op.i32Add, op.localTee(H.p),
+      op.localGet(H.p), op.i32Load(), op.i32Const(1), op.i32Add, op.i32Store(),
+      op.localGet(H.i), op.i32Const(1), op.i32Add, op.localSet(H.i),
+      op.br(0),
+      op.end, op.end,
+    ],
+  };
+}
+
+type Range = (i0: number, i1: number, inner: number, channels: number) => void;
+type Fused = (i0: number, i1: number, inner: number, channels: number, qmin: number, qmax: number, hasTwin: number) => void;
+type Hist8 = (n: number, signed: number) => void;
+
+interface Engine {
+  memory: WasmMemory;
+  range: Range;
+  fused: Fused;
+  hist8: Hist8;
+}
+
+let engine: Engine | null | undefined;
+
+function getEngine(): Engine | null {
+  if (engine !== undefined) return engine;
+  try {
+    if (!wasm) throw new Error('no WebAssembly');
+    const pages = Math.ceil(GROUPS / PAGE) + 1;
+    const memory = new wasm.Memory({ initial: pages, maximum: 32768 });
+    const instance = new wasm.Instance(new wasm.Module(assemble([rangeFunction(), fusedFunction(), hist8Function()], pages)), { env: { mem: memory } });
+    engine = { memory, range: instance.exports['range'] as Range, fused: instance.exports['fused'] as Fused, hist8: instance.exports['hist8'] as Hist8 };
+  } catch {
+    engine = null; // no WebAssembly here: the JavaScript passes run instead
+  }
+  return engine;
+}
+
+/** Ensure room for `groups` scale groups; the memory only grows. */
+function reserve(e: Engine, groups: number): void {
+  const need = GROUPS + ARRAYS * groups * 8;
+  if (e.memory.buffer.byteLength < need) e.memory.grow(Math.ceil((need - e.memory.buffer.byteLength) / PAGE));
+}
+
+export interface KernelInput {
+  x: Float32Array;
+  dq: Float32Array;
+  twin: Float32Array | undefined;
+  /** Elements per run of one scale group, and the number of groups the runs cycle through. */
+  inner: number;
+  channels: number;
+  groups: number;
+  qmin: number;
+  qmax: number;
+}
+
+export interface KernelOutput {
+  lo: Float64Array;
+  hi: Float64Array;
+  nonFiniteX: number;
+}
+
+export interface FusedOutput {
+  sig: Float64Array;
+  noise: Float64Array;
+  refNoise: Float64Array;
+  nonzero: Float64Array;
+  zeroed: Float64Array;
+  refZeroed: Float64Array;
+  refCounts: Int32Array;
+  /** negatives, lost, refLost, nonFiniteY, sumY2, twinSig, twinNoise (site-stats' TOTALS order). */
+  totals: Float64Array;
+  /** Per chunk of CHUNK elements: the largest |x − dq| (NaN as +∞), to find the witness positions. */
+  chunkMax: Float64Array;
+}
+
+/** Whether the kernels can run here (WebAssembly available) for this many groups and histogram bins. */
+export function kernelAvailable(groups: number, bins: number): boolean {
+  return bins <= HIST_BINS && groups < 1 << 24 && getEngine() !== null;
+}
+
+function sumHistograms(h: Int32Array, bins: number): Int32Array {
+  const out = h.slice(0, bins);
+  for (let k = 1; k < 4; k++) for (let b = 0; b < bins; b++) out[b] += h[k * bins + b]!;
+  return out;
+}
+
+/** Pass 1 (range) over runs; returns null where WebAssembly is unavailable. */
+export function rangeKernel(inp: KernelInput): KernelOutput | null {
+  const e = getEngine();
+  if (!e) return null;
+  reserve(e, inp.groups);
+  const { x, inner, channels, groups } = inp;
+  const words = new Int32Array(e.memory.buffer, I_STATE, 16);
+  words.fill(0);
+  words[10] = groups;
+  new Float64Array(e.memory.buffer, GROUPS, 2 * groups).fill(0);
+  const xs = new Float32Array(e.memory.buffer, X_BUF, CHUNK);
+  for (let i0 = 0; i0 < x.length; i0 += CHUNK) {
+    const i1 = Math.min(x.length, i0 + CHUNK);
+    xs.set(x.subarray(i0, i1));
+    e.range(i0, i1, inner, channels);
+  }
+  const g = new Float64Array(e.memory.buffer, GROUPS, 2 * groups);
+  return { lo: g.slice(0, groups), hi: g.slice(groups, 2 * groups), nonFiniteX: words[S_NFX / 4]! };
+}
+
+/** Pass 2 (fused) over runs with the reference quantizer's scale and zero-point per group. */
+export function fusedKernel(inp: KernelInput, refScale: Float64Array, refZp: Float64Array): FusedOutput | null {
+  const e = getEngine();
+  if (!e) return null;
+  reserve(e, inp.groups);
+  const { x, dq, twin, inner, channels, groups, qmin, qmax } = inp;
+  const buf = e.memory.buffer;
+  new Float64Array(buf, F_STATE, 8).fill(0);
+  const words = new Int32Array(buf, I_STATE, 16);
+  words.fill(0);
+  words[10] = groups;
+  const bins = qmax - qmin + 1;
+  new Int32Array(buf, HIST, 4 * bins).fill(0);
+  const arrays = new Float64Array(buf, GROUPS, ARRAYS * groups);
+  arrays.fill(0, 2 * groups);
+  arrays.set(refScale, 2 * groups);
+  arrays.set(refZp, 3 * groups);
+  const xs = new Float32Array(buf, X_BUF, CHUNK);
+  const ds = new Float32Array(buf, DQ_BUF, CHUNK);
+  const ts = new Float32Array(buf, TW_BUF, CHUNK);
+  const state = new Float64Array(buf, F_STATE, 8);
+  const chunkMax = new Float64Array(Math.ceil(x.length / CHUNK));
+  for (let i0 = 0, k = 0; i0 < x.length; i0 += CHUNK, k++) {
+    const i1 = Math.min(x.length, i0 + CHUNK);
+    xs.set(x.subarray(i0, i1));
+    ds.set(dq.subarray(i0, i1));
+    if (twin) ts.set(twin.subarray(i0, i1));
+    state[S_MAX / 8] = 0;
+    e.fused(i0, i1, inner, channels, qmin, qmax, twin ? 1 : 0);
+    chunkMax[k] = state[S_MAX / 8]!;
+  }
+  const group = (k: number): Float64Array => arrays.slice(k * groups, (k + 1) * groups);
+  return {
+    sig: group(4), noise: group(5), refNoise: group(6), nonzero: group(7), zeroed: group(8), refZeroed: group(9),
+    refCounts: sumHistograms(new Int32Array(buf, HIST, 4 * bins), bins),
+    totals: Float64Array.of(words[S_NEG / 4]!, words[S_LOST / 4]!, words[S_RLOST / 4]!, words[S_NFY / 4]!, state[S_Y2 / 8]!, state[S_TSIG / 8]!, state[S_TNOISE / 8]!),
+    chunkMax,
+  };
+}
+
+/**
+ * Histogram of byte codes (int8: bin = code + 128; uint8: bin = code), 256 bins; null where WebAssembly is
+ * unavailable.
+ */
+export function byteHistogram(codes: Int8Array | Uint8Array): Int32Array | null {
+  const e = getEngine();
+  if (!e) return null;
+  const buf = e.memory.buffer;
+  new Int32Array(buf, HIST, 4 * 256).fill(0);
+  const bytes = new Uint8Array(codes.buffer, codes.byteOffset, codes.length);
+  const xs = new Uint8Array(buf, X_BUF, CHUNK * 4);
+  const signed = codes instanceof Int8Array ? 1 : 0;
+  for (let i0 = 0; i0 < bytes.length; i0 += xs.length) {
+    const part = bytes.subarray(i0, i0 + xs.length);
+    xs.set(part);
+    e.hist8(part.length, signed);
+  }
+  return sumHistograms(new Int32Array(buf, HIST, 4 * 256), 256);
+}
