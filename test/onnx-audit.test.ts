@@ -2,6 +2,7 @@
  * The QDQ site audit on the checked-in fixtures: each broken model is blamed on the right
  * hypothesis at the right node, each good one passes, and the real PyTorch export is audited
  * without help (in-graph scales, Constant → Cast zero-points, Q → Clip → DQ, Gemm, dynamic batch).
+ * Also: opset-21 block-quantized weights, and models with an If (the two-session path).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,9 @@ import { defaultRegistry } from '../src/formats/registry.js';
 import type { ProbeResult } from '../src/report/types.js';
 import type { Target } from '../src/targets/types.js';
 import { makeModel } from '../src/onnx/builder.js';
+import { indexGraph } from '../src/onnx/graph.js';
+import { loadOnnxModel } from '../src/onnx/load.js';
+import { hasSubgraphs } from '../src/onnx/rewrite.js';
 import { fixtures } from '../fixtures/onnx/generate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -46,7 +50,7 @@ test('the checked-in fixtures are exactly what generate.ts writes', () => {
   }
 });
 
-for (const file of ['good-int8-per-tensor.onnx', 'good-int8-per-channel.onnx', 'good-int4.onnx', 'good-fp8.onnx', 'torch-qat-mlp.onnx']) {
+for (const file of ['good-int8-per-tensor.onnx', 'good-int8-per-channel.onnx', 'good-int4.onnx', 'good-fp8.onnx', 'good-int4-block.onnx', 'good-int8-if.onnx', 'torch-qat-mlp.onnx']) {
   test(`${file}: every site passes and the headline passes`, async () => {
     const { results } = await audit(file);
     const sites = results.filter((r) => r.site);
@@ -149,6 +153,105 @@ test('bad-nan-scale: the hidden activation act_h_q is the first broken node; its
   assert.ok(Number.isNaN(results.find((x) => x.site === 'act_h_q' && x.probe === 'scale-collapse')!.evidence.measurements['lint.nonfinite-scale'] as number));
   assert.equal(headline(results).evidence.measurements.firstBrokenNode, 'act_h_q');
   assert.equal(verdictOf(results, 'fc1_w_q', 'roundtrip'), 'pass');
+});
+
+const measurementsOf = (rs: ProbeResult[], site: string, probe = 'roundtrip') => rs.find((r) => r.site === site && r.probe === probe)!.evidence.measurements;
+const groupRows = (rs: ProbeResult[], site: string) => {
+  const t = rs.find((r) => r.site === site && r.probe === 'scale-collapse')!.evidence.tables!.find((x) => x.headings[0] === 'group')!;
+  return { title: t.title ?? '', rows: t.rows };
+};
+
+test('good-int4-block: int4 weights in blocks of 6 along axis 1 are audited per block, at the reference SQNR', async () => {
+  const { target, results } = await audit('good-int4-block.onnx');
+  assert.deepEqual(target.formats, ['int8', 'int4', 'uint8']);
+  for (const site of ['fc1_w_q', 'fc2_w_q']) {
+    assert.equal(measurementsOf(results, site).granularity, 'per-block(6) axis 1');
+    assert.equal(measurementsOf(results, site).codeType, 'int4');
+    // the scales are each block's absmax / 7, exactly what the reference quantizer computes
+    assert.equal(measurementsOf(results, site).localSqnrDb, measurementsOf(results, site).refSqnrDb);
+  }
+  assert.equal(measurementsOf(results, 'fc1_w_q').localSqnrDb, 24.3);
+  assert.equal(measurementsOf(results, 'act_in_q').granularity, 'per-tensor');
+  // ceil(16 / 6) = 3 blocks per row of fc1 [8, 16], ceil(8 / 6) = 2 per row of fc2 [4, 8] (the last block is short)
+  assert.match(groupRows(results, 'fc1_w_q').title, /of 24\)$/);
+  assert.match(groupRows(results, 'fc2_w_q').title, /of 8\)$/);
+  // group g is scale element g (row-major [rows, blocks]): its |x| max is its block's, so scale × 7 = |x| max
+  for (const row of groupRows(results, 'fc1_w_q').rows) {
+    const scale = Number(row[1]);
+    const absmax = Number(row[3]);
+    assert.ok(Math.abs(scale * 7 - absmax) / absmax < 1e-3, `group ${row[0]}: scale ${scale} × 7 vs |x| max ${absmax}`);
+  }
+});
+
+test('bad-dead-block: scale-collapse at fc1_w_q names block 4 (row 1, block 1) as dead; roundtrip alone would miss it', async () => {
+  const { results } = await audit('bad-dead-block.onnx');
+  const sc = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'scale-collapse')!;
+  assert.equal(sc.verdict, 'fail');
+  assert.equal(sc.evidence.measurements.granularity, 'per-block(6) axis 1');
+  assert.match(sc.witness!.summary, /1 of 24 scale groups send ≥ 99 % of their nonzero inputs to 0 \(groups 4\)/);
+  assert.match(sc.witness!.summary, /group 4; allowed \[0\.1, 10\]/);
+  // scale ×10⁴: coverage ≈ 10⁴ × 15/14 · |x| max / range
+  assert.ok((sc.evidence.measurements['lint.absurd-scale'] as number) > 5000);
+  const { rows } = groupRows(results, 'fc1_w_q');
+  assert.equal(rows[0]![0], 4, 'the dead block is listed first');
+  assert.equal(rows[0]![5], 1, 'block 4 sends every value to 0');
+  assert.equal(rows[0]![6], 0.1667, 'the int4 reference rounds 1 of the block\'s 6 weights to 0');
+  assert.ok(Math.abs(Number(rows[0]![1]) * 7 / Number(rows[0]![3]) - 1e4) < 10, 'scale = 10⁴ × |x| max / 7');
+  // one dead block of 24 costs ~6 dB: inside the roundtrip allowance (10 dB), so only the per-group check catches it
+  assert.equal(verdictOf(results, 'fc1_w_q', 'roundtrip'), 'pass');
+  assert.equal(verdictOf(results, 'fc1_w_q', 'missing-dequant'), 'pass');
+  assert.deepEqual(failingSites(results), ['fc1_w_q']);
+  assert.equal(headline(results).evidence.measurements.firstBrokenNode, 'fc1_w_q');
+  assert.equal(headline(results).evidence.measurements.firstBrokenBecause, 'scale-collapse');
+});
+
+test('good-int8-if: an If whose branches read the DQ outputs; the two-session audit gives the plain MLP\'s numbers', async () => {
+  const graphOf = (file: string) => indexGraph(loadOnnxModel(join(FIX, file)).model.graph!);
+  assert.equal(hasSubgraphs(graphOf('good-int8-if.onnx')), true, 'the audit takes the two-session path');
+  assert.equal(hasSubgraphs(graphOf('good-int8-per-tensor.onnx')), false);
+  const branchy = await audit('good-int8-if.onnx');
+  const plain = await audit('good-int8-per-tensor.onnx');
+  assert.equal(measurementsOf(branchy.results, 'fc1_w_q').consumers, 'If fc1_if (in its subgraph)');
+  assert.equal(measurementsOf(branchy.results, 'act_in_q').consumers, 'If fc1_if (in its subgraph)');
+  // seeded relu6 = false: the else branch (Gemm → ReLU) is the plain MLP's fc1 → relu1, and x is drawn first, so the
+  // same x; the float twin must bypass the Q/DQ the branch reads from the outer graph, or act_h_q's cumulative SQNR
+  // comes out as its local 43.91 dB and the output's as 41.08 dB.
+  const sqnr = (rs: ProbeResult[]) => rs.filter((r) => r.site && r.probe === 'roundtrip').map((r) => [r.site, r.evidence.measurements.localSqnrDb, r.evidence.measurements.cumulativeSqnrDb]);
+  assert.deepEqual(sqnr(branchy.results), sqnr(plain.results));
+  assert.equal(measurementsOf(branchy.results, 'act_h_q').cumulativeSqnrDb, 35.96);
+  assert.equal(headline(branchy.results).evidence.measurements['outputSqnrDb.y'], 35.92);
+  assert.equal(headline(branchy.results).evidence.measurements['outputSqnrDb.y'], headline(plain.results).evidence.measurements['outputSqnrDb.y']);
+});
+
+test('bad-if-scale-x1000: diagnosed at fc1_w_q as with no If; act_h_q in the branch\'s output is downstream', async () => {
+  const { results } = await audit('bad-if-scale-x1000.onnx');
+  assert.equal(verdictOf(results, 'fc1_w_q', 'scale-collapse'), 'fail');
+  assert.equal(verdictOf(results, 'fc1_w_q', 'roundtrip'), 'fail');
+  assert.equal(measurementsOf(results, 'fc1_w_q', 'scale-collapse').zeroFraction, 1);
+  assert.equal(verdictOf(results, 'fc1_w_q', 'missing-dequant'), 'pass');
+  // every fc1 weight is 0, so the hidden layer is ReLU(bias): nothing of the float twin's signal is left
+  assert.ok((measurementsOf(results, 'act_h_q').cumulativeSqnrDb as number) < 1);
+  assert.ok((headline(results).evidence.measurements['outputSqnrDb.y'] as number) < 1);
+  const m = headline(results).evidence.measurements;
+  assert.equal(m.firstBrokenNode, 'fc1_w_q');
+  assert.equal(m.firstBrokenBecause, 'scale-collapse, roundtrip');
+  const rows = headline(results).evidence.tables![0]!.rows;
+  assert.equal(rows.find((r) => r[0] === 'act_h_q')![8], 'downstream of fc1_w_q');
+  assert.equal(verdictOf(results, 'fc2_w_q', 'scale-collapse'), 'pass');
+});
+
+test('bad-if-cast-not-dq: codes cast to float inside both If branches are missing-dequant at fc1_w_q', async () => {
+  const { results } = await audit('bad-if-cast-not-dq.onnx');
+  const r = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'missing-dequant')!;
+  assert.equal(r.verdict, 'fail');
+  assert.equal(r.statistic.value, 2, 'one Cast per branch');
+  assert.match(r.witness!.summary, /reach Cast relu6\/fc1_w_cast in a subgraph of If fc1_if through If fc1_if without DequantizeLinear/);
+  const leaks = r.evidence.tables![0]!.rows.map((row) => row[2]);
+  assert.deepEqual(leaks, ['Cast relu6/fc1_w_cast in a subgraph of If fc1_if', 'Cast relu/fc1_w_cast in a subgraph of If fc1_if']);
+  assert.equal(r.evidence.measurements.integerFraction, 1);
+  assert.ok((r.evidence.measurements.rmsRatio as number) > 100);
+  assert.equal(headline(results).evidence.measurements.firstBrokenNode, 'fc1_w_q');
+  assert.equal(headline(results).evidence.measurements.firstBrokenBecause, 'missing-dequant');
 });
 
 test('torch-qat-mlp (torch.onnx.export): sites, in-graph scales and Cast zero-points resolved by onnxruntime', async () => {

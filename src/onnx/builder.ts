@@ -33,7 +33,7 @@ export interface Initializer {
   values: ArrayLike<number> | ArrayLike<bigint>;
 }
 
-/** Attribute values: an integer number → INT, other number → FLOAT; wrap to force a type. */
+/** Attribute values: an integer number → INT, other number → FLOAT; wrap to force a type. `graph`: an If branch, a Loop/Scan body. */
 export type AttrValue =
   | number
   | string
@@ -41,7 +41,8 @@ export type AttrValue =
   | { float: number }
   | { floats: readonly number[] }
   | { ints: readonly number[] }
-  | { tensor: Initializer };
+  | { tensor: Initializer }
+  | { graph: GraphSpec };
 
 export interface NodeSpec {
   op: string;
@@ -50,6 +51,18 @@ export interface NodeSpec {
   name?: string;
   domain?: string;
   attrs?: Record<string, AttrValue>;
+}
+
+/**
+ * A subgraph held by an attribute. Its nodes may read any tensor of the enclosing graphs by name
+ * (ONNX outer-scope references); an If branch has no inputs, a Loop body has (iteration, condition, carried…).
+ */
+export interface GraphSpec {
+  name?: string;
+  nodes: readonly NodeSpec[];
+  inputs?: readonly ValueInfo[];
+  outputs: readonly ValueInfo[];
+  initializers?: readonly Initializer[];
 }
 
 export interface ModelSpec {
@@ -126,7 +139,25 @@ function attribute(name: string, v: AttrValue): onnxProto.onnx.IAttributeProto {
   if ('float' in o) return { name, type: AT.FLOAT, f: o.float };
   if ('floats' in o) return { name, type: AT.FLOATS, floats: [...o.floats] };
   if ('ints' in o) return { name, type: AT.INTS, ints: [...o.ints] };
+  if ('graph' in o) return { name, type: AT.GRAPH, g: graphProto(o.graph, `${name}_graph`) };
   return { name, type: AT.TENSOR, t: tensorProto(o.tensor) };
+}
+
+function graphProto(g: GraphSpec, defaultName: string): onnxProto.onnx.IGraphProto {
+  return {
+    name: g.name ?? defaultName,
+    node: g.nodes.map((n, i) => ({
+      opType: n.op,
+      name: n.name ?? `${n.op}_${i}`,
+      domain: n.domain ?? '',
+      input: [...n.inputs],
+      output: [...n.outputs],
+      attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
+    })),
+    input: (g.inputs ?? []).map(valueInfo),
+    output: g.outputs.map(valueInfo),
+    initializer: (g.initializers ?? []).map(tensorProto),
+  };
 }
 
 /** The ModelProto object (for callers that edit it further before encoding). */
@@ -137,20 +168,7 @@ export function modelProto(spec: ModelSpec): onnxProto.onnx.IModelProto {
     irVersion: spec.irVersion ?? irVersionFor(spec.opset),
     producerName: spec.producer ?? 'quant-audit',
     opsetImport,
-    graph: {
-      name: spec.graphName ?? 'graph',
-      node: spec.nodes.map((n, i) => ({
-        opType: n.op,
-        name: n.name ?? `${n.op}_${i}`,
-        domain: n.domain ?? '',
-        input: [...n.inputs],
-        output: [...n.outputs],
-        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
-      })),
-      input: spec.inputs.map(valueInfo),
-      output: spec.outputs.map(valueInfo),
-      initializer: (spec.initializers ?? []).map(tensorProto),
-    },
+    graph: graphProto({ ...spec, name: spec.graphName }, 'graph'),
   };
 }
 

@@ -3,9 +3,10 @@
  * front of it, as in statically quantized weights), the DequantizeLinear(s) its codes reach,
  * the tensor it quantizes, and every place where codes reach a float-consuming op without
  * a DequantizeLinear — directly, or through a Cast to a float type (the integer domain
- * leaking into float maths: hypothesis H1, `missing-dequant`).
+ * leaking into float maths: hypothesis H1, `missing-dequant`). Sites are found in the main graph;
+ * a subgraph (If branch, Loop/Scan body) that reads their codes or outputs by name counts as a reader.
  */
-import { CODE_TYPES, DT, attrInt, type CodeType, type NodeProto } from './proto.js';
+import { CODE_TYPES, DT, attrInt, type CodeType, type GraphProto, type NodeProto } from './proto.js';
 import { elemType, isFloatType, type GraphIndex } from './graph.js';
 
 /** Ops that move codes around without doing arithmetic on them (torch puts Clip between Q and DQ for reduced ranges). */
@@ -55,10 +56,33 @@ export interface QdqSite {
   order: number;
 }
 
+/** The subgraphs a node holds (If branches, Loop and Scan bodies). */
+function subgraphsOf(n: NodeProto): GraphProto[] {
+  return (n.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]);
+}
+
+/** Nodes inside `n`'s subgraphs, at any depth, that read `tensor`: subgraphs read outer tensors by name, not through `n`'s inputs. */
+function subgraphReaders(n: NodeProto, tensor: string): NodeProto[] {
+  const out: NodeProto[] = [];
+  const visit = (g: GraphProto): void => {
+    for (const m of g.node ?? []) {
+      if ((m.input ?? []).includes(tensor)) out.push(m);
+      subgraphsOf(m).forEach(visit);
+    }
+  };
+  subgraphsOf(n).forEach(visit);
+  return out;
+}
+
 export function discoverSites(index: GraphIndex): QdqSite[] {
   const sites: QdqSite[] = [];
   const coveredDq = new Set<NodeProto>();
   const describe = (n: NodeProto): string => `${n.opType} ${index.nodeName.get(n)}`;
+  const holders = index.nodes.filter((n) => subgraphsOf(n).length > 0);
+  const readersOf = (tensor: string): string[] => [
+    ...(index.consumers.get(tensor) ?? []).map(describe),
+    ...holders.filter((h) => subgraphReaders(h, tensor).length > 0).map((h) => `${describe(h)} (in its subgraph)`),
+  ];
   index.nodes.forEach((q, order) => {
     if (q.opType !== 'QuantizeLinear') return;
     const codes = q.output?.[0] ?? '';
@@ -85,7 +109,7 @@ export function discoverSites(index: GraphIndex): QdqSite[] {
       axis: attrInt(q, 'axis', 1),
       blockSize: attrInt(q, 'block_size', 0),
       leaks,
-      consumers: output ? (index.consumers.get(output) ?? []).map(describe) : [],
+      consumers: output ? readersOf(output) : [],
       order,
     });
 
@@ -119,6 +143,15 @@ export function discoverSites(index: GraphIndex): QdqSite[] {
           leaks.push({ node: index.nodeName.get(r)!, opType: op, tensor, consumers: [describe(r)], reachesGraphOutput: false });
         }
       }
+      // Inside a subgraph the codes are not followed further: moved or integer-cast codes there are not leaks (nor seen
+      // again); a float op or float Cast reading them is, named by the node that holds the subgraph (its tensors cannot be exposed).
+      for (const h of holders) {
+        for (const r of subgraphReaders(h, tensor)) {
+          const op = r.opType ?? '';
+          if (INTEGER_CONSUMERS.test(op) || CODE_PASSTHROUGH.has(op) || (op === 'Cast' && !isFloatType(attrInt(r, 'to', 0)))) continue;
+          leaks.push({ node: index.nodeName.get(h)!, opType: h.opType ?? '', tensor, consumers: [`${op} ${r.name || '(unnamed)'} in a subgraph of ${describe(h)}`], reachesGraphOutput: false });
+        }
+      }
     }
   });
   index.nodes.forEach((d, order) => {
@@ -145,7 +178,7 @@ export function discoverSites(index: GraphIndex): QdqSite[] {
       axis: attrInt(d, 'axis', 1),
       blockSize: attrInt(d, 'block_size', 0),
       leaks: [],
-      consumers: output ? (index.consumers.get(output) ?? []).map(describe) : [],
+      consumers: output ? readersOf(output) : [],
       order,
     });
   });
