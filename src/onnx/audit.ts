@@ -150,7 +150,7 @@ export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, site
     const copy = twinCopy(index, sites, twinWant);
     const twinNames = new Map([...twinWant].map((t) => [copy.rename(t), t]));
     // Appended to the file's bytes when we have them (the weights are not re-encoded).
-    const exposed = exposeTensors(loaded.model, index, [...want, ...twinNames.keys()], index.nodes, copy.nodes, loaded.bytes);
+    const exposed = exposeTensors(loaded.model, index, [...want, ...twinNames.keys()], index.nodes, copy.nodes, loaded.bytes, loaded.room);
     const all = await runExposed(exposed.bytes, feeds, exposed.outputFor, opts.ep, `'${loaded.path}' with site tensors and its float twin exposed`, timing);
     values = all;
     twinValues = new Map([...twinNames].map(([renamed, name]) => [name, all.get(renamed)!]).filter(([, v]) => v !== undefined) as [string, Value][]);

@@ -52,10 +52,15 @@ function certainType(index: GraphIndex, name: string): number | undefined {
  * onnxruntime reads the model with the nodes and outputs appended — without re-encoding the weights. The encoding
  * of field 7 (ModelProto.graph) comes from protobufjs itself.
  */
-export function appendToModel(original: Uint8Array, nodes: NodeProto[], outputs: string[], types: number[]): Uint8Array {
+export function appendToModel(original: Uint8Array, nodes: NodeProto[], outputs: string[], types: number[], room?: Uint8Array): Uint8Array {
   const tail = onnx.ModelProto.encode({
     graph: { node: nodes, output: outputs.map((name, i) => ({ name, type: { tensorType: { elemType: types[i] ?? DT.FLOAT } } })) },
   }).finish();
+  // Written into the spare room after the file's bytes when it fits (LoadedModel.room): no copy of the weights.
+  if (room && room.buffer === original.buffer && room.byteOffset === original.byteOffset && room.length >= original.length + tail.length) {
+    room.set(tail, original.length);
+    return room.subarray(0, original.length + tail.length);
+  }
   const out = new Uint8Array(original.length + tail.length);
   out.set(original, 0);
   out.set(tail, original.length);
@@ -81,11 +86,11 @@ function shallowModel(model: ModelProto, nodes: NodeProto[], extraOutputs: strin
  * The model with `tensors` exposed as graph outputs (float32, or int8/uint8/int16/uint16 as they are).
  * `nodes` replaces the graph's nodes; `added` are appended after them. With `original` (the file's bytes, when
  * they encode `model` exactly) and no replacement of nodes, the additions are appended to those bytes instead of
- * re-encoding the whole model.
+ * re-encoding the whole model — in `room` (LoadedModel.room) when it has space, so the file is not copied either.
  */
 export function exposeTensors(
   model: ModelProto, index: GraphIndex, tensors: Iterable<string>, nodes: NodeProto[] = index.nodes,
-  added: NodeProto[] = [], original?: Uint8Array,
+  added: NodeProto[] = [], original?: Uint8Array, room?: Uint8Array,
 ): Exposed {
   const outputFor = new Map<string, string>();
   const extraNodes: NodeProto[] = [];
@@ -119,7 +124,7 @@ export function exposeTensors(
     outputFor.set(name, out);
   }
   if (original && nodes === index.nodes) {
-    return { bytes: appendToModel(original, [...added, ...extraNodes], extraOutputs, types), outputFor, appended: true };
+    return { bytes: appendToModel(original, [...added, ...extraNodes], extraOutputs, types, room), outputFor, appended: true };
   }
   const m = shallowModel(model, [...nodes, ...added, ...extraNodes], extraOutputs, types);
   return { bytes: onnx.ModelProto.encode(m).finish(), outputFor, appended: false };
