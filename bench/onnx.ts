@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     'batch 8 (the audit\'s default dynamic dim). "open + 1 inference" is what running the model once costs: onnxruntime',
     'session creation from the file\'s bytes plus one run. The audit creates one session (the file\'s bytes with the extra',
     'nodes and outputs appended: every site tensor exposed, and the float twin beside the model sharing its initializers),',
-    'runs it once, and computes every site\'s statistics in JavaScript. CPU columns are process CPU time (user + system, all',
+    'runs it once, and computes every site\'s statistics (WebAssembly SIMD passes, src/onnx/stats-kernel.ts). CPU columns are process CPU time (user + system, all',
     'threads) for the same spans; wall times shift with other load, CPU times less. "encode" is protobufjs re-encoding the',
     'decoded model: earlier versions of this table counted it in "open" (the bench re-encoded the model before opening it),',
     'so the column `audit ÷ (encode + open + 1 inference)` is the ratio as it was reported before.',

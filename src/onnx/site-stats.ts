@@ -271,7 +271,7 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined, opts: { wa
   const twin = t.twin && t.twin.length === n ? t.twin : undefined;
   const passTwin = twin === x ? undefined : twin;
   // Runs of one scale group (per tensor, per axis) go through the WebAssembly passes (stats-kernel.ts: the same
-  // operations in the same order, so the same numbers); blocks, float8 codes and non-finite inputs stay here.
+  // operations, sums added on two lanes); blocks, float8 codes and non-finite inputs stay here.
   const bins = type.kind === 'integer' ? type.qmax - type.qmin + 1 : 0;
   const kernelInput = opts.wasm !== false && ids === null && channels <= groups && kernelAvailable(groups, bins)
     ? { x, dq, twin: passTwin, inner, channels, groups, qmin: type.qmin, qmax: type.qmax }

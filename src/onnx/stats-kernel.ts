@@ -1,16 +1,16 @@
 /**
- * The two hot passes of the ONNX site statistics (site-stats.ts `rangePass` and `fusedPass`) as
- * scalar WebAssembly, for the common case: integer codes, finite inputs, one scale per tensor
- * or per axis (groups as runs of `inner` elements). Same float64 operations in the same element
- * order as the JavaScript passes, so the same numbers to the last bit (test/onnx-stats.test.ts
- * compares both on random and edge-case tensors); what changes is that the comparisons are
- * branch-free selects and the loop is not a deoptimisable JIT guess (JS ≈ 50 ns/element,
- * this ≈ a tenth: bench/results/onnx.md).
+ * The hot passes of the ONNX site statistics (site-stats.ts `rangePass`, `fusedPass`, the codes'
+ * histogram) as WebAssembly SIMD, for the common case: integer codes, finite inputs, one scale per
+ * tensor or per axis (groups as runs of `inner` elements). The range runs four float32 lanes at a
+ * time (pmin/pmax keep the scalar `v < l` rule, so the same minima and maxima); the fused pass runs
+ * the same float64 operations as the JavaScript on two lanes at a time, with the odd element of a
+ * run in scalar code: counts, histograms and witnesses come out identical, sums differ only in the
+ * order of additions (1e-9 relative; test/onnx-stats.test.ts compares both paths). JS ≈ 50
+ * ns/element, this ≈ 12 for all three passes (bench/results/onnx.md).
  *
  * The tensors are streamed through fixed chunk buffers (CHUNK elements) so the memory stays
  * small and in cache; a scale group's run may span chunks, so the run accumulators live in
- * memory between calls. Group arrays grow the memory on demand.
- */
+ * memory between calls. Group arrays grow the memory on demand. */
 import { op, assemble, I32, F64, V128, type WasmFunction } from '../formats/wasm.js';
 
 export const CHUNK = 4096;
