@@ -11,6 +11,12 @@ import { loadCorpus, type Corpus } from '../src/corpus/index.js';
 import { trainLane, type LaneSpec } from '../src/train/lane.js';
 import { bridgeFor, IDENTITY_BRIDGE, type QuantizerBridge } from '../src/train/bridge.js';
 import type { Target } from '../src/targets/types.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openOnnxTarget } from '../src/targets/onnx/index.js';
+import { ELEM, makeModel } from '../src/onnx/builder.js';
+import { defaultRegistry } from '../src/formats/registry.js';
 
 let corpus: Corpus;
 
@@ -151,4 +157,39 @@ test("external targets: the target's own zero gradient is used, and the lane is 
   assert.equal(out.stoppedBy, 'frozen');
   assert.ok(out.bestBpb >= 6.9);
   assert.match(out.notes[0]!, /gradient from the target's own gradient/);
+});
+
+test('an ONNX quantizer model as the lanes\' fake-quant: the checked-in int8 quantizer learns like tfjs int8; a Q/DQ with scale ×1e4 is dead', async () => {
+  const good = await openOnnxTarget('fixtures/onnx/quantizer-int8.onnx', { registry: defaultRegistry, ep: 'cpu' });
+  try {
+    const out = await trainLane(spec({ steps: 20 }), bridgeFor(good, 'int8'), corpus);
+    assert.ok(out.bestBpb < out.curve[0]!.bpb - 1, `learns: ${out.curve.map((p) => p.bpb.toFixed(2)).join(' ')}`);
+    assert.match(out.notes[0]!, /weights quantized by onnx forward each step/);
+    const inProcess = await trainLane(spec({ steps: 20 }), int8Ste, corpus);
+    assert.ok(Math.abs(inProcess.bestBpb - out.bestBpb) < 0.01, `${inProcess.bestBpb} vs ${out.bestBpb}`);
+  } finally {
+    await good.close();
+  }
+  // every weight rounds to code 0: the forward pass sees all-zero weights, the lane sits at the uniform baseline
+  const path = join(mkdtempSync(join(tmpdir(), 'qa-onnx-lane-')), 'dead.onnx');
+  writeFileSync(path, makeModel({
+    opset: 13,
+    nodes: [
+      { op: 'QuantizeLinear', name: 'q', inputs: ['x', 's', 'z'], outputs: ['c'] },
+      { op: 'DequantizeLinear', name: 'dq', inputs: ['c', 's', 'z'], outputs: ['y'] },
+    ],
+    inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: ['n'] }],
+    outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: ['n'] }],
+    initializers: [
+      { name: 's', elemType: ELEM.FLOAT, dims: [], values: [1e4] },
+      { name: 'z', elemType: ELEM.INT8, dims: [], values: [0] },
+    ],
+  }));
+  const dead = await openOnnxTarget(path, { registry: defaultRegistry, ep: 'cpu' });
+  try {
+    const out = await trainLane(spec({ steps: 20 }), bridgeFor(dead, 'int8'), corpus);
+    assert.ok(out.bestBpb >= 6.9, `dead: ${out.bestBpb}`);
+  } finally {
+    await dead.close();
+  }
 });
