@@ -188,12 +188,12 @@ test('bad-dead-block: scale-collapse at fc1_w_q names block 4 (row 1, block 1) a
   const sc = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'scale-collapse')!;
   assert.equal(sc.verdict, 'fail');
   assert.equal(sc.evidence.measurements.granularity, 'per-block(6) axis 1');
-  assert.match(sc.witness!.summary, /1 of 24 scale groups send ≥ 99 % of their nonzero inputs to 0 \(groups 4\)/);
+  assert.match(sc.witness!.summary, /1 of 24 scale groups send ≥ 99 % of their nonzero inputs to 0 \(groups 4 \[1, 1\]\)/);
   assert.match(sc.witness!.summary, /group 4; allowed \[0\.1, 10\]/);
   // scale ×10⁴: coverage ≈ 10⁴ × 15/14 · |x| max / range
   assert.ok((sc.evidence.measurements['lint.absurd-scale'] as number) > 5000);
   const { rows } = groupRows(results, 'fc1_w_q');
-  assert.equal(rows[0]![0], 4, 'the dead block is listed first');
+  assert.equal(rows[0]![0], '4 [1, 1]', 'the dead block is listed first, with its index in the scale tensor (row 1, block 1)');
   assert.equal(rows[0]![5], 1, 'block 4 sends every value to 0');
   assert.equal(rows[0]![6], 0.1667, 'the int4 reference rounds 1 of the block\'s 6 weights to 0');
   assert.ok(Math.abs(Number(rows[0]![1]) * 7 / Number(rows[0]![3]) - 1e4) < 10, 'scale = 10⁴ × |x| max / 7');

@@ -80,6 +80,25 @@ function round(v: number): number {
   return Number(v.toFixed(4));
 }
 
+/**
+ * A scale group as a reader finds it: per channel, the channel index; per block, also its index in the scale tensor
+ * (the input's dims with dims[axis] counted in blocks), e.g. `4 [1, 1]` = row 1, block 1.
+ */
+export function groupName(f: SiteFindings, g: number): string {
+  const { blockSize, axis } = f.site;
+  const dims = f.stats.dims;
+  if (blockSize <= 0 || dims.length === 0) return String(g);
+  const a = axis < 0 ? axis + dims.length : axis;
+  const scaleDims = dims.map((d, k) => (k === a ? Math.ceil(d / blockSize) : d));
+  const index: number[] = [];
+  let rest = g;
+  for (let k = scaleDims.length - 1; k >= 0; k--) {
+    index.unshift(rest % scaleDims[k]!);
+    rest = Math.floor(rest / scaleDims[k]!);
+  }
+  return `${g} [${index.join(', ')}]`;
+}
+
 function groupTable(f: SiteFindings, dead: Set<number>): EvidenceTable | undefined {
   const g = f.stats.perGroup;
   if (g.length <= 1) return undefined;
@@ -88,7 +107,7 @@ function groupTable(f: SiteFindings, dead: Set<number>): EvidenceTable | undefin
   return {
     title: `${f.site.name}: scale groups (worst ${pick.length} of ${g.length})`,
     headings: ['group', 'scale', 'zero-point', '|x| max', 'coverage', 'zero fraction', 'ref zero fraction', 'SQNR dB', 'ref SQNR dB'],
-    rows: pick.map((r) => [r.group, fmt(r.scale), r.zeroPoint, fmt(r.absmax), fmt(r.coverage), round(r.zeroFraction), round(r.refZeroFraction), db(r.sqnrDb), db(r.refSqnrDb)]),
+    rows: pick.map((r) => [f.site.blockSize > 0 ? groupName(f, r.group) : r.group, fmt(r.scale), r.zeroPoint, fmt(r.absmax), fmt(r.coverage), round(r.zeroFraction), round(r.refZeroFraction), db(r.sqnrDb), db(r.refSqnrDb)]),
   };
 }
 
@@ -143,7 +162,7 @@ export function judgeScaleCollapse(f: SiteFindings, ctx: JudgeContext): ProbeRes
   const observed = f.site.kind === 'qdq';
   const checks: { name: string; value: number; threshold: number; failed: boolean; why: string }[] = [
     { name: 'static lint findings (scale / zero-point)', value: f.lint.length, threshold: 0, failed: f.lint.length > 0, why: f.lint.map((l) => l.message).join('; ') },
-    { name: 'dead scale groups (channels/blocks sent to 0)', value: dead.size, threshold: 0, failed: observed && dead.size > 0, why: `${dead.size} of ${s.perGroup.length} scale groups send ≥ ${deadAt * 100} % of their nonzero inputs to 0 (groups ${[...dead].slice(0, 8).join(', ')})` },
+    { name: 'dead scale groups (channels/blocks sent to 0)', value: dead.size, threshold: 0, failed: observed && dead.size > 0, why: `${dead.size} of ${s.perGroup.length} scale groups send ≥ ${deadAt * 100} % of their nonzero inputs to 0 (groups ${[...dead].slice(0, 8).map((g) => groupName(f, g)).join(', ')})` },
     { name: 'zero fraction above reference', value: round(zeroExcess), threshold: numberThreshold(t, 'onnx.maxZeroExcess'), failed: observed && zeroExcess > numberThreshold(t, 'onnx.maxZeroExcess'), why: `${fmt(s.zeroFraction * 100)} % of nonzero inputs become 0 (reference ${fmt(s.refZeroFraction * 100)} %)` },
     { name: 'sign loss above reference', value: round(signExcess), threshold: numberThreshold(t, 'onnx.maxSignLossExcess'), failed: observed && signExcess > numberThreshold(t, 'onnx.maxSignLossExcess'), why: `${fmt(s.signLoss * 100)} % of negative inputs lose their sign (reference ${fmt(s.refSignLoss * 100)} %)` },
     { name: 'effective bits below reference', value: round(bitsDeficit), threshold: numberThreshold(t, 'onnx.maxBitsDeficit'), failed: observed && bitsDeficit > numberThreshold(t, 'onnx.maxBitsDeficit'), why: `codes carry ${fmt(s.effectiveBits)} bits, ${s.levelsUsed} of ${s.levelsAvailable} levels (reference ${fmt(s.refEffectiveBits)} bits)` },

@@ -42,6 +42,8 @@ export interface GroupStats {
 
 export interface SiteStats {
   elements: number;
+  /** The quantized tensor's dims (to name a scale group by its index). */
+  dims: readonly number[];
   groups: number;
   nonFiniteInput: number;
   nonFiniteOutput: number;
@@ -252,7 +254,7 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined, opts: { wa
   const dq = t.dq;
   if (!x || !dq || !type || x.length !== dq.length) {
     return {
-      elements: n, groups, nonFiniteInput: 0, nonFiniteOutput: dq ? countNonFinite(dq) : 0,
+      elements: n, dims: t.dims, groups, nonFiniteInput: 0, nonFiniteOutput: dq ? countNonFinite(dq) : 0,
       zeroFraction: 0, refZeroFraction: 0, signLoss: 0, refSignLoss: 0,
       levelsUsed: levels, levelsAvailable, effectiveBits: bits, refEffectiveBits: bits,
       localSqnrDb: null, refSqnrDb: null, cumulativeSqnrDb: null, rmsRatio: null, perGroup: [], worst: [],
@@ -354,6 +356,7 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined, opts: { wa
   const sumX2 = sum(sig);
   return {
     elements: n,
+    dims: t.dims,
     groups,
     nonFiniteInput: nonFiniteX,
     nonFiniteOutput: nonFiniteY,
