@@ -8,6 +8,8 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { parse as parseShell } from 'shell-quote';
 import { openOnnxTarget, layoutFor } from '../src/targets/onnx/index.js';
 import { defaultRegistry } from '../src/formats/registry.js';
 import { UsageError } from '../src/errors.js';
@@ -177,5 +179,23 @@ test('bad --input files: UsageError before anything runs', async () => {
     const t = await openOnnxTarget(join(FIX, 'good-int8-per-tensor.onnx'), { ...opts, inputs: join(dir, name) });
     await rejectsUsage(t.audit!(ctx), pattern);
     await t.close();
+  }
+});
+
+test('every repro line of an ONNX audit runs as written and reproduces the failure (exit 1, not 2)', async () => {
+  const out = tmp();
+  const cli = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args, '--out', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const first = cli(['run', '--target', 'onnx:fixtures/onnx/bad-dead-block.onnx']);
+  assert.equal(first.status, 1, first.stderr);
+  const runId = readFileSync(join(out, 'latest'), 'utf8').trim();
+  const report = JSON.parse(readFileSync(join(out, runId, 'report.json'), 'utf8')) as { results: { witness?: { repro: string } }[] };
+  const repros = [...new Set(report.results.flatMap((r) => (r.witness ? [r.witness.repro] : [])))];
+  assert.ok(repros.length >= 2, `a site witness and the headline: ${repros.join(' | ')}`);
+  for (const repro of repros) {
+    const words = parseShell(repro) as string[];
+    assert.deepEqual(words.slice(0, 3), ['npx', 'quant-audit', 'run'], repro);
+    const again = cli(words.slice(2));
+    assert.equal(again.status, 1, `${repro}\n${again.stderr}`);
   }
 });

@@ -33,8 +33,8 @@ export interface RunHooks {
  * The command line that reproduces one probe on one format: the same seed and every setting
  * that changes its numbers (learning rates, and for lanes steps, corpus, master weights).
  */
-export function reproCommand(plan: RunPlan, probe: string, format: string, extra: string[] = []): string {
-  const args = ['npx', 'quant-audit', 'run', '--target', plan.target, '--probe', probe, '--format', format, '--seed', String(plan.seeds[0])];
+export function reproCommand(plan: RunPlan, probe: string | undefined, format: string | undefined, extra: string[] = []): string {
+  const args = ['npx', 'quant-audit', 'run', '--target', plan.target, ...(probe ? ['--probe', probe] : []), ...(format ? ['--format', format] : []), '--seed', String(plan.seeds[0])];
   if (plan.config.path) args.push('--config', plan.config.path);
   if (plan.ep !== 'cpu') args.push('--ep', plan.ep);
   if (plan.input) args.push('--input', plan.input);
@@ -107,7 +107,13 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
           seed: plan.seeds[0]!,
           thresholds: plan.thresholds,
           formats: plan.formats ?? [],
-          reproCommand: (probe, format) => reproCommand(plan, probe, format),
+          // A target's own audit (ONNX sites) runs whole whatever --probe/--format say; name them only when the CLI
+          // accepts them (not the headline 'qdq-audit', not code types outside the registry such as int16).
+          reproCommand: (probe, format) => reproCommand(
+            plan,
+            PROBES.some((p) => p.id === probe) ? probe : undefined,
+            plan.registry.has(format) ? format : undefined,
+          ),
           log: hooks.log,
         })),
       );
