@@ -177,3 +177,42 @@ test('SIMD = scalar over group shapes: channels, short blocks, groups larger tha
     sameBits(spec, 'explicit scale', x, { scale: 0.01 });
   }
 });
+
+test('SIMD = scalar for codebooks of 2..16 entries with the NaN entry (closest to 0) in every bucket position', () => {
+  // the bucketed lookup pads short books to 16 entries and walks NaN to the entry closest to 0
+  // through the form of each test (kernels.ts `codebookBucketElement`); nf4 only covers index 7
+  const rows = {
+    'cb2-zero-0': { family: 'codebook', bits: 1, codebook: [-0.5, 1], scaling: 'per-block-absmax', blockSize: 4 },
+    'cb5-zero-4': { family: 'codebook', bits: 3, codebook: [-1, -0.6, -0.3, -0.1, 0.05], scaling: 'per-block-absmax', blockSize: 8 },
+    'cb7-zero-3': { family: 'codebook', bits: 3, codebook: [-1, -0.5, -0.2, 0, 0.2, 0.5, 1], scaling: 'per-block-absmax', blockSize: 16 },
+    'cb12-zero-0': { family: 'codebook', bits: 4, codebook: Array.from({ length: 12 }, (_, k) => (k / 11) ** 2), scaling: 'per-channel-absmax' },
+    // every midpoint a float32: ties alternate between the strict and the non-strict test
+    'cb16-zero-8': { family: 'codebook', bits: 4, codebook: Array.from({ length: 16 }, (_, k) => k / 8 - 1), scaling: 'per-tensor-absmax' },
+    'cb16-zero-15': { family: 'codebook', bits: 4, codebook: Array.from({ length: 16 }, (_, k) => -1 + k * 0.065), scaling: 'per-tensor-absmax' },
+  } as const;
+  const books = new FormatRegistry(rows);
+  const x = stridedPatterns();
+  const rng = new Rng(17);
+  const mixed = rng.normalArray(4099, 0.3);
+  mixed.set([NaN, -0, Infinity, -Infinity, 0, NaN, 1e-40, -1e-40], 40);
+  let checked = 0;
+  for (const spec of Object.keys(rows).map((n) => books.get(n))) {
+    assert.notEqual(fastPathOf(spec), null, `${spec.name} has a kernel`);
+    const grid = elementValues(spec)!;
+    const vals: number[] = [];
+    for (let i = 0; i < grid.length; i++) {
+      vals.push(grid[i]!, -grid[i]!);
+      if (i + 1 < grid.length) {
+        const m = (grid[i]! + grid[i + 1]!) / 2;
+        vals.push(m, Math.fround(m), ...[-2, -1, 1, 2].map((d) => m + d * 2 ** -24));
+      }
+    }
+    vals.push(NaN, Infinity, -Infinity, 0, -0);
+    sameBits(spec, 'grid entries and midpoints', Float32Array.from(vals), { scale: 1 });
+    sameBits(spec, 'strided patterns', x, { scale: 1 });
+    sameBits(spec, 'strided patterns', x, { scale: 0.37 });
+    sameBits(spec, 'mixed data, own scaling', mixed, spec.scaling === 'per-channel-absmax' ? { shape: [1, mixed.length] } : undefined);
+    checked++;
+  }
+  assert.equal(checked, 6);
+});

@@ -90,8 +90,11 @@ export function minifloatKernelFits(L: MinifloatLayout): boolean {
  *    1.5·2^(23+emin−M) in float32; no subnormals → min normal when A > min normal / 2, else 0;
  *  - finite overflow saturates to max finite; ±Inf → Inf or max finite; the sign is or-ed back;
  *  - NaN → the float32 quiet NaN, or +0 where the format has no NaN.
+ * Layouts with subnormals take `minifloatMagicElement`, the same rounding in fewer instructions.
  */
 export function minifloatElement(L: MinifloatLayout): ElementBody {
+  const magic = minifloatMagicElement(L);
+  if (magic) return magic;
   const sh = 23 - L.M;
   const half = sh > 0 ? 2 ** (sh - 1) - 1 : 0;
   const lsb = sh > 0 ? 1 : 0;
@@ -125,12 +128,43 @@ export function minifloatElement(L: MinifloatLayout): ElementBody {
 }
 
 /**
+ * Minifloats with subnormals and 23 − M ≥ 1, emax + 23 − M ≤ 127: one rounding for every range.
+ * A = min(|t| pattern, max finite) (Inf and NaN patterns too: rounding is monotone and keeps
+ * max finite, so saturating first gives the same as saturating after). With
+ * e = max(exponent of A, emin), A + 2^(e+23−M) lies in the binade of 2^(e+23−M), whose
+ * spacing is 2^(e−M), so the float32 add rounds A to that grid, ties to even (2^(e+23−M) is
+ * even and on the grid), and subtracting 2^(e+23−M) again is exact: RNE to M mantissa bits
+ * above min normal, to multiples of 2^(emin−M) below it, as in `minifloatElement`.
+ */
+function minifloatMagicElement(L: MinifloatLayout): ElementBody | undefined {
+  const sh = 23 - L.M;
+  if (!L.subnormals || sh < 1 || L.emax + sh > 127) return undefined;
+  const maxBits = wordOf(L.maxFinite);
+  const INF = 0x7f800000;
+  const infOut = L.specials === 'ieee' && !L.saturateInfinity ? INF : maxBits;
+  const nanOut = L.specials === 'none' ? 0 : 0x7fc00000;
+  return [
+    op.localGet(T), splatWord(0x7fffffff), op.v128And, splatWord(maxBits), op.i32x4MinS, op.localTee(A),
+    splatWord(INF), op.v128And, splatWord(wordOf(L.minNormal)), op.i32x4MaxS, splatWord(sh << 23), op.i32x4Add, op.localSet(B),
+    op.localGet(A), op.localGet(B), op.f32x4Add, op.localGet(B), op.f32x4Sub,
+    // ±Inf: saturated above, so only a format that keeps Inf needs it back
+    ...(infOut === maxBits ? [] : [op.localSet(B), splatWord(infOut), op.localGet(B), op.localGet(T), op.f32x4Abs, splatF32(Infinity), op.f32x4Eq, op.v128Bitselect]),
+    op.localGet(T), splatWord(0x80000000), op.v128And, op.v128Or,
+    op.localGet(S), op.f32x4Mul,
+    // NaN → nanOut
+    ...(nanOut === 0
+      ? [op.localGet(T), op.localGet(T), op.f32x4Eq, op.v128And]
+      : [op.localSet(B), splatWord(nanOut), op.localGet(B), op.localGet(T), op.localGet(T), op.f32x4Ne, op.v128Bitselect]),
+  ];
+}
+
+/**
  * Codebook: the output is book[k], k = the number of midpoints below t, a tie at midpoint j
  * going up when j is odd (to the even index). The float64 midpoints become float32 tests:
  * t > m when m is a float32, else t ≥ (the next float32 above m). NaN → book[nanIndex].
  */
 export function codebookElement(book: Float32Array, mids: Float64Array, nanIndex: number): ElementBody {
-  return codebookCountingElement(book, mids, nanIndex) ?? codebookChainElement(book, mids, nanIndex);
+  return codebookBucketElement(book, mids, nanIndex) ?? codebookChainElement(book, mids, nanIndex);
 }
 
 /** The float32 test for midpoint j: t > f (strict) or t ≥ f, as in `codebookChainElement`. */
@@ -142,38 +176,59 @@ function midpointTest(mids: Float64Array, j: number): { f: number; strict: boole
 }
 
 /**
- * Codebooks of ≤ 16 entries whose tests are monotone (the smallest float32 passing test j never
- * exceeds the one passing test j + 1, so the passing tests are a prefix): k = the number of
- * passing tests, then book[k] by i8x16.swizzle from four byte planes of the book (byte p of
- * lane = plane_p[k], the other bytes' indices ≥ 16 give 0). Same output as the chain.
+ * Codebooks of ≤ 16 entries whose tests are monotone (test j passes from the float32 lowest[j]
+ * on, lowest never decreasing, so the passing tests are a prefix and k = their number), padded
+ * to 16 entries with the last one (the padding's tests pass only at +Inf and add nothing).
+ * Two levels of four, 6 tests instead of 15: tests 3, 7, 11 give the bucket b = ⌊k / 4⌋; the
+ * bucket's tests 4b, 4b + 1, 4b + 2 (thresholds fetched by i8x16.swizzle) give c = k − 4b; the
+ * output pattern is bits(book[4b]) + Σ over passing c of bits(book[4b + c + 1]) − bits(book[4b + c])
+ * (wrapping int32, so the sum telescopes to bits(book[k]) exactly).
+ * A swizzled table holds one float32 per bucket, byte-planar (byte p of bucket b's value at
+ * 4p + b), so its index is 4p + b: the bucket count added to 0x0c080400.
+ * NaN fails every t ≥ l test; a test written ¬(t < l) is the same test for every other t but
+ * passes NaN, so writing the tests below nanIndex that way walks NaN to book[nanIndex].
  */
-function codebookCountingElement(book: Float32Array, mids: Float64Array, nanIndex: number): ElementBody | undefined {
+function codebookBucketElement(book: Float32Array, mids: Float64Array, nanIndex: number): ElementBody | undefined {
   if (book.length > 16) return undefined;
-  let prev = -Infinity;
+  const lowest: number[] = [];
   for (let j = 0; j < mids.length; j++) {
     const { f, strict } = midpointTest(mids, j);
-    const lowest = strict ? nextUp(f) : f;
-    if (!(lowest >= prev)) return undefined;
-    prev = lowest;
+    const l = strict ? nextUp(f) : f;
+    if (!(l >= (lowest[j - 1] ?? -Infinity))) return undefined;
+    lowest.push(l);
   }
-  const bytes = new Uint8Array(book.buffer, book.byteOffset, book.length * 4);
-  const plane = (p: number): number[] => {
-    const b = new Uint8Array(16);
-    for (let k = 0; k < book.length; k++) b[k] = bytes[4 * k + p]!;
-    const w = new Uint32Array(b.buffer);
+  const last = book.length - 1;
+  const threshold = (j: number): number => (j < last ? lowest[j]! : Infinity);
+  const bits = new Uint32Array(Float32Array.from({ length: 16 }, (_, k) => book[Math.min(k, last)]!).buffer);
+  const words = new Uint32Array(4);
+  const f32 = new Float32Array(words.buffer);
+  /** the byte-planar table of four 32-bit values, one per bucket */
+  const table = (value: (b: number) => void): number[] => {
+    for (let b = 0; b < 4; b++) value(b);
+    const bytes = new Uint8Array(16);
+    for (let b = 0; b < 4; b++) for (let p = 0; p < 4; p++) bytes[4 * p + b] = (words[b]! >>> (8 * p)) & 0xff;
+    const w = new Uint32Array(bytes.buffer);
     return op.v128ConstI32x4(w[0]!, w[1]!, w[2]!, w[3]!);
   };
-  const body: number[][] = [splatWord(0)];
-  for (let j = 0; j < mids.length; j++) {
-    const { f, strict } = midpointTest(mids, j);
-    body.push(op.localGet(T), splatF32(f), strict ? op.f32x4Gt : op.f32x4Ge, op.i32x4Sub); // a passing test is −1
+  const nanBucket = nanIndex >> 2;
+  const IDX = B;
+  const coarse = [3, 7, 11];
+  // a coarse test written ¬(t < l) steps the index by 1 + (−1 where t < l): the 1s go in the start
+  const written = coarse.filter((j) => j < nanIndex).length;
+  const body: number[][] = [splatWord((0x0c080400 + 0x01010101 * written) >>> 0)];
+  for (const j of coarse) {
+    body.push(op.localGet(T), splatF32(threshold(j)), ...(j < nanIndex ? [op.f32x4Lt, op.i8x16Add] : [op.f32x4Ge, op.i8x16Sub]));
   }
-  body.push(splatWord(0x01010101), op.i32x4Mul, op.localSet(B)); // every byte of a lane = k
-  for (let p = 0; p < 4; p++) {
-    body.push(plane(p), op.localGet(B), splatWord((0x80808080 & ~(0xff << (8 * p))) >>> 0), op.v128Or, op.i8x16Swizzle);
-    if (p > 0) body.push(op.v128Or);
+  body.push(op.localSet(IDX), table((b) => (words[b] = bits[4 * b]!)), op.localGet(IDX), op.i8x16Swizzle);
+  for (let c = 0; c < 3; c++) {
+    const passesNaN = 4 * nanBucket + c < nanIndex; // NaN only ever reaches nanBucket's tests
+    body.push(
+      table((b) => (words[b] = (bits[4 * b + c + 1]! - bits[4 * b + c]!) >>> 0)), op.localGet(IDX), op.i8x16Swizzle,
+      op.localGet(T), table((b) => (f32[b] = threshold(4 * b + c))), op.localGet(IDX), op.i8x16Swizzle,
+      ...(passesNaN ? [op.f32x4Lt, op.v128AndNot] : [op.f32x4Ge, op.v128And]),
+      op.i32x4Add,
+    );
   }
-  body.push(op.localSet(B), splatF32(book[nanIndex]!), op.localGet(B), op.localGet(T), op.localGet(T), op.f32x4Ne, op.v128Bitselect);
   body.push(op.localGet(S), op.f32x4Mul);
   return body;
 }
@@ -222,10 +277,10 @@ export type BlockScaleRule =
  * + fq kernel for per-block and MX rows. x and out may be the same (no lane crosses a block).
  */
 function fqBlocksFunction(element: ElementBody, rule: BlockScaleRule, p1: number, p2: number): WasmFunction {
-  const [AMAX, NANV, V, SC, J, E, MODE] = [13, 14, 15, 16, 17, 18, 19];
-  const horizontal = (acc: number): number[][] => [
-    op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]), op.f32x4Pmax, op.localSet(acc),
-    op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11]), op.f32x4Pmax, op.localSet(acc),
+  const [AMAX, NANV, V, SC, J, E, MODE, RC, R] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const horizontal = (acc: number, pick: number[]): number[][] => [
+    op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]), pick, op.localSet(acc),
+    op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11]), pick, op.localSet(acc),
   ];
   /** a loop over the block's vectors: J from I to END; `body` leaves nothing on the stack */
   const eachVector = (body: number[][]): number[][] => [
@@ -235,6 +290,16 @@ function fqBlocksFunction(element: ElementBody, rule: BlockScaleRule, p1: number
     op.localGet(J), op.i32Const(16), op.i32Add, op.localTee(J), op.localGet(END), op.i32LtU, op.brIf(0),
     op.end,
   ];
+  /** the float32 pattern of 2^E, E (local) in [−149, 127]: normal (E + 127) << 23, subnormal 1 << (E + 149) */
+  const pow2 = (): number[][] => [
+    op.localGet(E), op.i32Const(127), op.i32Add, op.i32Const(23), op.i32Shl,
+    op.i32Const(1), op.localGet(E), op.i32Const(149), op.i32Add, op.i32Shl,
+    op.localGet(E), op.i32Const(-127), op.i32GtS, op.select,
+  ];
+  // with elementScaleExp 0 every E8M0 scale is 2^E, E in [−127, 127], whose reciprocal 2^−E is a
+  // float32: x · 2^−E and x / 2^E are the same real number rounded once, so t = x · R, a multiply
+  // instead of a divide (measured 6–13 % of the kernel)
+  const reciprocal = rule.kind === 'e8m0' && rule.elementScaleExp === 0;
   // MODE: 0 = element body, 1 = NaN, 2 = zeros (NaN inputs → zeroNanOut)
   let scaleRule: number[][];
   let zeroNanOut = 0;
@@ -259,15 +324,12 @@ function fqBlocksFunction(element: ElementBody, rule: BlockScaleRule, p1: number
       op.i32Const(rule.emax), op.i32Sub, op.localTee(E),
       op.i32Const(-127), op.localGet(E), op.i32Const(-127), op.i32GtS, op.select, op.localTee(E),
       op.i32Const(127), op.localGet(E), op.i32Const(127), op.i32LtS, op.select,
-      op.i32Const(rule.elementScaleExp), op.i32Add, op.localTee(E),
-      // 2^E as a float32: normal bits (E + 127) << 23, subnormal 1 << (E + 149)
-      op.i32Const(127), op.i32Add, op.i32Const(23), op.i32Shl,
-      op.i32Const(1), op.localGet(E), op.i32Const(149), op.i32Add, op.i32Shl,
-      op.localGet(E), op.i32Const(-127), op.i32GtS, op.select,
-      op.f32ReinterpretI32, op.localSet(SC),
+      op.i32Const(rule.elementScaleExp), op.i32Add, op.localSet(E),
       op.else,
-      op.f32Const(2 ** -127), op.localSet(SC),
+      op.i32Const(-127), op.localSet(E),
       op.end,
+      ...pow2(), op.f32ReinterpretI32, op.localSet(SC),
+      ...(reciprocal ? [op.i32Const(0), op.localGet(E), op.i32Sub, op.localSet(E), ...pow2(), op.f32ReinterpretI32, op.localSet(RC)] : []),
       op.i32Const(0), op.localSet(MODE),
       op.localGet(NANV), op.v128AnyTrue, op.if, op.i32Const(1), op.localSet(MODE), op.end,
     ];
@@ -276,7 +338,7 @@ function fqBlocksFunction(element: ElementBody, rule: BlockScaleRule, p1: number
     name: 'fqBlocks',
     params: [I32, I32, I32, I32, I32],
     results: [],
-    locals: [I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, V128, F32, I32, I32, I32],
+    locals: [I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, V128, F32, I32, I32, I32, F32, V128],
     body: [
       splatF32(p1), op.localSet(P1), splatF32(p2), op.localSet(P2),
       op.block,
@@ -284,22 +346,33 @@ function fqBlocksFunction(element: ElementBody, rule: BlockScaleRule, p1: number
       op.localGet(I), op.localGet(N), op.i32GeU, op.brIf(1),
       op.localGet(I), op.localGet(BLK), op.i32Add, op.localTee(END), op.localGet(N),
       op.localGet(END), op.localGet(N), op.i32LtU, op.select, op.localSet(END),
-      // statistics: absmax over finite lanes, any NaN
+      // statistics: the largest |x| pattern as an integer (3 instructions a vector; patterns order
+      // like |x|, and one ≥ Inf's means an Inf or a NaN) ...
       splatWord(0), op.localSet(AMAX), splatWord(0), op.localSet(NANV),
+      ...eachVector([
+        op.localGet(AMAX), op.localGet(X), op.localGet(J), op.i32Add, op.v128Load(), splatWord(0x7fffffff), op.v128And, op.i32x4MaxS, op.localSet(AMAX),
+      ]),
+      ...horizontal(AMAX, op.i32x4MaxS),
+      // ... and only in a block holding Inf or NaN, absmax over the finite lanes and the NaN flag
+      op.localGet(AMAX), op.i32x4ExtractLane(0), op.i32Const(0x7f800000), op.i32GeU,
+      op.if,
+      splatWord(0), op.localSet(AMAX),
       ...eachVector([
         op.localGet(X), op.localGet(J), op.i32Add, op.v128Load(), op.localSet(V),
         op.localGet(NANV), op.localGet(V), op.localGet(V), op.f32x4Ne, op.v128Or, op.localSet(NANV),
         op.localGet(AMAX), op.localGet(V), op.f32x4Abs, op.localTee(V), op.localGet(V), splatF32(Infinity), op.f32x4Lt, op.v128And, op.f32x4Pmax, op.localSet(AMAX),
       ]),
-      ...horizontal(AMAX),
+      ...horizontal(AMAX, op.f32x4Pmax),
+      op.end,
       op.localGet(AMAX), op.f32x4ExtractLane(0), op.localSet(SC),
       ...scaleRule,
       op.localGet(SC), op.f32x4Splat, op.localSet(S),
+      ...(reciprocal ? [op.localGet(RC), op.f32x4Splat, op.localSet(R)] : []),
       op.localGet(MODE), op.i32Eqz,
       op.if,
       ...eachVector([
         op.localGet(OUT), op.localGet(J), op.i32Add,
-        op.localGet(X), op.localGet(J), op.i32Add, op.v128Load(), op.localGet(S), op.f32x4Div, op.localSet(T),
+        op.localGet(X), op.localGet(J), op.i32Add, op.v128Load(), ...(reciprocal ? [op.localGet(R), op.f32x4Mul] : [op.localGet(S), op.f32x4Div]), op.localSet(T),
         ...element,
         op.v128Store(),
       ]),
@@ -376,52 +449,74 @@ function keyTableFunction(): WasmFunction {
 /**
  * Group statistics: for each block of blockBytes, the record [absmax over finite values,
  * any NaN (i32), min over finite values and 0, max over finite values and 0] — what the scale
- * rules of groups.ts read. Lanes past the block end are masked out.
+ * rules of groups.ts read. Lanes past the block end are masked out. A first loop takes the
+ * largest |x| pattern as an integer and min / max as they come; only a block whose largest
+ * pattern is Inf's or above (an Inf or NaN in it) runs the second loop, which leaves those out.
  */
 function statsFunction(): WasmFunction {
-  // params xPtr, nBytes, blockBytes, outPtr; locals i, end, amax, mn, mx, nan, v, fin
-  const [x, n, blk, out, i, end, amax, mn, mx, nan, v, fin] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  // params xPtr, nBytes, blockBytes, outPtr; locals i, end, amax, mn, mx, nan, v, fin, start
+  const [x, n, blk, out, i, end, amax, mn, mx, nan, v, fin, start] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const horizontal = (acc: number, pick: number[]): number[][] => [
     op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]), pick, op.localSet(acc),
     op.localGet(acc), op.localGet(acc), op.localGet(acc), op.i8x16Shuffle([4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11]), pick, op.localSet(acc),
   ];
-  const accumulate = (masked: boolean): number[][] => [
+  const load = (masked: boolean): number[][] => [
     op.localGet(x), op.localGet(i), op.i32Add, op.v128Load(), op.localSet(v),
     // lanes inside the block: i + 4·lane < end
     ...(masked ? [op.localGet(i), op.i32x4Splat, op.v128ConstI32x4(0, 4, 8, 12), op.i32x4Add, op.localGet(end), op.i32x4Splat, op.i32x4LtU, op.localSet(fin)] : []),
+  ];
+  const patterns = (masked: boolean): number[][] => [
+    ...load(masked),
+    ...(masked ? [op.localGet(v), op.localGet(fin), op.v128And, op.localSet(v)] : []),
+    op.localGet(amax), op.localGet(v), splatWord(0x7fffffff), op.v128And, op.i32x4MaxS, op.localSet(amax),
+    op.localGet(mn), op.localGet(v), op.f32x4Pmin, op.localSet(mn), // v < mn ? v : mn
+    op.localGet(mx), op.localGet(v), op.f32x4Pmax, op.localSet(mx),
+  ];
+  const finite = (masked: boolean): number[][] => [
+    ...load(masked),
     op.localGet(nan), op.localGet(v), op.localGet(v), op.f32x4Ne, ...(masked ? [op.localGet(fin), op.v128And] : []), op.v128Or, op.localSet(nan),
     op.localGet(v), op.f32x4Abs, splatF32(Infinity), op.f32x4Lt, ...(masked ? [op.localGet(fin), op.v128And] : []), op.localGet(v), op.v128And, op.localSet(v),
     op.localGet(amax), op.localGet(v), op.f32x4Abs, op.f32x4Pmax, op.localSet(amax), // amax < |v| ? |v| : amax
-    op.localGet(mn), op.localGet(v), op.f32x4Pmin, op.localSet(mn), // v < mn ? v : mn
+    op.localGet(mn), op.localGet(v), op.f32x4Pmin, op.localSet(mn),
     op.localGet(mx), op.localGet(v), op.f32x4Pmax, op.localSet(mx),
+  ];
+  /** whole vectors (i + 16 ≤ end) unmasked, then at most one vector with the lanes past the end masked out */
+  const block = (accumulate: (masked: boolean) => number[][]): number[][] => [
+    op.localGet(start), op.localSet(i),
+    splatWord(0), op.localSet(amax), splatWord(0), op.localSet(mn), splatWord(0), op.localSet(mx), splatWord(0), op.localSet(nan),
+    op.block,
+    op.loop,
+    op.localGet(end), op.localGet(i), op.i32Const(16), op.i32Add, op.i32LtU, op.brIf(1),
+    ...accumulate(false),
+    op.localGet(i), op.i32Const(16), op.i32Add, op.localSet(i),
+    op.br(0),
+    op.end,
+    op.end,
+    op.localGet(i), op.localGet(end), op.i32LtU,
+    op.if,
+    ...accumulate(true),
+    op.end,
   ];
   return {
     name: 'stats',
     params: [I32, I32, I32, I32],
     results: [],
-    locals: [I32, I32, V128, V128, V128, V128, V128, V128],
+    locals: [I32, I32, V128, V128, V128, V128, V128, V128, I32],
     body: [
       op.block,
       op.loop,
       op.localGet(i), op.localGet(n), op.i32GeU, op.brIf(1),
+      op.localGet(i), op.localSet(start),
       op.localGet(i), op.localGet(blk), op.i32Add, op.localTee(end), op.localGet(n),
       op.localGet(end), op.localGet(n), op.i32LtU, op.select, op.localSet(end),
-      splatWord(0), op.localSet(amax), splatWord(0), op.localSet(mn), splatWord(0), op.localSet(mx), splatWord(0), op.localSet(nan),
-      // whole vectors (i + 16 ≤ end) unmasked, then at most one vector with the lanes past the end masked out
-      op.block,
-      op.loop,
-      op.localGet(end), op.localGet(i), op.i32Const(16), op.i32Add, op.i32LtU, op.brIf(1),
-      ...accumulate(false),
-      op.localGet(i), op.i32Const(16), op.i32Add, op.localSet(i),
-      op.br(0),
-      op.end,
-      op.end,
-      op.localGet(i), op.localGet(end), op.i32LtU,
+      ...block(patterns),
+      ...horizontal(amax, op.i32x4MaxS),
+      op.localGet(amax), op.i32x4ExtractLane(0), op.i32Const(0x7f800000), op.i32GeU,
       op.if,
-      ...accumulate(true),
+      ...block(finite),
+      ...horizontal(amax, op.f32x4Pmax),
       op.end,
       op.localGet(end), op.localSet(i),
-      ...horizontal(amax, op.f32x4Pmax),
       ...horizontal(mn, op.f32x4Pmin),
       ...horizontal(mx, op.f32x4Pmax),
       op.localGet(out), op.localGet(amax), op.f32x4ExtractLane(0), op.f32Store(0),

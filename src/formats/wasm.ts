@@ -167,6 +167,9 @@ export const op = {
   f64ConvertI64S: [0xb9],
   f32x4Pmin: simd(0xea),
   f32x4Pmax: simd(0xeb),
+  i32x4MaxS: simd(0xb8),
+  i8x16Add: simd(0x6e),
+  i8x16Sub: simd(0x71),
 };
 
 /** v128.const with four copies of a 32-bit word. */
