@@ -6,6 +6,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { quote } from 'shell-quote';
 import { openExecTarget } from '../src/targets/exec.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { TargetError, UsageError } from '../src/errors.js';
@@ -83,6 +87,25 @@ describe('exec target robustness', { concurrency: 4 }, () => {
     });
   });
 
+  test('crash with the same format queued behind: those are not re-sent (they would crash it again), the others are', async () => {
+    await withServer('crash', async (target, log) => {
+      const [crashed, sameFormat, other, sameFormatAgain] = await Promise.allSettled([
+        target.forward('int4', x, [8]),
+        target.forward('int4', weights(8, 5), [8]),
+        target.forward('int8', weights(8, 6), [8]),
+        target.forward('int4', weights(8, 7), [8]),
+      ]);
+      assert.match(String((crashed as PromiseRejectedResult).reason), /forward int4: the server exited with code 3 while handling it/);
+      for (const r of [sameFormat, sameFormatAgain]) {
+        assert.match(String((r as PromiseRejectedResult).reason), /^TargetError: forward int4: not re-sent — it crashed the server earlier \(exited with code 3\)$/);
+      }
+      assert.deepEqual((other as PromiseFulfilledResult<Float32Array>).value, fakeQuant(int8, weights(8, 6)));
+      // one death, one restart: the server is still there for the other formats
+      await int8StillWorks(target);
+      assert.equal(log.filter((l) => /restarting the exec server/.test(l)).length, 1);
+    });
+  });
+
   test('hang: no reply within timeoutMs kills the server; the format fails, the others go on', async () => {
     await withServer(
       'hang',
@@ -151,6 +174,38 @@ describe('exec target robustness', { concurrency: 4 }, () => {
       // the server delays early ids longest, so answers arrive out of issue order
       assert.notDeepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7]);
     });
+  });
+
+  test('replies trickling out in odd-sized pieces, with \\r\\n line ends and blank lines, reach the right callers', async () => {
+    // y = x, written back a few bytes at a time: every line, short or long, spans many chunks
+    const dir = mkdtempSync(join(tmpdir(), 'qa-exec-trickle-'));
+    const script = join(dir, 'trickle.mjs');
+    writeFileSync(
+      script,
+      `let input = '';
+      const out = [];
+      const pump = () => { const piece = out.shift(); if (piece === undefined) return; process.stdout.write(piece, pump); };
+      const reply = (text) => { for (let i = 0; i < text.length; i += 997) out.push(text.slice(i, i + 997)); if (out.length > 0) pump(); };
+      process.stdin.setEncoding('latin1').on('data', (d) => {
+        input += d;
+        for (let nl = input.indexOf('\\n'); nl >= 0; nl = input.indexOf('\\n')) {
+          const req = JSON.parse(input.slice(0, nl));
+          input = input.slice(nl + 1);
+          const result = req.method === 'describe' ? { formats: ['int8'], capabilities: ['forward'] } : req.method === 'forward' ? { y: req.params.x } : null;
+          reply(' \\r\\n\\r\\n' + JSON.stringify({ jsonrpc: '2.0', id: req.id, result }) + '\\r\\n');
+        }
+      });
+      process.stdin.on('end', () => process.exit(0));`,
+    );
+    const target = await openExecTarget(quote([process.execPath, script]), options());
+    try {
+      const inputs = [8, 50_000, 3, 70_001].map((n, i) => weights(n, 60 + i));
+      const outputs = await Promise.all(inputs.map((input) => target.forward('int8', input, [input.length])));
+      outputs.forEach((y, i) => assert.deepEqual(y, inputs[i], `request ${i}`));
+    } finally {
+      await target.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a reply without "jsonrpc": "2.0" is accepted with one warning in the log', async () => {

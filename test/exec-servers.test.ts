@@ -73,6 +73,20 @@ for (const server of servers) {
     }
   });
 
+  test(`${server.name} server: large tensors (lines of many pipe chunks both ways) with NaN, ±Inf and -0, three in flight, match the reference bit for bit`, async () => {
+    const target = await openExecTarget(server.command, options());
+    try {
+      const spec = defaultRegistry.get('int8');
+      const inputs = [21, 22, 23].map((seed) => weights(100_000, seed));
+      inputs[0]!.set([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0], 1);
+      const outputs = await Promise.all(inputs.map((x) => target.forward('int8', x, [100, 1000])));
+      outputs.forEach((y, i) => assert.deepEqual(y, fakeQuant(spec, inputs[i]!), `request ${i}`));
+      assert.deepEqual([...outputs[0]!.subarray(1, 5)], [0, fakeQuant(spec, inputs[0]!)[2], fakeQuant(spec, inputs[0]!)[3], 0]);
+    } finally {
+      await target.close();
+    }
+  });
+
   test(`${server.name} server: unknown format is the server's error, for that format only`, async () => {
     const target = await openExecTarget(server.command, options());
     try {

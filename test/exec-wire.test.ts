@@ -105,3 +105,59 @@ test('reply lines: long tensor strings are cut out as raw bytes, the rest is ord
   assert.equal(broken.ok, false);
   assert.match((broken as { text: string }).text, /^\{"id":3,"result":\{"y":"…",\}\}$/);
 });
+
+/** `bytes` cut at the given offsets: a line as the pipe chunks it may arrive in. */
+function cut(bytes: Buffer, at: number[]): Buffer[] {
+  const bounds = [0, ...at, bytes.length];
+  return bounds.slice(1).map((end, i) => bytes.subarray(bounds[i], end));
+}
+
+test('a reply line in pipe chunks parses like the joined line, wherever the chunks are cut', () => {
+  const x = new Float32Array(30_001).map((_, i) => Math.sin(i) * 3);
+  x[5] = Number.NaN;
+  const b64 = encodeTensor(x);
+  const text = `{"jsonrpc":"2.0","id":9,"result":{"note":"say \\"hi\\\\\\"","y":"${b64}","dx":"${b64}"}}`;
+  const line = Buffer.from(text);
+  const yStart = text.indexOf('"y":"') + 5;
+  const escapedQuote = text.indexOf('\\"hi');
+  // every 4-character group offset at a chunk edge, a cut between a backslash and its quote,
+  // cuts at both quotes of a tensor, and 1-byte chunks
+  const cuts: number[][] = [
+    [yStart + 1, yStart + 6, yStart + 11, yStart + 16],
+    [escapedQuote + 1, yStart - 1, yStart, yStart + b64.length, yStart + b64.length + 1],
+    [yStart + 70_000, yStart + 70_001, yStart + 70_002, yStart + 70_003, yStart + 70_004],
+    Array.from({ length: 64 }, (_, i) => yStart + 1000 + i),
+  ];
+  for (const at of cuts) {
+    const parsed = parseLine(cut(line, at));
+    assert.ok(parsed.ok, `cut at ${at.join(', ')}`);
+    const result = (parsed.value as { result: { note: string; y: unknown; dx: unknown } }).result;
+    assert.equal(result.note, 'say "hi\\"');
+    assert.ok(result.y instanceof RawJsonString);
+    assert.equal(result.y.length, b64.length);
+    const y = decodeTensor(result.y, x.length) as Float32Array;
+    assert.ok(y instanceof Float32Array, `cut at ${at.join(', ')}: ${String(y)}`);
+    assert.deepEqual([...y.subarray(0, 5)], [...x.subarray(0, 5)]);
+    assert.ok(Number.isNaN(y[5]));
+    assert.deepEqual(y.subarray(6), x.subarray(6));
+    assert.deepEqual(decodeTensor(result.dx, x.length), decodeTensor(b64, x.length));
+  }
+  // the tensor is not joined into one copy: it stays in the pieces it arrived in
+  const pieces = ((parseLine(cut(line, cuts[0]!)) as { value: { result: { y: RawJsonString } } }).value.result.y).pieces;
+  assert.deepEqual(pieces.map((p) => p.length), [1, 5, 5, 5, b64.length - 16]);
+});
+
+test('a tensor in pieces is checked like a string: element count, garbage in any piece, big-endian hosts', () => {
+  const x = new Float32Array(20_000).map((_, i) => i - 0.5);
+  const b64 = encodeTensor(x);
+  const line = (body: string): Buffer => Buffer.from(`{"id":1,"result":{"y":"${body}"}}`);
+  const y = (bytes: Buffer, at: number[]): unknown => ((parseLine(cut(bytes, at)) as { value: { result: { y: unknown } } }).value.result.y);
+  assert.equal(decodeTensor(y(line(b64), [40_000]), 20_001), 'got 106668 base64 characters (≈ 20000 float32 values), expected 106672 characters = 20001 values');
+  const garbage = `${b64.slice(0, 50_001)}!${b64.slice(50_002)}`;
+  assert.match(decodeTensor(y(line(garbage), [30_000, 50_000, 50_003]), 20_000) as string, /decodes to 79999 bytes, expected 80000/);
+  assert.deepEqual(decodeTensor(y(line(b64), [30_001, 30_002]), 20_000, false), x);
+  // long strings with escapes are not cut out: JSON.parse unescapes them (e.g. servers that write \/)
+  const slashes = parseLine(cut(line(b64.replaceAll('/', '\\/')), [40_000]));
+  assert.ok(slashes.ok);
+  assert.deepEqual(decodeTensor((slashes.value as { result: { y: unknown } }).result.y, 20_000), x);
+});

@@ -9,8 +9,8 @@ import { basename } from 'node:path';
 import { TargetError, UsageError } from '../errors.js';
 import type { Capability, Target, TargetOptions } from './types.js';
 import { parseCommand } from './exec/argv.js';
-import { ExecRpc } from './exec/rpc.js';
-import { base64LengthFor, decodeTensor, encodeTensor, joinJsonText } from './exec/tensor.js';
+import { ExecRpc, type JsonPieces } from './exec/rpc.js';
+import { base64LengthFor, decodeTensor, encodeTensor } from './exec/tensor.js';
 
 /** Default per-request silence limit; config key `exec.timeoutMs`. */
 export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
@@ -165,13 +165,13 @@ class ExecTarget implements Target {
 }
 
 /**
- * The params object as JSON bytes. Base64 needs no escaping, so each tensor is encoded once
- * and copied into the request as it is: no megabyte string concatenation, no JSON.stringify
- * scan, no utf8 re-encoding on the way to the pipe.
+ * The params object as JSON text pieces. Base64 needs no escaping, so each tensor is encoded
+ * once and goes to the pipe as it is: no megabyte string concatenation, no JSON.stringify
+ * scan, no utf8 re-encoding, no Buffer of its own. The format name may be any text: utf8 bytes.
  */
-function params(format: string, shape: readonly number[], tensors: Record<string, Float32Array>, extra = ''): Buffer {
-  const pieces: [string, 'utf8' | 'latin1'][] = [[`{"format":${JSON.stringify(format)},"shape":${JSON.stringify(shape)}`, 'utf8']];
-  for (const [name, t] of Object.entries(tensors)) pieces.push([`,"${name}":"`, 'latin1'], [encodeTensor(t), 'latin1'], ['"', 'latin1']);
-  pieces.push([`${extra}}`, 'utf8']);
-  return joinJsonText(pieces);
+function params(format: string, shape: readonly number[], tensors: Record<string, Float32Array>, extra = ''): JsonPieces {
+  const pieces: (Buffer | string)[] = [Buffer.from(`{"format":${JSON.stringify(format)},"shape":${JSON.stringify(shape)}`)];
+  for (const [name, t] of Object.entries(tensors)) pieces.push(`,"${name}":"`, encodeTensor(t), '"');
+  pieces.push(`${extra}}`);
+  return pieces;
 }

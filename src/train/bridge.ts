@@ -43,3 +43,16 @@ export function bridgeFor(target: Target, format: string): QuantizerBridge {
       : `weights quantized by ${target.kind} forward each step; the target has no gradient, so training used an identity straight-through estimator`,
   };
 }
+
+/**
+ * Independent target calls (one per weight matrix) kept in flight together — an exec target
+ * pipelines them, so the server can start on the next matrix while quant-audit decodes the
+ * last — with the results in call order and, if any failed, the first failure in call order
+ * thrown, as a loop that awaited them one by one would have.
+ */
+export async function allInOrder<T>(calls: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(calls);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}

@@ -9,7 +9,7 @@ import { Rng } from '../rng.js';
 import type { Corpus } from '../corpus/index.js';
 import { createModel, crossEntropy, disposeBatch, makeBatch, type Batch, type EffectiveWeights } from './model.js';
 import { createOptimizer, type OptimizerName } from './optimizers.js';
-import type { QuantizerBridge } from './bridge.js';
+import { allInOrder, type QuantizerBridge } from './bridge.js';
 import { earlyStopReason, type StopReason } from './early-stop.js';
 import type { LearnabilitySettings } from './settings.js';
 
@@ -83,9 +83,8 @@ export async function trainLane(spec: LaneSpec, bridge: QuantizerBridge, corpus:
       // clone(): an identity quantizer returns the variable itself, which must survive the dispose below.
       return tf.tidy(() => vars.map((v) => bridge.fakeQuant(v).clone() as Tensor2D)) as unknown as EffectiveWeights;
     }
-    const out: Tensor2D[] = [];
-    for (const v of vars) out.push(tf.tensor2d(await bridge.forward(v.dataSync() as Float32Array, v.shape), v.shape as [number, number]));
-    return out as unknown as EffectiveWeights;
+    const quantized = await allInOrder(vars.map((v) => bridge.forward(v.dataSync() as Float32Array, v.shape)));
+    return quantized.map((w, i) => tf.tensor2d(w, vars[i]!.shape as [number, number])) as unknown as EffectiveWeights;
   };
 
   const evaluate = async (): Promise<number> => {
@@ -110,15 +109,14 @@ export async function trainLane(spec: LaneSpec, bridge: QuantizerBridge, corpus:
       grads = vars.map((v) => byName[v.name]!);
     } else {
       const master = vars.map((v) => v.dataSync() as Float32Array);
-      const quantized: Tensor2D[] = [];
-      for (let i = 0; i < vars.length; i++) quantized.push(tf.tensor2d(await bridge.forward(master[i]!, vars[i]!.shape), vars[i]!.shape as [number, number]));
+      const forwards = await allInOrder(master.map((w, i) => bridge.forward(w, vars[i]!.shape)));
+      const quantized = forwards.map((w, i) => tf.tensor2d(w, vars[i]!.shape as [number, number]));
       const dq = tf.grads((e: Tensor, h: Tensor, o: Tensor) => crossEntropy(shape, [e, h, o] as unknown as EffectiveWeights, batch))(quantized);
       quantized.forEach((t) => t.dispose());
       if (bridge.gradient) {
-        grads = [];
-        for (let i = 0; i < vars.length; i++) {
-          grads.push(tf.tensor(await bridge.gradient(master[i]!, vars[i]!.shape, dq[i]!.dataSync() as Float32Array), vars[i]!.shape));
-        }
+        const gradient = bridge.gradient;
+        const dx = await allInOrder(master.map((w, i) => gradient(w, vars[i]!.shape, dq[i]!.dataSync() as Float32Array)));
+        grads = dx.map((g, i) => tf.tensor(g, vars[i]!.shape));
         dq.forEach((t) => t.dispose());
       } else {
         grads = dq;
@@ -132,8 +130,12 @@ export async function trainLane(spec: LaneSpec, bridge: QuantizerBridge, corpus:
     grads.forEach((g) => g.dispose());
     if (!spec.masterWeights) {
       // The original trainer's bug: the rounded weights replace the fp32 ones.
-      if (bridge.kind === 'autodiff') for (const v of vars) tf.tidy(() => v.assign(bridge.fakeQuant(v) as Tensor2D));
-      else for (const v of vars) v.assign(tf.tensor2d(await bridge.forward(v.dataSync() as Float32Array, v.shape), v.shape as [number, number]));
+      if (bridge.kind === 'autodiff') {
+        for (const v of vars) tf.tidy(() => v.assign(bridge.fakeQuant(v) as Tensor2D));
+      } else {
+        const rounded = await allInOrder(vars.map((v) => bridge.forward(v.dataSync() as Float32Array, v.shape)));
+        vars.forEach((v, i) => v.assign(tf.tensor2d(rounded[i]!, v.shape as [number, number])));
+      }
     }
     return allZero;
   };

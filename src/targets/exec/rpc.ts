@@ -10,7 +10,7 @@
  * ("poisoned"), so one bad format cannot use up the single restart for the others.
  */
 import { TargetError } from '../../errors.js';
-import { parseLine, RawJsonString } from './reply.js';
+import { lineText, parseLine, RawJsonString } from './reply.js';
 import { ServerProcess, type ServerExit } from './server-process.js';
 
 export interface RpcOptions {
@@ -33,13 +33,20 @@ export interface RpcOptions {
   startupTimeoutMs?: number;
 }
 
+/**
+ * JSON text in pieces, written to the pipe one after another without being joined: a Buffer as
+ * its bytes, a string as ASCII text (base64 tensors). Node copies such a string straight into
+ * the pipe's write buffer; a Buffer of our own would cost a second copy and more garbage.
+ */
+export type JsonPieces = readonly (Buffer | string)[];
+
 interface Pending {
   id: number;
   method: string;
   /** The format a request is about ('' for describe/shutdown): failures are reported per format. */
   format: string;
   /** The request as written to stdin (kept to re-send it to a restarted server). */
-  line: string | readonly Buffer[];
+  line: JsonPieces;
   resolve(result: unknown): void;
   reject(error: Error): void;
 }
@@ -75,11 +82,11 @@ export class ExecRpc {
   }
 
   /**
-   * Send one request; resolves with its `result`, rejects with a TargetError. `params` may be
-   * pre-serialized JSON, as text or as bytes (the target splices multi-megabyte base64
-   * tensors in without JSON.stringify walking them again; bytes go to the pipe uncopied).
+   * Send one request; resolves with its `result`, rejects with a TargetError. `params` is
+   * pre-serialized JSON (the target splices multi-megabyte base64 tensors in without
+   * JSON.stringify walking them, and they go to the pipe without another copy).
    */
-  call(method: string, format: string, params: JsonObject | string | Buffer | undefined): Promise<unknown> {
+  call(method: string, format: string, params: JsonPieces | undefined): Promise<unknown> {
     const what = describeCall(method, format);
     if (this.closing) return Promise.reject(new TargetError(`${what}: the exec target is closed.`));
     if (this.deadReason) return Promise.reject(new TargetError(`${what}: ${this.deadReason}`));
@@ -87,13 +94,8 @@ export class ExecRpc {
     if (poison) return Promise.reject(new TargetError(`${what}: not sent — ${poison}`));
 
     const id = this.nextId++;
-    const head = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}`;
-    const line: Pending['line'] =
-      params === undefined
-        ? `${head}}\n`
-        : Buffer.isBuffer(params)
-          ? [Buffer.from(`${head},"params":`), params, Buffer.from('}\n')]
-          : `${head},"params":${typeof params === 'string' ? params : JSON.stringify(params)}}\n`;
+    const head = Buffer.from(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}`);
+    const line: JsonPieces = params === undefined ? [head, '}\n'] : [head, ',"params":', ...params, '}\n'];
     return new Promise<unknown>((resolve, reject) => {
       const request: Pending = { id, method, format, line, resolve, reject };
       this.send(request);
@@ -117,7 +119,7 @@ export class ExecRpc {
     proc.setKeepsProcessAlive(true); // we are about to wait for its exit
     if (proc.alive) {
       this.shutdownId = this.nextId++;
-      proc.write(`${JSON.stringify({ jsonrpc: '2.0', id: this.shutdownId, method: 'shutdown' })}\n`);
+      proc.write([`${JSON.stringify({ jsonrpc: '2.0', id: this.shutdownId, method: 'shutdown' })}\n`]);
       proc.endInput();
       const grace = this.opts.shutdownGraceMs ?? 1000;
       let timer: NodeJS.Timeout | undefined;
@@ -175,16 +177,17 @@ export class ExecRpc {
 
   // ---- receiving ---------------------------------------------------------------------
 
-  private onLine(bytes: Buffer): void {
+  private onLine(pieces: readonly Buffer[]): void {
     this.heardFrom = true;
     this.armWatchdog(); // any output is a sign of life
-    const parsed = parseLine(bytes);
+    const parsed = parseLine(pieces);
     if (!parsed.ok) {
       this.onMalformed(parsed.text, notJsonProblem(parsed.text));
       return;
     }
     const message = parsed.value;
-    const line = (): string => (bytes.length < 4096 ? bytes.toString('utf8') : `${bytes.subarray(0, 200).toString('utf8')}…`);
+    const size = pieces.reduce((n, p) => n + p.length, 0);
+    const line = (): string => (size < 4096 ? lineText(pieces, size) : `${lineText(pieces, 200)}…`);
     if (typeof message !== 'object' || message === null || Array.isArray(message)) {
       this.onMalformed(line(), `the server wrote ${Array.isArray(message) ? 'a JSON array (batches are not part of the protocol)' : `the JSON value ${abbreviate(line())}`} instead of a JSON-RPC response object`);
       return;
@@ -353,8 +356,18 @@ export class ExecRpc {
       }
       return;
     }
-    // Requests that were merely queued behind the culprit go to the restarted server.
-    for (const r of innocents) this.send(r);
+    // Requests that were merely queued behind the culprit go to the restarted server — except
+    // those for the method × format that just crashed or hung it: they would do it again and
+    // use up the restart the other formats need.
+    for (const r of innocents) {
+      const poison = this.poisoned.get(poisonKey(r.method, r.format));
+      if (!poison) {
+        this.send(r);
+        continue;
+      }
+      this.abandoned.add(r.id);
+      r.reject(new TargetError(`${describeCall(r.method, r.format)}: not re-sent — ${poison}`));
+    }
   }
 }
 

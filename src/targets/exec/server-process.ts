@@ -16,8 +16,11 @@ export interface ServerExit {
 
 export interface ServerProcessOptions {
   argv: readonly string[];
-  /** One complete stdout line, without its newline (a view: parse it before returning). */
-  onLine(line: Buffer): void;
+  /**
+   * One complete stdout line without its newline, as the chunks it arrived in (views of
+   * buffers that are never reused; a long line is not joined into one copy).
+   */
+  onLine(line: readonly Buffer[]): void;
   /** A stdout line grew past maxLineBytes without a newline. */
   onOversizedLine(bytes: number): void;
   log(message: string): void;
@@ -91,16 +94,18 @@ export class ServerProcess {
     return basename(this.opts.argv[0]!);
   }
 
-  /** Write one message: a string, or byte pieces sent together (one writev, no concatenation). */
-  write(line: string | readonly Buffer[]): void {
+  /**
+   * Write one message given as pieces, sent together (one writev): a Buffer as its bytes, a
+   * string as ASCII (latin1: Node copies it byte for byte, no utf8 encoding pass).
+   */
+  write(pieces: readonly (Buffer | string)[]): void {
     const stdin = this.child.stdin;
     if (!stdin.writable) return;
-    if (typeof line === 'string') {
-      stdin.write(line);
-      return;
-    }
     stdin.cork();
-    for (const piece of line) stdin.write(piece);
+    for (const piece of pieces) {
+      if (typeof piece === 'string') stdin.write(piece, 'latin1');
+      else stdin.write(piece);
+    }
     stdin.uncork();
   }
 
@@ -132,27 +137,20 @@ export class ServerProcess {
 
   private onStdout(chunk: Buffer): void {
     let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      const piece = chunk.subarray(start, nl);
-      let line: Buffer;
-      if (this.stdoutChunks.length === 0) {
-        line = piece;
-      } else {
-        this.stdoutChunks.push(piece);
-        line = Buffer.concat(this.stdoutChunks, this.stdoutBytes + piece.length);
-        this.stdoutChunks = [];
-        this.stdoutBytes = 0;
-      }
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      const line = this.stdoutChunks;
+      const bytes = this.stdoutBytes + nl - start;
+      if (nl > start) line.push(chunk.subarray(start, nl));
+      this.stdoutChunks = [];
+      this.stdoutBytes = 0;
       start = nl + 1;
-      if (line.length > 0 && line[line.length - 1] === 13) line = line.subarray(0, -1);
-      if (!isBlank(line)) this.opts.onLine(line);
+      const last = line[line.length - 1];
+      if (last && last[last.length - 1] === 13) line[line.length - 1] = last.subarray(0, -1);
+      if (!isBlank(line, bytes)) this.opts.onLine(line);
     }
     if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      this.stdoutChunks.push(rest);
-      this.stdoutBytes += rest.length;
+      this.stdoutChunks.push(chunk.subarray(start));
+      this.stdoutBytes += chunk.length - start;
       if (this.stdoutBytes > this.opts.maxLineBytes) {
         const bytes = this.stdoutBytes;
         this.stdoutChunks = [];
@@ -187,8 +185,8 @@ export class ServerProcess {
   }
 }
 
-function isBlank(line: Buffer): boolean {
-  if (line.length > 64) return false;
-  for (const byte of line) if (byte !== 0x20 && byte !== 0x09) return false;
+function isBlank(line: readonly Buffer[], bytes: number): boolean {
+  if (bytes > 64) return false;
+  for (const piece of line) for (const byte of piece) if (byte !== 0x20 && byte !== 0x09) return false;
   return true;
 }

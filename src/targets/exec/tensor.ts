@@ -27,45 +27,56 @@ export function base64LengthFor(count: number): number {
  * values. Returns a string describing the problem instead when the text is not that.
  */
 export function decodeTensor(value: unknown, count: number, littleEndianHost = HOST_IS_LITTLE_ENDIAN): Float32Array | string {
-  // Long strings arrive as raw bytes (see reply.ts); they are base64 text all the same.
-  const text = value instanceof RawJsonString ? value.toString() : value;
-  if (typeof text !== 'string') {
-    return `expected a base64 string of little-endian float32, got ${Array.isArray(text) ? 'a JSON array' : text === null ? 'null' : typeof text}`;
+  // Long strings arrive as raw byte pieces (see reply.ts); they are base64 text all the same.
+  if (typeof value !== 'string' && !(value instanceof RawJsonString)) {
+    return `expected a base64 string of little-endian float32, got ${Array.isArray(value) ? 'a JSON array' : value === null ? 'null' : typeof value}`;
   }
   // Node's base64 decoder skips characters it does not know, so check the length first:
   // it catches wrong element counts and most garbage before any bytes are decoded.
   const expectedChars = base64LengthFor(count);
-  if (text.length !== expectedChars) {
-    const approxValues = Math.floor((text.length * 3) / 4 / 4);
-    return `got ${text.length} base64 characters (≈ ${approxValues} float32 values), expected ${expectedChars} characters = ${count} values`;
+  if (value.length !== expectedChars) {
+    const approxValues = Math.floor((value.length * 3) / 4 / 4);
+    return `got ${value.length} base64 characters (≈ ${approxValues} float32 values), expected ${expectedChars} characters = ${count} values`;
   }
-  const out = new Float32Array(count);
-  if (littleEndianHost) {
-    // Decode straight into the result's memory: no intermediate Buffer, no second copy.
-    const written = Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(text, 'base64');
-    if (written !== count * 4) return badBase64(written, count);
-    return out;
+  // Not zero-filled (every byte is written before it is returned), and its own memory, not a
+  // slice of Node's shared pool. On little-endian hosts it is the result's memory: no second copy.
+  const bytes = Buffer.allocUnsafeSlow(count * 4);
+  const out = littleEndianHost ? new Float32Array(bytes.buffer, bytes.byteOffset, count) : new Float32Array(count);
+  const written = typeof value === 'string' ? bytes.write(value, 'base64') : writeBase64Pieces(value.pieces, bytes);
+  if (written !== count * 4) return badBase64(written, count);
+  if (!littleEndianHost) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
   }
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== count * 4) return badBase64(bytes.length, count);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
+}
+
+/**
+ * Decode base64 text held as byte pieces into `out`, piece by piece: each piece becomes a
+ * string of at most one pipe chunk (64 KiB, cheap young-generation garbage) instead of one
+ * multi-megabyte string. A 4-character group split between pieces is decoded on its own.
+ * Returns the number of bytes written.
+ */
+function writeBase64Pieces(pieces: readonly Buffer[], out: Buffer): number {
+  let written = 0;
+  let partial = ''; // the start of a 4-character group cut by a piece boundary
+  for (const piece of pieces) {
+    let start = 0;
+    if (partial !== '') {
+      start = Math.min(4 - partial.length, piece.length);
+      partial += piece.toString('latin1', 0, start);
+      if (partial.length < 4) continue;
+      written += out.write(partial, written, 'base64');
+      partial = '';
+    }
+    const end = start + ((piece.length - start) & ~3);
+    if (end > start) written += out.write(piece.toString('latin1', start, end), written, 'base64');
+    partial = piece.toString('latin1', end);
+  }
+  if (partial !== '') written += out.write(partial, written, 'base64');
+  return written;
 }
 
 function badBase64(bytes: number, count: number): string {
   return `the base64 text decodes to ${bytes} bytes, expected ${count * 4} (${count} float32 values); is it valid base64 (A–Z a–z 0–9 + /, = padding)?`;
-}
-
-/**
- * JSON text pieces joined into one Buffer: `utf8` for ordinary JSON, `latin1` for base64
- * text (ASCII, so latin1 is the same bytes and a plain copy, where utf8 would be re-encoded).
- */
-export function joinJsonText(pieces: readonly (readonly [text: string, encoding: 'utf8' | 'latin1'])[]): Buffer {
-  let size = 0;
-  for (const [text, encoding] of pieces) size += encoding === 'latin1' ? text.length : Buffer.byteLength(text, 'utf8');
-  const out = Buffer.allocUnsafe(size);
-  let offset = 0;
-  for (const [text, encoding] of pieces) offset += out.write(text, offset, encoding);
-  return out;
 }
