@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   const lines = [
     '## ONNX target: QDQ site audit cost',
     '',
-    `Date 2026-11-26 · machine: ${cpus().length} cores (nproc), ${cpus()[0]?.model ?? 'cpu'} · node ${process.version} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu · load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')} (other work shared the 2 cores).`,
+    `Date 2026-11-26 · machine: ${cpus().length} cores (nproc), ${cpus()[0]?.model ?? 'cpu'} · node ${process.version} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu · load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')} (1-min / 5-min / 15-min; the 1-min figure includes the bench itself)`,
     'Command: `npx tsc -p . && node dist/bench/onnx.js` (all rows from one run).',
     '',
     'Model: L layers of width W, each an int8 activation Q/DQ (per tensor) and an int8 per-channel weight Q/DQ before a Gemm,',
