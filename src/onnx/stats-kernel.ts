@@ -361,10 +361,16 @@ function getEngine(): Engine | null {
   return engine;
 }
 
-/** Ensure room for `groups` scale groups; the memory only grows. */
-function reserve(e: Engine, groups: number): void {
+/** Room for `groups` scale groups (the memory only grows); false when it cannot grow that far (the JS passes run). */
+function reserve(e: Engine, groups: number): boolean {
   const need = GROUPS + ARRAYS * groups * 8;
-  if (e.memory.buffer.byteLength < need) e.memory.grow(Math.ceil((need - e.memory.buffer.byteLength) / PAGE));
+  if (e.memory.buffer.byteLength >= need) return true;
+  try {
+    e.memory.grow(Math.ceil((need - e.memory.buffer.byteLength) / PAGE));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface KernelInput {
@@ -413,8 +419,7 @@ function sumHistograms(h: Int32Array, bins: number): Int32Array {
 /** Pass 1 (range) over runs; returns null where WebAssembly is unavailable. */
 export function rangeKernel(inp: KernelInput): KernelOutput | null {
   const e = getEngine();
-  if (!e) return null;
-  reserve(e, inp.groups);
+  if (!e || !reserve(e, inp.groups)) return null;
   const { x, inner, channels, groups } = inp;
   const words = new Int32Array(e.memory.buffer, I_STATE, 16);
   words.fill(0);
@@ -433,8 +438,7 @@ export function rangeKernel(inp: KernelInput): KernelOutput | null {
 /** Pass 2 (fused) over runs with the reference quantizer's scale and zero-point per group. */
 export function fusedKernel(inp: KernelInput, refScale: Float64Array, refZp: Float64Array): FusedOutput | null {
   const e = getEngine();
-  if (!e) return null;
-  reserve(e, inp.groups);
+  if (!e || !reserve(e, inp.groups)) return null;
   const { x, dq, twin, inner, channels, groups, qmin, qmax } = inp;
   const buf = e.memory.buffer;
   new Float64Array(buf, F_STATE, 8).fill(0);
