@@ -14,6 +14,7 @@ import { openExecTarget } from '../src/targets/exec.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import type { Target } from '../src/targets/types.js';
 import { nodeServer } from './exec-support.js';
+import { tinyLane } from './lane-support.js';
 
 let corpus: Corpus;
 
@@ -22,25 +23,7 @@ before(async () => {
   corpus = loadCorpus('builtin:markov');
 });
 
-const spec = (over: Partial<LaneSpec> = {}): LaneSpec => ({
-  name: 'QA-exec-lane',
-  format: 'int8',
-  optimizer: 'adamw',
-  seed: 1597,
-  lr: 0.01,
-  steps: 12,
-  control: false,
-  model: { vocab: 128, context: 4, embed: 8, hidden: 32, initStd: 0.1, headGain: 0.5 },
-  batch: 32,
-  evalEvery: 4,
-  evalTokens: 256,
-  masterWeights: true,
-  earlyStop: false,
-  deadLine: 6.9,
-  cleanMargin: 0.05,
-  patience: 10,
-  ...over,
-});
+const spec = (over: Partial<LaneSpec> = {}): LaneSpec => tinyLane({ name: 'QA-exec-lane', format: 'int8', steps: 12, evalEvery: 4, ...over });
 
 const int8 = defaultRegistry.get('int8');
 

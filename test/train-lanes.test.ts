@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { tf, initTf } from '../src/tf.js';
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadCorpus, type Corpus } from '../src/corpus/index.js';
-import { trainLane, type LaneSpec } from '../src/train/lane.js';
+import { trainLane } from '../src/train/lane.js';
+import { tinyLane } from './lane-support.js';
 import { bridgeFor, IDENTITY_BRIDGE, type QuantizerBridge } from '../src/train/bridge.js';
 import type { Target } from '../src/targets/types.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -25,27 +26,7 @@ before(async () => {
   corpus = loadCorpus('builtin:markov');
 });
 
-function spec(over: Partial<LaneSpec> = {}): LaneSpec {
-  return {
-    name: 'QA-test',
-    format: 'test',
-    optimizer: 'adamw',
-    seed: 1597,
-    lr: 0.01,
-    steps: 30,
-    control: false,
-    model: { vocab: 128, context: 4, embed: 8, hidden: 32, initStd: 0.1, headGain: 0.5 },
-    batch: 32,
-    evalEvery: 10,
-    evalTokens: 256,
-    masterWeights: true,
-    earlyStop: false,
-    deadLine: 6.9,
-    cleanMargin: 0.05,
-    patience: 10,
-    ...over,
-  };
-}
+const spec = tinyLane;
 
 /** Symmetric per-tensor int8 with a straight-through gradient (a correct, coarse quantizer). */
 const int8Ste: QuantizerBridge = {

@@ -8,7 +8,7 @@
  */
 import { countNonFinite, entropyBits } from '../stats.js';
 import type { CodeType } from './proto.js';
-import { byteHistogram, CHUNK, fusedKernel, kernelAvailable, rangeKernel } from './stats-kernel.js';
+import { byteHistogram, CHUNK, fusedKernel, kernelAvailable, rangeKernel, type GroupSums } from './stats-kernel.js';
 
 export interface SiteTensors {
   /** The float tensor quantized (undefined for dq-only sites). */
@@ -405,15 +405,6 @@ function rangePass(x: Float32Array, ids: Int32Array | null, inner: number, chann
     hi[g] = h;
   }
   return nonFinite;
-}
-
-interface GroupSums {
-  sig: Float64Array;
-  noise: Float64Array;
-  refNoise: Float64Array;
-  nonzero: Float64Array;
-  zeroed: Float64Array;
-  refZeroed: Float64Array;
 }
 
 /**

@@ -391,13 +391,17 @@ export interface KernelOutput {
   nonFiniteX: number;
 }
 
-export interface FusedOutput {
+/** Per scale group: Σx², Σ(x − dq)², Σ(x − ref)², nonzero inputs, those dq sends to 0, those the reference sends to 0. */
+export interface GroupSums {
   sig: Float64Array;
   noise: Float64Array;
   refNoise: Float64Array;
   nonzero: Float64Array;
   zeroed: Float64Array;
   refZeroed: Float64Array;
+}
+
+export interface FusedOutput extends GroupSums {
   refCounts: Int32Array;
   /** negatives, lost, refLost, nonFiniteY, sumY2, twinSig, twinNoise (site-stats' TOTALS order). */
   totals: Float64Array;
