@@ -1,12 +1,16 @@
 /**
- * The whole probe through worker threads: lanes on the reference target give the same bpb
- * with 2 workers as in the main thread, and a bad target spec is a usage error from the worker.
+ * The whole probe on the main thread plus worker threads: lanes on the reference target give the
+ * same bpb with 3 executors as with the main thread alone; a lane trained on a worker thread equals
+ * the same lane on the main thread; a bad target spec is a usage error, also from a worker.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runLearnability, type LearnabilityOptions } from '../probes/learnability.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { UsageError } from '../src/errors.js';
+import { loadCorpus } from '../src/corpus/index.js';
+import { openExecutors, WorkerExecutor } from '../src/train/pool.js';
+import { tinyLane } from './lane-support.js';
 
 function options(over: Partial<LearnabilityOptions> = {}): LearnabilityOptions {
   return {
@@ -26,9 +30,9 @@ function options(over: Partial<LearnabilityOptions> = {}): LearnabilityOptions {
   };
 }
 
-test('2 worker threads and the main thread train the same lanes to the same bpb', async () => {
+test('the main thread with 2 worker threads trains the same lanes to the same bpb as the main thread alone', async () => {
   const events: string[] = [];
-  const threaded = await runLearnability(options({ workers: 2, onProgress: (p) => events.push(`${p.done}/${p.total}`) }));
+  const threaded = await runLearnability(options({ workers: 3, onProgress: (p) => events.push(`${p.done}/${p.total}`) }));
   const inline = await runLearnability(options({ workers: 1 }));
   assert.deepEqual(
     threaded.lanes.map((l) => l.name),
@@ -48,4 +52,23 @@ test('2 worker threads and the main thread train the same lanes to the same bpb'
 
 test('a target a worker cannot open is a usage error, not a hang', async () => {
   await assert.rejects(runLearnability(options({ target: 'mutant:no-such-bug', workers: 2 })), (e: unknown) => e instanceof UsageError && /unknown mutant/.test(e.message));
+});
+
+test('a lane on a worker thread is the same lane as on the main thread, bit for bit', async () => {
+  const init = { target: 'reference', targetOptions: {}, backend: 'wasm' as const, corpus: loadCorpus('builtin:markov') };
+  const executors = await openExecutors(2, init);
+  try {
+    assert.ok(executors[1] instanceof WorkerExecutor, 'the second executor is a worker thread');
+    const spec = tinyLane({ name: 'QA-int4-worker', format: 'int4', steps: 10, evalEvery: 5 });
+    const [main, worker] = await Promise.all(executors.map((e) => e.run(spec)));
+    assert.deepEqual(worker!.curve, main!.curve);
+    assert.ok(worker!.bestBpb < worker!.curve[0]!.bpb, 'it learns');
+  } finally {
+    await Promise.all(executors.map((e) => e.close()));
+  }
+});
+
+test('a target a worker thread cannot open is a usage error from the worker', async () => {
+  const init = { target: 'mutant:no-such-bug', targetOptions: {}, backend: 'wasm' as const, corpus: loadCorpus('builtin:markov') };
+  await assert.rejects(WorkerExecutor.open(init), (e: unknown) => e instanceof UsageError && /unknown mutant/.test(e.message));
 });

@@ -153,6 +153,9 @@ export async function trainLane(spec: LaneSpec, bridge: QuantizerBridge, corpus:
         disposeBatch(batch);
       }
       step++;
+      // Let the event loop run between steps (~9 µs a turn, measured): lanes also train on the main thread, beside
+      // the worker threads whose messages (progress, a finished lane) it must serve.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (step % spec.evalEvery === 0 || step === spec.steps) {
         const bpb = await evaluate();
         if (spec.earlyStop && step < spec.steps) {

@@ -1,5 +1,5 @@
 /**
- * Runs lane specs on N executors (worker threads, or the main thread when N = 1) and
+ * Runs lane specs on N executors (the main thread, plus N − 1 worker threads) and
  * schedules them so results never depend on N: every control lane runs first, and a lane
  * starts only after its own control has finished (its early-stopping rule reads the control's
  * final bpb). Same specs ⇒ same outcomes, whatever the worker count.
@@ -19,7 +19,8 @@ export interface Executor {
 /** The worker script next to this module (dist/src/train/worker.js once compiled). */
 export const WORKER_URL = new URL('./worker.js', import.meta.url);
 
-class WorkerExecutor implements Executor {
+/** Lanes on a worker thread (exported for the tests, which check it trains exactly as the main thread). */
+export class WorkerExecutor implements Executor {
   private pending?: { resolve(o: LaneOutcome): void; reject(e: Error): void; onEval?: (step: number, bpb: number) => void };
   private constructor(
     private readonly worker: Worker,
@@ -77,15 +78,20 @@ class WorkerExecutor implements Executor {
   }
 }
 
+/**
+ * The main thread's own runner (its engine is already up, so it trains at once) and count − 1
+ * worker threads. A worker takes ~0.7 s to load tfjs and its target; the main thread trains
+ * meanwhile and yields to the event loop between steps (trainLane), so the workers' messages
+ * are served. One thread fewer than all-workers, too: the main thread is not left idle beside them.
+ */
 export async function openExecutors(count: number, init: RunnerInit): Promise<Executor[]> {
-  if (count <= 1) return [await LaneRunner.open(init)];
-  const opened = await Promise.allSettled(Array.from({ length: count }, () => WorkerExecutor.open(init)));
+  const opened = await Promise.allSettled([LaneRunner.open(init), ...Array.from({ length: Math.max(0, count - 1) }, () => WorkerExecutor.open(init))]);
   const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     await Promise.all(opened.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
     throw failed.reason;
   }
-  return opened.map((r) => (r as PromiseFulfilledResult<WorkerExecutor>).value);
+  return opened.map((r) => (r as PromiseFulfilledResult<Executor>).value);
 }
 
 /** The control a lane is judged against (and waits for): same optimizer, seed and lr. */
