@@ -189,7 +189,7 @@ test('bad-dead-block: scale-collapse at fc1_w_q names block 4 (row 1, block 1) a
   assert.equal(sc.verdict, 'fail');
   assert.equal(sc.evidence.measurements.granularity, 'per-block(6) axis 1');
   assert.match(sc.witness!.summary, /1 of 24 scale groups send ≥ 99 % of their nonzero inputs to 0 \(groups 4 \[1, 1\]\)/);
-  assert.match(sc.witness!.summary, /group 4; allowed \[0\.1, 10\]/);
+  assert.match(sc.witness!.summary, /group 4 \[1, 1\]; allowed \[0\.1, 10\]/);
   // scale ×10⁴: coverage ≈ 10⁴ × 15/14 · |x| max / range
   assert.ok((sc.evidence.measurements['lint.absurd-scale'] as number) > 5000);
   const { rows } = groupRows(results, 'fc1_w_q');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { groupIds, referenceQuantize, siteStats } from '../src/onnx/site-stats.js';
+import { groupIds, referenceQuantize, scaleGroupName, siteStats } from '../src/onnx/site-stats.js';
 import { lintSite, type LintInput } from '../src/onnx/lint.js';
 import { CODE_TYPES, DT, float8ToFloat } from '../src/onnx/proto.js';
 import { createSession, ort } from '../src/onnx/session.js';
@@ -29,6 +29,15 @@ test('groupIds: per tensor, per axis, per block', () => {
   assert.deepEqual([...groupIds([2, 3], 3, -1, 0)!], [0, 1, 2, 0, 1, 2]);
   // dims [4, 2], blocks of 2 along axis 0 → scale dims [2, 2]
   assert.deepEqual([...groupIds([4, 2], 4, 0, 2)!], [0, 1, 0, 1, 2, 3, 2, 3]);
+});
+
+test('scaleGroupName: a block by its index in the scale tensor; a channel by its number', () => {
+  // dims [4, 13], blocks of 6 along axis 1 → scale dims [4, 3] (the last block short)
+  assert.equal(scaleGroupName([4, 13], 1, 6, 5), '5 [1, 2]');
+  assert.equal(scaleGroupName([4, 13], 1, 6, 0), '0 [0, 0]');
+  // blocks along axis 0: dims [12, 2], block 4 → scale dims [3, 2]
+  assert.equal(scaleGroupName([12, 2], 0, 4, 5), '5 [2, 1]');
+  assert.equal(scaleGroupName([8, 3], 0, 0, 3), '3');
 });
 
 test('reference quantizer: int8 absmax with RNE, uint8 min/max with zero-point, float8 e4m3 grid', () => {

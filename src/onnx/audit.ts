@@ -18,7 +18,7 @@ import type { LoadedModel } from './load.js';
 import { DT, tensorDims, tensorValues } from './proto.js';
 import { exposeTensors, floatTwinNodes, hasSubgraphs, twinCopy } from './rewrite.js';
 import { createSession, type Ep } from './session.js';
-import { siteStats } from './site-stats.js';
+import { scaleGroupName, siteStats } from './site-stats.js';
 import type { QdqSite } from './sites.js';
 
 export interface AuditOptions {
@@ -200,6 +200,7 @@ export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, site
         groups: stats.perGroup,
         dequantizeScale: asF64(get(dqParams(s).scale)),
         dequantizeZeroPoint: asF64(get(dqParams(s).zeroPoint)),
+        groupName: (g) => scaleGroupName(stats.dims, s.axis, s.blockSize, g),
       },
       opts.thresholds,
     );

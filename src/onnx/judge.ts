@@ -6,7 +6,7 @@
 import { numberThreshold, type Thresholds } from '../thresholds.js';
 import type { EvidenceTable, ProbeResult, Witness } from '../report/types.js';
 import { fmt, type LintFinding } from './lint.js';
-import type { SiteStats } from './site-stats.js';
+import { scaleGroupName, type SiteStats } from './site-stats.js';
 import type { QdqSite } from './sites.js';
 
 export const HEADLINE_PROBE = 'qdq-audit';
@@ -80,23 +80,9 @@ function round(v: number): number {
   return Number(v.toFixed(4));
 }
 
-/**
- * A scale group as a reader finds it: per channel, the channel index; per block, also its index in the scale tensor
- * (the input's dims with dims[axis] counted in blocks), e.g. `4 [1, 1]` = row 1, block 1.
- */
+/** A scale group as a reader finds it (site-stats.ts `scaleGroupName`). */
 export function groupName(f: SiteFindings, g: number): string {
-  const { blockSize, axis } = f.site;
-  const dims = f.stats.dims;
-  if (blockSize <= 0 || dims.length === 0) return String(g);
-  const a = axis < 0 ? axis + dims.length : axis;
-  const scaleDims = dims.map((d, k) => (k === a ? Math.ceil(d / blockSize) : d));
-  const index: number[] = [];
-  let rest = g;
-  for (let k = scaleDims.length - 1; k >= 0; k--) {
-    index.unshift(rest % scaleDims[k]!);
-    rest = Math.floor(rest / scaleDims[k]!);
-  }
-  return `${g} [${index.join(', ')}]`;
+  return scaleGroupName(f.stats.dims, f.site.axis, f.site.blockSize, g);
 }
 
 function groupTable(f: SiteFindings, dead: Set<number>): EvidenceTable | undefined {

@@ -43,6 +43,8 @@ export interface LintInput {
   /** The DequantizeLinear's own scale and zero-point, when they are other tensors than the Quantize's. */
   dequantizeScale?: Float64Array;
   dequantizeZeroPoint?: Float64Array;
+  /** How messages name scale group g (a block also by its index in the scale tensor); default: the number. */
+  groupName?: (g: number) => string;
 }
 
 export function lintSite(input: LintInput, thresholds: Thresholds): LintFinding[] {
@@ -50,6 +52,7 @@ export function lintSite(input: LintInput, thresholds: Thresholds): LintFinding[
   const { scale, zeroPoint, zeroPointSource, codeType } = input;
   const first = (predicate: (v: number) => boolean, arr: Float64Array): number => arr.findIndex(predicate);
   const groupOf = (i: number, arr: ArrayLike<number>): number | null => (arr.length > 1 ? i : null);
+  const name = input.groupName ?? String;
   const count = (predicate: (v: number) => boolean, arr: Float64Array): number => arr.reduce((n, v) => n + (predicate(v) ? 1 : 0), 0);
   const where = (n: number, arr: ArrayLike<number>): string => (arr.length > 1 ? `${n} of ${arr.length} scales` : 'the scale');
 
@@ -61,7 +64,7 @@ export function lintSite(input: LintInput, thresholds: Thresholds): LintFinding[
   ];
   for (const [rule, bad, why] of rules) {
     const i = first(bad, scale);
-    if (i >= 0) out.push({ rule, group: groupOf(i, scale), value: scale[i]!, message: `${where(count(bad, scale), scale)} ${why} (first: ${scale[i]}${scale.length > 1 ? ` at group ${i}` : ''})` });
+    if (i >= 0) out.push({ rule, group: groupOf(i, scale), value: scale[i]!, message: `${where(count(bad, scale), scale)} ${why} (first: ${scale[i]}${scale.length > 1 ? ` at group ${name(i)}` : ''})` });
   }
 
   if (codeType && input.groups.length > 0) {
@@ -76,7 +79,7 @@ export function lintSite(input: LintInput, thresholds: Thresholds): LintFinding[
         value: worst.coverage!,
         message:
           `${bad.length} of ${input.groups.length} scale group(s) do not fit the ${input.inputKind} they quantize: representable range / observed range = ` +
-          `${fmt(worst.coverage!)} (scale ${fmt(worst.scale)}, |x| max ${fmt(worst.absmax)}${input.groups.length > 1 ? `, group ${worst.group}` : ''}; allowed [${lo}, ${hi}], key ${key})`,
+          `${fmt(worst.coverage!)} (scale ${fmt(worst.scale)}, |x| max ${fmt(worst.absmax)}${input.groups.length > 1 ? `, group ${name(worst.group)}` : ''}; allowed [${lo}, ${hi}], key ${key})`,
       });
     }
   }
@@ -122,7 +125,7 @@ export function lintSite(input: LintInput, thresholds: Thresholds): LintFinding[
   if (si >= 0) {
     out.push({
       rule: 'scale-mismatch', group: groupOf(si, scale), value: input.dequantizeScale![si] ?? Number.NaN,
-      message: `DequantizeLinear uses scale ${input.dequantizeScale![si]} where QuantizeLinear used ${scale[si]}${scale.length > 1 ? ` (group ${si})` : ''}: every value comes back rescaled`,
+      message: `DequantizeLinear uses scale ${input.dequantizeScale![si]} where QuantizeLinear used ${scale[si]}${scale.length > 1 ? ` (group ${name(si)})` : ''}: every value comes back rescaled`,
     });
   }
   const zi = mismatch(zeroPoint ?? new Float64Array(scale.length > 0 ? 1 : 0), input.dequantizeZeroPoint, 0);

@@ -91,6 +91,23 @@ export function groupIds(dims: readonly number[], groups: number, axis: number, 
   return ids;
 }
 
+/**
+ * A scale group as a reader finds it: per tensor or per channel, its index (the channel); per block, also its index
+ * in the scale tensor (the input's dims with dims[axis] counted in blocks), e.g. `4 [1, 1]` = row 1, block 1.
+ */
+export function scaleGroupName(dims: readonly number[], axis: number, blockSize: number, g: number): string {
+  if (blockSize <= 0 || dims.length === 0) return String(g);
+  const a = axis < 0 ? axis + dims.length : axis;
+  const scaleDims = dims.map((d, k) => (k === a ? Math.ceil(d / blockSize) : d));
+  const index: number[] = [];
+  let rest = g;
+  for (let k = scaleDims.length - 1; k >= 0; k--) {
+    index.unshift(rest % scaleDims[k]!);
+    rest = Math.floor(rest / scaleDims[k]!);
+  }
+  return `${g} [${index.join(', ')}]`;
+}
+
 /** Round half to even (Math.round rounds halves up; step back to the even neighbour). */
 function rne(v: number): number {
   const r = Math.round(v);
