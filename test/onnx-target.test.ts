@@ -182,7 +182,7 @@ test('bad --input files: UsageError before anything runs', async () => {
   }
 });
 
-test('every repro line of an ONNX audit runs as written and reproduces the failure (exit 1, not 2)', async () => {
+test('an ONNX audit through the CLI: the markdown names the node and the numbers; every repro line runs as written and reproduces the failure (exit 1, not 2)', async () => {
   const out = tmp();
   const cli = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
     spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args, '--out', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -190,6 +190,12 @@ test('every repro line of an ONNX audit runs as written and reproduces the failu
   assert.equal(first.status, 1, first.stderr);
   const runId = readFileSync(join(out, 'latest'), 'utf8').trim();
   const report = JSON.parse(readFileSync(join(out, runId, 'report.json'), 'utf8')) as { results: { witness?: { repro: string } }[] };
+  // The markdown report names the node and the numbers.
+  const md = readFileSync(join(out, runId, 'report.md'), 'utf8');
+  assert.match(md, /## Quantization sites/);
+  assert.match(md, /\| fc1_w_q \|/);
+  assert.match(md, /site fc1_w_q/);
+  assert.match(md, /representable range \/ observed range = 1\.276e\+4 \(scale 343\.4, \|x\| max 0\.2404, group 4 \[1, 1\]/);
   const repros = [...new Set(report.results.flatMap((r) => (r.witness ? [r.witness.repro] : [])))];
   assert.ok(repros.length >= 2, `a site witness and the headline: ${repros.join(' | ')}`);
   for (const repro of repros) {
