@@ -66,6 +66,24 @@ test('quantize prints code, dequantized value and error; negative values are val
   assert.match(table.out, /0x6 .*│ 4 /);
 });
 
+test('quantize --format int4 --scale 3 --zero-point 1 -- -30 -20 6 9 prints the ONNX spec codes −8, −6, 3, 4', async () => {
+  const t = await run(['quantize', '--format', 'int4', '--scale', '3', '--zero-point', '1', '--', '-30', '-20', '6', '9']);
+  assert.equal(t.code, 0, t.err);
+  assert.match(t.out, /zero-point 1/);
+  const rows = t.out.split('\n').filter((l) => /0x[0-9A-F]/.test(l)).map((l) => l.split('│').map((c) => c.trim()).filter(Boolean));
+  assert.deepEqual(rows, [['-30', '0x8', '-8', '-27', '3'], ['-20', '0xA', '-6', '-21', '-1'], ['6', '0x3', '3', '6', '0'], ['9', '0x4', '4', '9', '0']]);
+  const j = await run(['quantize', '--format', 'int4', '--scale', '3', '--zero-point', '1', '--json', '--', '-30', '-20', '6', '9']);
+  const parsed = JSON.parse(j.out) as { zeroPoints: number[]; values: { code: number; q: number; dequantized: number }[] };
+  assert.deepEqual(parsed.zeroPoints, [1]);
+  assert.deepEqual(parsed.values.map((v) => v.q), [-8, -6, 3, 4]);
+  assert.deepEqual(parsed.values.map((v) => v.code), [8, 10, 3, 4]);
+  // a zero-point on a row without one (int8 is symmetric) and on an unsigned row
+  const i8 = await run(['quantize', '--format', 'int8', '--scale', '0.5', '--zero-point', '-128', '--json', '0', '-1']);
+  assert.deepEqual((JSON.parse(i8.out) as { values: { q: number }[] }).values.map((v) => v.q), [-128, -128]);
+  const u8 = await run(['quantize', '--format', 'uint8', '--scale', '2', '--zero-point', '128', '--json', '0', '2', '3', '1000', '-254', '-1000']);
+  assert.deepEqual((JSON.parse(u8.out) as { values: { q: number }[] }).values.map((v) => v.q), [128, 129, 130, 255, 1, 0]);
+});
+
 test('quantize and formats: bad input exits 2 with a message that says what is valid', async () => {
   const unknown = await run(['quantize', '--format', 'int9', '1']);
   assert.equal(unknown.code, 2);
@@ -79,6 +97,12 @@ test('quantize and formats: bad input exits 2 with a message that says what is v
   const scale = await run(['quantize', '--format', 'int8', '--scale', '0', '1']);
   assert.equal(scale.code, 2);
   assert.match(scale.err, /--scale must be a positive finite number/);
+  const zp = await run(['quantize', '--format', 'int4', '--zero-point', '8', '1']);
+  assert.equal(zp.code, 2);
+  assert.match(zp.err, /--zero-point must be an integer code of int4, in \[-8, 7\], got '8'/);
+  const zpFloat = await run(['quantize', '--format', 'fp8-e4m3', '--zero-point', '1', '1']);
+  assert.equal(zpFloat.code, 2);
+  assert.match(zpFloat.err, /--zero-point only applies to integer formats/);
   assert.equal((await run(['formats', '--bogus'])).code, 2);
 });
 

@@ -24,8 +24,12 @@ const custom = new FormatRegistry({
   'int5-block8': { family: 'integer', bits: 5, signed: true, scaling: 'per-block-absmax', blockSize: 8 },
   // max finite 0.21875 < 1: a block near the float32 maximum gets an infinite scale (→ NaN)
   'e3m2-tiny-block': { family: 'minifloat', bits: 6, exponentBits: 3, mantissaBits: 2, bias: 10, subnormals: true, specials: 'none', scaling: 'per-block-absmax', blockSize: 16 },
+  // signed zero-points: asymmetric min/max int8 (TFLite-style), a fixed zero-point per tensor and per block (fused kernel)
+  'int8-asym': { family: 'integer', bits: 8, signed: true, scaling: 'per-tensor-minmax' },
+  'int4-zp1': { family: 'integer', bits: 4, signed: true, scaling: 'per-tensor-absmax', zeroPoint: 1 },
+  'int5-block8-zp': { family: 'integer', bits: 5, signed: true, scaling: 'per-block-absmax', blockSize: 8, zeroPoint: -3 },
 });
-const customRows = ['gf10-alt', 'e3m4-sat', 'int6-block', 'uint3-row', 'int5-block8', 'e3m2-tiny-block'].map((n) => custom.get(n));
+const customRows = ['gf10-alt', 'e3m4-sat', 'int6-block', 'uint3-row', 'int5-block8', 'e3m2-tiny-block', 'int8-asym', 'int4-zp1', 'int5-block8-zp'].map((n) => custom.get(n));
 const rows: FormatSpec[] = [...R.all(), ...customRows];
 
 function sameBits(spec: FormatSpec, what: string, x: Float32Array, opts?: CodecOptions): void {
@@ -95,7 +99,7 @@ test('SIMD = scalar for block scales over every binade: MX E8M0 clamps, subnorma
   blocks.push(1e-30, -5, 7); // a short tail block
   const x = Float32Array.from(blocks);
   const blockRows = rows.filter((s) => fastPathOf(s) === 'fused-block');
-  assert.equal(blockRows.length, 9, 'nf4, the six MX rows, int5-block8, e3m2-tiny-block');
+  assert.equal(blockRows.length, 10, 'nf4, the six MX rows, int5-block8, int5-block8-zp, e3m2-tiny-block');
   for (const spec of blockRows) {
     sameBits(spec, 'every binade', x);
     sameBits(spec, 'every binade, offset by 3', x.subarray(3));
@@ -176,6 +180,29 @@ test('SIMD = scalar over group shapes: channels, short blocks, groups larger tha
     sameBits(spec, 'explicit zero-point', x, { scale: 0.01, zeroPoint: 3 });
     sameBits(spec, 'explicit scale', x, { scale: 0.01 });
   }
+});
+
+test('SIMD = scalar with signed zero-points: given by the call (the fused block kernel is bypassed) or fixed by the row', () => {
+  const rng = new Rng(12);
+  const x = rng.normalArray(3 * 4096 + 5, 0.05);
+  x[17] = NaN;
+  x[18] = Infinity;
+  const oneSided = Float32Array.from(x, (v) => Math.abs(v)); // post-ReLU-like
+  for (const spec of [R.get('int2'), R.get('int3'), R.get('int4'), R.get('int8'), custom.get('int5-block8'), custom.get('int6-block')]) {
+    const { qmin, qmax } = { qmin: -(2 ** (spec.bits - 1)), qmax: 2 ** (spec.bits - 1) - 1 };
+    for (const zeroPoint of [qmin, -1, 1, qmax]) {
+      sameBits(spec, `zero-point ${zeroPoint}, explicit scale`, x, { scale: 0.01, zeroPoint });
+      sameBits(spec, `zero-point ${zeroPoint}, absmax scale`, x, { zeroPoint });
+      sameBits(spec, `zero-point ${zeroPoint}, one-sided`, oneSided, { zeroPoint });
+    }
+  }
+  // the bypass: a call with a zero-point leaves the fused kernel, whose element range is the row's
+  assert.equal(fastPathOf(custom.get('int5-block8')), 'fused-block');
+  const given = fakeQuant(custom.get('int5-block8'), x, { zeroPoint: -3 });
+  const fixed = fakeQuant(custom.get('int5-block8-zp'), x);
+  assert.deepEqual(new Uint32Array(given.buffer), new Uint32Array(fixed.buffer), 'a row zero-point (fused kernel) = the same zero-point given by the call (two-pass)');
+  assert.notDeepEqual(new Uint32Array(given.buffer), new Uint32Array(fakeQuant(custom.get('int5-block8'), x).buffer), 'the zero-point changes the result');
+  for (const name of ['int8-asym', 'int4-zp1', 'int5-block8-zp']) sameBits(custom.get(name), 'one-sided', oneSided);
 });
 
 test('SIMD = scalar for codebooks of 2..16 entries with the NaN entry (closest to 0) in every bucket position', () => {

@@ -100,10 +100,11 @@ function checkCodes(spec: FormatSpec, x: Float32Array, ortCodes: Int8Array | Uin
   assert.deepEqual(mismatches(x, y, fq), [], `${spec.name}: decode(encode(x)) and fakeQuant(x) disagree`);
 }
 
-test('int8 and uint8 per tensor (opset 13) are bit-exact with ORT: codes, ties, saturation', async () => {
+test('int8 and uint8 per tensor (opset 13) are bit-exact with ORT: codes, ties, saturation, zero-points of both signs', async () => {
   const rng = new Rng(13);
   for (const [name, zpType, cases] of [
-    ['int8', ELEM.INT8, [[0.25, 0], [0.0137, 0], [1e-5, 0], [3.3, 0]]],
+    // signed zero-points too (TFLite-style asymmetric int8): −128 for one-sided data, both ends, a small shift
+    ['int8', ELEM.INT8, [[0.25, 0], [0.0137, 0], [1e-5, 0], [3.3, 0], [0.25, -128], [0.0137, -3], [0.5, 127], [1e-5, 100]]],
     ['uint8', ELEM.UINT8, [[0.25, 128], [0.0137, 3], [0.5, 0], [0.02, 255]]],
   ] as const) {
     const spec = defaultRegistry.get(name);
@@ -139,11 +140,11 @@ test('int8 per channel (axis 0, opset 13) matches ORT with one absmax scale per 
   assert.deepEqual(mismatches(x, fakeQuant(spec, x, { shape: [rows, cols] }), r.y), []);
 });
 
-test('int4 and uint4 (opset 21) are bit-exact with ORT, per tensor and per channel', async () => {
+test('int4 and uint4 (opset 21) are bit-exact with ORT, per tensor (int4 with zero-points 1, −8, 7) and per channel', async () => {
   const rng = new Rng(21);
   for (const [name, zpType, qmin, qmax] of [['int4', ELEM.INT4, -8, 7], ['uint4', ELEM.UINT4, 0, 15]] as const) {
     const spec = defaultRegistry.get(name);
-    for (const zp of name === 'int4' ? [0] : [0, 8, 15]) {
+    for (const zp of name === 'int4' ? [0, 1, -8, 7] : [0, 8, 15]) {
       const m = await qdqModel({ opset: 21, zpType, rank: 1, zpInitializer: zp });
       for (const scale of [0.25, 0.0137, 7.1]) {
         const x = integerInputs(rng, scale, qmin, qmax, zp);

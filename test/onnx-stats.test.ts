@@ -72,6 +72,31 @@ test('siteStats: a dead channel, sign loss and SQNR against the reference', () =
   assert.equal(s.worst[0]!.expected, -4);
 });
 
+test('siteStats: a signed site with a zero-point is judged against the asymmetric (min/max) reference, not absmax', () => {
+  // a post-ReLU activation quantized TFLite-style: int8, scale = max / 255, zero-point −128 (all 256 codes used)
+  const x = Float32Array.from(new Rng(31).normalArray(4096, 1), (v) => Math.abs(v));
+  let max = 0;
+  for (const v of x) max = Math.max(max, v);
+  const scale = max / 255;
+  const codes = new Float32Array(x.length);
+  const dq = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    codes[i] = Math.min(127, Math.max(-128, Math.round(x[i]! / scale) - 128));
+    dq[i] = Math.fround((codes[i]! + 128) * scale);
+  }
+  const t = { x, dims: [x.length], codes, dq, twin: undefined, scale: Float64Array.of(scale), zeroPoint: Float64Array.of(-128), axis: 0, blockSize: 0 };
+  const asym = siteStats(t, INT8);
+  // the reference is this very quantizer (scale (max − 0)/255, zero-point RNE(−128 − 0/scale) = −128): same numbers
+  assert.equal(asym.refSqnrDb, asym.localSqnrDb);
+  assert.equal(asym.refEffectiveBits, asym.effectiveBits);
+  assert.equal(referenceQuantize(x, null, 1, INT8, true).codes[0], codes[0]);
+  // the same tensor read as a symmetric site (zero-point 0): the absmax reference uses half the codes, ~6 dB less
+  const sym = siteStats({ ...t, zeroPoint: Float64Array.of(0) }, INT8);
+  assert.ok(asym.refSqnrDb! - sym.refSqnrDb! > 5.5 && asym.refSqnrDb! - sym.refSqnrDb! < 6.5, `${asym.refSqnrDb} vs ${sym.refSqnrDb}`);
+  // JavaScript and WebAssembly passes agree on it
+  assertSameStats(asym, siteStats(t, INT8, { wasm: false }), 'asymmetric int8');
+});
+
 function lint(partial: Partial<LintInput>): string[] {
   return lintSite({ scale: new Float64Array([0.01]), zeroPoint: new Float64Array([0]), zeroPointSource: undefined, codeType: INT8, inputKind: 'weight', groups: [], ...partial }, DEFAULT_THRESHOLDS).map((f) => f.rule);
 }
@@ -133,7 +158,7 @@ test('dq-only sites (stored int8 weights): found, linted, roundtrip skipped', as
  * A site as the audit sees it: x, codes and dq of a quantizer with the given scales (per tensor or along `axis`),
  * optionally with mistakes (a scale ×k, a dead group), zeros, signed zeros, ties and NaN outputs mixed in.
  */
-function site(rng: Rng, dims: number[], axis: number, groups: number, type: typeof INT8, opts: { bad?: boolean; twin?: boolean | 'x'; nonFinite?: boolean } = {}): Parameters<typeof siteStats>[0] {
+function site(rng: Rng, dims: number[], axis: number, groups: number, type: typeof INT8, opts: { bad?: boolean; twin?: boolean | 'x'; nonFinite?: boolean; zeroPoint?: number } = {}): Parameters<typeof siteStats>[0] {
   const n = dims.reduce((a, b) => a * b, 1);
   const x = rng.normalArray(n, 0.05);
   for (let i = 0; i < n; i += 97) x[i] = 0;
@@ -146,7 +171,7 @@ function site(rng: Rng, dims: number[], axis: number, groups: number, type: type
   for (let k = 0; k < groups; k++) scale[k] = Math.fround(scale[k]! / (type.signed ? type.qmax : type.qmax - type.qmin) || 1);
   // a few exact ties at half a step
   for (let i = 11; i < n; i += 211) x[i] = Math.fround(scale[g(i)]! * 2.5);
-  const zp = new Float64Array(groups).fill(type.signed ? 0 : Math.round((type.qmax - type.qmin) / 2));
+  const zp = new Float64Array(groups).fill(opts.zeroPoint ?? (type.signed ? 0 : Math.round((type.qmax - type.qmin) / 2)));
   if (opts.bad) scale[groups - 1] = scale[groups - 1]! * 1000;
   const codes = new Float32Array(n);
   const dq = new Float32Array(n);
@@ -180,7 +205,7 @@ function assertSameStats(a: unknown, b: unknown, path: string): void {
 
 test('siteStats: the WebAssembly passes give the JavaScript passes\' numbers (counts, levels, witnesses exactly; sums to 1e-9)', () => {
   const rng = new Rng(2024);
-  const cases: [string, number[], number, number, typeof INT8, { bad?: boolean; twin?: boolean | 'x'; nonFinite?: boolean }][] = [
+  const cases: [string, number[], number, number, typeof INT8, { bad?: boolean; twin?: boolean | 'x'; nonFinite?: boolean; zeroPoint?: number }][] = [
     // per tensor over several chunks (one run spans them), per channel on axis 0 and on the last axis (runs of 1)
     ['int8 per tensor, 3 chunks', [50_000], 0, 1, INT8, { twin: true }],
     ['int8 per channel axis 0', [37, 1500], 0, 37, INT8, { twin: true }],
@@ -192,6 +217,8 @@ test('siteStats: the WebAssembly passes give the JavaScript passes\' numbers (co
     ['int8, a length that is not a multiple of 4 (the byte histogram\'s tail)', [3, 333], 0, 3, INT8, {}],
     ['uint8, likewise', [3, 333], 0, 3, UINT8, {}],
     ['non-finite inputs (range in WebAssembly, the rest in JavaScript)', [33, 1001], 0, 33, INT8, { nonFinite: true }],
+    ['int8 with a zero-point (asymmetric reference)', [6, 1001], 0, 6, INT8, { twin: true, zeroPoint: -20 }],
+    ['int4 with a zero-point, non-finite inputs', [4, 333], 0, 4, CODE_TYPES[DT.INT4]!, { zeroPoint: 1, nonFinite: true }],
   ];
   for (const [name, dims, axis, groups, type, opts] of cases) {
     const t = site(rng, dims, axis, groups, type, opts);

@@ -10,12 +10,16 @@ import { Chalk } from 'chalk';
 import { UsageError } from '../errors.js';
 import { useColor } from '../color.js';
 import { encode, decode, type Encoded, type FormatSpec } from '../formats/index.js';
+import { integerRange } from '../formats/integer.js';
 import { registryFromConfig, formatNumber } from './formats.js';
 
 export interface QuantizedValue {
   input: number;
+  /** The stored bit pattern (integer rows: two's complement masked to `bits`). */
   code: number;
   hex: string;
+  /** Integer rows: the code as ONNX QuantizeLinear outputs it (signed for int rows, e.g. −8 for int4 0x8). */
+  q?: number;
   dequantized: number;
   error: number;
 }
@@ -53,17 +57,24 @@ export function quantizeValues(spec: FormatSpec, values: number[], scale?: numbe
   const enc: Encoded = encode(spec, x, opts);
   const y = decode(spec, enc);
   const digits = Math.ceil(spec.bits / 4);
+  const size = 2 ** spec.bits;
+  const integer = (code: number): number | undefined =>
+    spec.family !== 'integer' ? undefined : spec.signed && code >= size / 2 ? code - size : code;
   const result: QuantizeResult = {
     format: spec.name,
     scaling: spec.scaling,
     scales: [...enc.scales],
-    values: [...x].map((input, i) => ({
-      input,
-      code: enc.codes[i]!,
-      hex: `0x${enc.codes[i]!.toString(16).toUpperCase().padStart(digits, '0')}`,
-      dequantized: y[i]!,
-      error: y[i]! - input,
-    })),
+    values: [...x].map((input, i) => {
+      const q = integer(enc.codes[i]!);
+      return {
+        input,
+        code: enc.codes[i]!,
+        hex: `0x${enc.codes[i]!.toString(16).toUpperCase().padStart(digits, '0')}`,
+        ...(q === undefined ? {} : { q }),
+        dequantized: y[i]!,
+        error: y[i]! - input,
+      };
+    }),
   };
   if (enc.zeroPoints) result.zeroPoints = [...enc.zeroPoints];
   if (enc.sharedExponents) result.sharedExponents = [...enc.sharedExponents];
@@ -86,11 +97,14 @@ export function float32String(v: number): string {
 
 export function quantizeTable(r: QuantizeResult, color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
-  const table = new Table({ head: ['value', 'code', 'dequantized', 'error'].map((h) => c.bold(h)), style: { head: [], border: [] },
+  // integer rows: the code as a (signed) integer beside its bit pattern
+  const integer = r.values.some((v) => v.q !== undefined);
+  const head = integer ? ['value', 'code', 'q', 'dequantized', 'error'] : ['value', 'code', 'dequantized', 'error'];
+  const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
   for (const v of r.values) {
     const err = Number.isNaN(v.error) ? 'NaN' : formatNumber(v.error);
-    table.push([float32String(v.input), c.cyan(v.hex), float32String(v.dequantized), v.error === 0 ? c.green('0') : c.yellow(err)]);
+    table.push([float32String(v.input), c.cyan(v.hex), ...(integer ? [String(v.q)] : []), float32String(v.dequantized), v.error === 0 ? c.green('0') : c.yellow(err)]);
   }
   const meta: string[] = [`${c.bold(r.format)} (scaling ${r.scaling})`];
   if (r.scales.length) meta.push(`scale${r.scales.length > 1 ? 's' : ''} ${r.scales.map((s) => formatNumber(s)).join(', ')}`);
@@ -106,7 +120,7 @@ export function registerQuantize(program: Command): void {
     .argument('<values...>', 'numbers; negative values need no quoting (-1.5)')
     .requiredOption('--format <name>', 'format name (see `quant-audit formats`)')
     .option('--scale <s>', 'use this scale instead of the one computed from the values')
-    .option('--zero-point <z>', 'unsigned integer formats: use this zero-point')
+    .option('--zero-point <z>', 'integer formats: use this zero-point (a code of the format, e.g. -8..7 for int4)')
     .option('--json', 'print JSON')
     .option('--config <file>', 'config file with customFormats (default: ./quant-audit.yaml when present)')
     // values such as -1.5 look like options to the parser: let them through and check them below
@@ -122,9 +136,9 @@ export function registerQuantize(program: Command): void {
       let zeroPoint: number | undefined;
       if (opts.zeroPoint !== undefined) {
         zeroPoint = parseValue(opts.zeroPoint, '--zero-point');
-        const qmax = 2 ** spec.bits - 1;
-        if (spec.family !== 'integer' || spec.signed !== false) throw new UsageError(`--zero-point only applies to unsigned integer formats (uint4, uint8); '${spec.name}' is ${spec.family}${spec.signed ? ' (signed, zero-point 0)' : ''}.`);
-        if (!Number.isInteger(zeroPoint) || zeroPoint < 0 || zeroPoint > qmax) throw new UsageError(`--zero-point must be an integer in [0, ${qmax}] for ${spec.name}, got '${opts.zeroPoint}'.`);
+        if (spec.family !== 'integer') throw new UsageError(`--zero-point only applies to integer formats (int2…int8, uint4, uint8); '${spec.name}' is ${spec.family}.`);
+        const { qmin, qmax } = integerRange(spec);
+        if (!Number.isInteger(zeroPoint) || zeroPoint < qmin || zeroPoint > qmax) throw new UsageError(`--zero-point must be an integer code of ${spec.name}, in [${qmin}, ${qmax}], got '${opts.zeroPoint}'.`);
       }
       const result = quantizeValues(spec, values, scale, zeroPoint);
       if (opts.json) {

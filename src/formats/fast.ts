@@ -16,7 +16,7 @@ import type { FormatSpec } from './types.js';
 import type { ElementCodec } from './element.js';
 import { elementCodec, type CodecOptions } from './index.js';
 import type { KeyTable } from './element.js';
-import { groupsOf, needsStats, isUnsignedInteger, scaleFromStats, type GroupStats, type GroupScale } from './groups.js';
+import { groupsOf, needsStats, isAsymmetricInteger, scaleFromStats, type GroupStats, type GroupScale } from './groups.js';
 import { minifloatLayout } from './minifloat.js';
 import {
   CHUNK, X_PTR, OUT_PTR, REC_PTR, TABLE_PTR, kernels, fqKernel, fqBlocksKernel, integerElement, minifloatElement, minifloatKernelFits, codebookElement,
@@ -67,7 +67,7 @@ const isFloat32 = (v: number): boolean => Number.isFinite(v) && Math.fround(v) =
  * rule cannot be computed exactly in float32 by the fused kernel (then the two-pass path runs).
  */
 function blockScaleRuleOf(spec: FormatSpec, codec: ElementCodec): BlockScaleRule | null {
-  if (isUnsignedInteger(spec)) return null;
+  if (isAsymmetricInteger(spec)) return null;
   if (spec.scaling === 'per-block-absmax') {
     if (!isFloat32(codec.maxFinite) || !(codec.maxFinite > 0)) return null;
     return { kind: 'absmax', divisor: codec.maxFinite, zeroNanOut: codec.decode(codec.encode(NaN, 0), 0) * 0 };
@@ -91,7 +91,9 @@ function fusedKernelOf(spec: FormatSpec, codec: ElementCodec): FqBlocksKernel | 
   const size = spec.blockSize ?? 32;
   const rule = blockScaleRuleOf(spec, codec);
   const body = rule && size % 4 === 0 && size <= CHUNK && isFloat32(codec.minFinite) && isFloat32(codec.maxFinite) ? elementBodyOf(spec) : null;
-  if (rule && body) k = fqBlocksKernel(body, rule, codec.minFinite, codec.maxFinite) ?? null;
+  // a row's fixed zero-point (signed per-block rows) shifts the element range: [qmin − zp, qmax − zp]
+  const zp = spec.family === 'integer' ? (spec.zeroPoint ?? 0) : 0;
+  if (rule && body) k = fqBlocksKernel(body, rule, codec.minFinite - zp, codec.maxFinite - zp) ?? null;
   fusedCompiled.set(spec, k);
   return k;
 }
@@ -152,7 +154,8 @@ function fakeQuantKeyTable(spec: FormatSpec, codec: ElementCodec, x: Float32Arra
 
 /** The fused path: per chunk of whole blocks, copy in, one kernel call in place, copy out. */
 function fakeQuantFused(spec: FormatSpec, codec: ElementCodec, x: Float32Array, opts: CodecOptions | undefined, out: Float32Array): boolean {
-  if (opts?.scale !== undefined) return false;
+  // an explicit scale or zero-point: the two-pass path (one record per group carries them)
+  if (opts?.scale !== undefined || opts?.zeroPoint !== undefined) return false;
   const kernel = fusedKernelOf(spec, codec);
   const K = kernel ? kernels() : null;
   if (!kernel || !K) return false;

@@ -33,8 +33,18 @@ export function groupsOf(spec: FormatSpec, n: number, shape: readonly number[] |
   }
 }
 
-export function isUnsignedInteger(spec: FormatSpec): boolean {
-  return spec.family === 'integer' && spec.signed === false;
+/**
+ * Integer rows whose zero-point comes from each group's min/max (asymmetric): every unsigned row
+ * (ONNX DynamicQuantizeLinear) and signed rows with `per-tensor-minmax` scaling (TFLite-style
+ * asymmetric int8).
+ */
+export function isAsymmetricInteger(spec: FormatSpec): boolean {
+  return spec.family === 'integer' && (spec.signed === false || spec.scaling === 'per-tensor-minmax');
+}
+
+/** Whether encode records zero-points: asymmetric rows, a row with a fixed zero-point, or a call that gives one. */
+export function hasZeroPoints(spec: FormatSpec, options: CodecOptions | undefined): boolean {
+  return spec.family === 'integer' && (isAsymmetricInteger(spec) || spec.zeroPoint !== undefined || options?.zeroPoint !== undefined);
 }
 
 export interface GroupScale {
@@ -55,13 +65,13 @@ export interface GroupStats {
 export function needsStats(spec: FormatSpec, options: CodecOptions | undefined): boolean {
   if (spec.family === 'identity') return false;
   if (options?.scale === undefined) return spec.scaling !== 'none';
-  return isUnsignedInteger(spec) && options.zeroPoint === undefined;
+  return isAsymmetricInteger(spec) && options.zeroPoint === undefined && spec.zeroPoint === undefined;
 }
 
 export function scaleOfGroup(spec: FormatSpec, codec: ElementCodec, x: Float32Array, lo: number, hi: number, options: CodecOptions | undefined): GroupScale {
   const st: GroupStats = { amax: 0, nan: false, min: 0, max: 0 };
   if (needsStats(spec, options)) {
-    if (isUnsignedInteger(spec)) {
+    if (isAsymmetricInteger(spec)) {
       let mn = 0;
       let mx = 0;
       for (let i = lo; i < hi; i++) {
@@ -118,18 +128,24 @@ function scaleRule(spec: FormatSpec, codec: ElementCodec, st: GroupStats, option
   // scales are float32, as ONNX stores them
   const opts = options?.scale === undefined ? options : { ...options, scale: Math.fround(options.scale) };
   if (spec.scaling === 'none' && opts?.scale === undefined) return set(s, 1, 0);
-  if (isUnsignedInteger(spec)) {
+  // a zero-point given by the call or fixed by the row replaces the computed one (integer rows)
+  const givenZp = spec.family === 'integer' ? (opts?.zeroPoint ?? spec.zeroPoint) : undefined;
+  if (isAsymmetricInteger(spec)) {
+    // ONNX DynamicQuantizeLinear generalised to signed codes: scale = (max − min) / (qmax − qmin),
+    // zero-point = RNE(qmin − min / scale) clamped to [qmin, qmax] (min ≤ 0 ≤ max)
+    const qmin = codec.minFinite;
+    const qmax = codec.maxFinite;
     const mn = st.min;
     const mx = st.max;
-    const scale = opts?.scale ?? Math.fround((mx - mn) / codec.maxFinite);
-    let zp = opts?.zeroPoint;
+    const scale = opts?.scale ?? Math.fround((mx - mn) / (qmax - qmin));
+    let zp = givenZp;
     if (zp === undefined) {
-      zp = scale > 0 ? Math.fround(-mn / scale) + 6755399441055744 - 6755399441055744 : 0;
-      zp = Math.min(Math.max(zp, 0), codec.maxFinite);
+      zp = scale > 0 ? qmin - Math.fround(mn / scale) + 6755399441055744 - 6755399441055744 : 0;
+      zp = Math.min(Math.max(zp, qmin), qmax);
     }
     return set(s, scale, zp);
   }
-  if (opts?.scale !== undefined) return set(s, opts.scale, 0);
+  if (opts?.scale !== undefined) return set(s, opts.scale, givenZp ?? 0);
   const amax = st.amax;
   if (spec.scaling === 'mx-e8m0') {
     if (st.nan) return set(s, NaN, 0, 0xff);
@@ -146,5 +162,5 @@ function scaleRule(spec: FormatSpec, codec: ElementCodec, st: GroupStats, option
     const elementScale = spec.elementScale ?? 1;
     return set(s, POW2[shared + 127]! * elementScale, 0, shared + 127); // = 2^shared · elementScale
   }
-  return set(s, Math.fround(amax / codec.maxFinite), 0);
+  return set(s, Math.fround(amax / codec.maxFinite), givenZp ?? 0);
 }

@@ -5,12 +5,15 @@
  * family does the rounding. Scales are float32 (as ONNX stores them):
  *  - absmax: scale = fround(absmax / elementMax) over finite values (0 for an all-zero group,
  *    whose outputs are then 0, never NaN);
- *  - unsigned integer min/max: min/max include 0 (ONNX DynamicQuantizeLinear), scale =
- *    (max − min) / qmax, zero-point = roundHalfEven(−min / scale) clamped to [0, qmax];
+ *  - integer min/max (unsigned rows, and signed rows with per-tensor-minmax scaling): min/max
+ *    include 0 (ONNX DynamicQuantizeLinear), scale = (max − min) / (qmax − qmin), zero-point =
+ *    roundHalfEven(qmin − min / scale) clamped to [qmin, qmax];
+ *  - a row's `zeroPoint` (integer rows) replaces the computed zero-point of every group;
  *  - mx-e8m0: X = 2^(floor(log2 amax) − elementEmax), exponent clamped to [−127, 127]; a block
  *    with NaN gets the NaN scale (0xFF) and decodes to NaN; an all-zero block gets 2^−127.
  * `opts.scale` replaces the computed scale of every group (for `quantize --scale S` and for
- * conformance tests); `opts.zeroPoint` likewise for unsigned integers.
+ * conformance tests); `opts.zeroPoint` likewise for the zero-point of integer rows (ONNX
+ * QuantizeLinear: q = saturate(RNE(x / scale) + zp), x̂ = (q − zp) · scale).
  */
 import type { Encoded, FormatInfo, FormatSpec } from './types.js';
 import type { ElementCodec } from './element.js';
@@ -18,7 +21,7 @@ import { integerCodec } from './integer.js';
 import { minifloatCodec, minifloatLayout } from './minifloat.js';
 import { positCodec } from './posit.js';
 import { codebookCodec } from './codebook.js';
-import { groupsOf, isUnsignedInteger, scaleOfGroup } from './groups.js';
+import { groupsOf, hasZeroPoints, scaleOfGroup } from './groups.js';
 import { fakeQuantFast } from './fast.js';
 
 export * from './types.js';
@@ -29,7 +32,7 @@ export interface CodecOptions {
   shape?: readonly number[];
   /** Replace the computed scale (every group). */
   scale?: number;
-  /** Replace the computed zero-point (unsigned integers). */
+  /** Replace the zero-point (integer rows: the computed one of min/max rows, 0 of absmax rows, the row's `zeroPoint`). */
   zeroPoint?: number;
 }
 
@@ -100,8 +103,7 @@ export function encode(spec: FormatSpec, x: Float32Array, opts?: CodecOptions): 
   const codes = new Uint32Array(n);
   const hasScales = spec.family !== 'identity' && (spec.scaling !== 'none' || opts?.scale !== undefined);
   const scales = new Float32Array(hasScales ? g.count : 0);
-  const unsigned = isUnsignedInteger(spec);
-  const zeroPoints = unsigned ? new Int32Array(g.count) : undefined;
+  const zeroPoints = hasZeroPoints(spec, opts) ? new Int32Array(g.count) : undefined;
   const mx = spec.scaling === 'mx-e8m0' && opts?.scale === undefined;
   const sharedExponents = mx ? new Uint8Array(g.count) : undefined;
   const t = new Float32Array(1);

@@ -16,6 +16,7 @@ const GF_NOTE_FTZ = 'GoldenFloat: no subnormals (exponent field 0 encodes ±0 on
 
 export const BUILTIN_FORMATS: readonly FormatSpec[] = Object.freeze([
   // integer: signed = symmetric absmax, zero-point 0; unsigned = asymmetric min/max (range includes 0).
+  // A custom row may fix a zero-point (`zeroPoint`) or make a signed row asymmetric (scaling per-tensor-minmax).
   { name: 'int2', family: 'integer', bits: 2, signed: true, scaling: 'per-tensor-absmax' },
   { name: 'int3', family: 'integer', bits: 3, signed: true, scaling: 'per-tensor-absmax' },
   { name: 'int4', family: 'integer', bits: 4, signed: true, scaling: 'per-tensor-absmax' },
@@ -81,7 +82,7 @@ const FAMILIES: readonly FormatFamily[] = ['identity', 'integer', 'minifloat', '
 const SCALINGS: readonly Scaling[] = ['none', 'per-tensor-absmax', 'per-tensor-minmax', 'per-channel-absmax', 'per-block-absmax', 'mx-e8m0'];
 const SPECIALS: readonly Specials[] = ['ieee', 'nan-only-at-all-ones', 'none'];
 const FIELDS = [
-  'family', 'bits', 'scaling', 'blockSize', 'signed', 'exponentBits', 'mantissaBits', 'bias', 'subnormals', 'specials',
+  'family', 'bits', 'scaling', 'blockSize', 'signed', 'zeroPoint', 'exponentBits', 'mantissaBits', 'bias', 'subnormals', 'specials',
   'saturateInfinity', 'es', 'codebook', 'element', 'elementEmax', 'elementScale', 'note',
 ] as const;
 
@@ -101,6 +102,7 @@ function validateRow(name: string, row: Record<string, unknown>, known: (n: stri
   }
   const family = row.family as FormatFamily;
   if (!FAMILIES.includes(family)) bad('family', `must be one of ${FAMILIES.join(', ')}`);
+  if (row.zeroPoint !== undefined && family !== 'integer') bad('zeroPoint', 'is a field of integer rows only');
   if (!SCALINGS.includes(row.scaling as Scaling)) bad('scaling', `must be one of ${SCALINGS.join(', ')}`);
   if (row.note !== undefined && typeof row.note !== 'string') bad('note', 'must be a string');
   const scaling = row.scaling as Scaling;
@@ -116,6 +118,11 @@ function validateRow(name: string, row: Record<string, unknown>, known: (n: stri
       if (!intIn(row.bits, 2, 16)) bad('bits', 'must be an integer in [2, 16]');
       if (typeof row.signed !== 'boolean') bad('signed', 'must be true or false');
       if (scaling === 'mx-e8m0') bad('scaling', "cannot be 'mx-e8m0' for an integer row (use family mx with element int8)");
+      if (row.zeroPoint !== undefined) {
+        const b = row.bits as number;
+        const [qmin, qmax] = row.signed ? [-(2 ** (b - 1)), 2 ** (b - 1) - 1] : [0, 2 ** b - 1];
+        if (!intIn(row.zeroPoint, qmin, qmax)) bad('zeroPoint', `must be an integer code of the row, in [${qmin}, ${qmax}]`);
+      }
       break;
     case 'minifloat':
     case 'goldenfloat': {
@@ -155,6 +162,7 @@ function validateRow(name: string, row: Record<string, unknown>, known: (n: stri
       if (!intIn(row.elementEmax, -126, 127)) bad('elementEmax', 'must be an integer (the element format\'s largest exponent, OCP MX table 1)');
       if (row.elementScale !== undefined && !(typeof row.elementScale === 'number' && row.elementScale > 0 && Number.isFinite(row.elementScale))) bad('elementScale', 'must be a positive number');
       if (row.bits !== el!.bits) bad('bits', `must equal the element's bits (${el!.bits})`);
+      if (el!.zeroPoint !== undefined) bad('element', 'must name an integer row without a zeroPoint (MX elements are symmetric)');
       break;
     }
   }

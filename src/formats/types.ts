@@ -31,6 +31,12 @@ export interface FormatSpec {
 
   // integer
   signed?: boolean;
+  /**
+   * Integer rows: a fixed zero-point for every scale group (ONNX QuantizeLinear's y_zero_point),
+   * in [qmin, qmax]. Replaces the computed one (0 for absmax rows, RNE(qmin − min/scale) for
+   * min/max rows); the row's scale rule is unchanged.
+   */
+  zeroPoint?: number;
 
   // minifloat / goldenfloat (sign bit implied)
   exponentBits?: number;
@@ -69,7 +75,7 @@ export interface Encoded {
   codes: Uint32Array;
   /** One scale per scale group (per tensor: length 1; per block / channel: one each). Empty for scaling 'none'. */
   scales: Float32Array;
-  /** Zero-points per scale group (asymmetric integer only). */
+  /** Zero-points per scale group (integer rows with a zero-point: min/max scaling, or one given by the row or the call). */
   zeroPoints?: Int32Array;
   /** E8M0 shared exponents for MX (the stored byte, bias 127). */
   sharedExponents?: Uint8Array;

@@ -3,7 +3,8 @@
  * levels used, effective bits, local SQNR (x vs DQ(Q(x))), cumulative SQNR (float twin vs
  * DQ output), per scale group (channel or block). Every number is set beside the same number
  * for a reference quantizer of the same code type and granularity with a correct scale
- * (absmax, or min/max for unsigned codes), so a format's own coarseness is not a bug.
+ * (absmax, or min/max for unsigned codes and for signed codes with a zero-point), so a
+ * format's own coarseness is not a bug.
  * Pure: typed arrays in, numbers out.
  */
 import { countNonFinite, entropyBits } from '../stats.js';
@@ -134,8 +135,25 @@ function roundFloat8(v: number, type: CodeType): number {
   return Math.sign(v) * Math.min(r, type.qmax);
 }
 
-/** The reference quantizer: absmax (signed) or min/max (unsigned) scale per group, RNE, saturate. */
-export function referenceQuantize(x: Float32Array, ids: Int32Array | null, groups: number, type: CodeType): { codes: Float32Array; dq: Float32Array } {
+/**
+ * Whether a site's reference quantizer is asymmetric (min/max scale and zero-point): unsigned integer codes, and
+ * signed integer codes whose site uses a nonzero zero-point (TFLite-style asymmetric int8, ONNX int4 with a
+ * zero-point) — judged against a symmetric absmax reference, a one-sided tensor would look wasteful when it is not.
+ */
+export function asymmetricReference(type: CodeType, zeroPoint: ArrayLike<number> | undefined): boolean {
+  if (type.kind !== 'integer') return false;
+  if (!type.signed) return true;
+  if (zeroPoint) for (let i = 0; i < zeroPoint.length; i++) if (zeroPoint[i] !== 0) return true;
+  return false;
+}
+
+/**
+ * The reference quantizer: absmax (symmetric) or min/max (asymmetric: unsigned codes, or signed codes with a
+ * zero-point — see asymmetricReference) scale per group, RNE, saturate.
+ */
+export function referenceQuantize(
+  x: Float32Array, ids: Int32Array | null, groups: number, type: CodeType, asymmetric = type.kind === 'integer' && !type.signed,
+): { codes: Float32Array; dq: Float32Array } {
   const lo = new Float64Array(groups);
   const hi = new Float64Array(groups);
   for (let i = 0; i < x.length; i++) {
@@ -148,7 +166,7 @@ export function referenceQuantize(x: Float32Array, ids: Int32Array | null, group
   const scale = new Float64Array(groups);
   const zp = new Float64Array(groups);
   for (let g = 0; g < groups; g++) {
-    if (type.kind === 'float8' || type.signed) {
+    if (!asymmetric) {
       scale[g] = Math.max(-lo[g]!, hi[g]!) / type.qmax || 1;
     } else {
       scale[g] = (hi[g]! - lo[g]!) / (type.qmax - type.qmin) || 1;
@@ -309,13 +327,14 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined, opts: { wa
   // The reference quantizer (same definition as referenceQuantize). Integer codes on finite inputs are quantized
   // inline in pass 2 and counted into bins; float8 or non-finite inputs take referenceQuantize's arrays.
   const inline = type.kind === 'integer' && nonFiniteX === 0 && type.qmax - type.qmin <= 1 << 17 && (ids !== null || channels <= groups);
-  const ref = inline ? undefined : referenceQuantize(x, ids ?? groupIds(t.dims, groups, t.axis, t.blockSize), groups, type);
+  const asymmetric = asymmetricReference(type, t.zeroPoint);
+  const ref = inline ? undefined : referenceQuantize(x, ids ?? groupIds(t.dims, groups, t.axis, t.blockSize), groups, type, asymmetric);
   const refDq = ref?.dq;
   const refScale = new Float64Array(groups);
   const refZp = new Float64Array(groups);
   if (inline) {
     for (let g = 0; g < groups; g++) {
-      if (type.signed) {
+      if (!asymmetric) {
         refScale[g] = Math.max(-lo[g]!, hi[g]!) / type.qmax || 1;
       } else {
         refScale[g] = (hi[g]! - lo[g]!) / (type.qmax - type.qmin) || 1;
