@@ -14,7 +14,7 @@
  */
 import type { FormatSpec } from './types.js';
 import type { ElementCodec } from './element.js';
-import { elementCodec, type CodecOptions } from './index.js';
+import { elementCodec, type CodecOptions } from './codec.js';
 import type { KeyTable } from './element.js';
 import { groupsOf, needsStats, isAsymmetricInteger, scaleFromStats, type GroupStats, type GroupScale } from './groups.js';
 import { minifloatLayout } from './minifloat.js';

@@ -1,12 +1,12 @@
 /**
- * Scale groups and the scale rule of each scaling policy (see index.ts for the rules). The
+ * Scale groups and the scale rule of each scaling policy (see tensor.ts for the rules). The
  * statistics of a group (absmax, NaN, min, max over finite values) are gathered either by the
  * scalar loops here or by the SIMD stats kernel (fast.ts); `scaleFromStats` turns them into
  * the group's scale, so both paths share one rule.
  */
 import type { FormatSpec } from './types.js';
 import type { ElementCodec } from './element.js';
-import type { CodecOptions } from './index.js';
+import type { CodecOptions } from './codec.js';
 
 export interface Groups {
   /** elements per group (the last group may be shorter) */

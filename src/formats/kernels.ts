@@ -1,6 +1,6 @@
 /**
  * WebAssembly SIMD fake-quant kernels, generated from a row's fields (no format names): four
- * float32 lanes at a time, bit-identical to the scalar reference (index.ts `fakeQuantScalar`),
+ * float32 lanes at a time, bit-identical to the scalar reference (tensor.ts `fakeQuantScalar`),
  * which test/formats-fastpath.test.ts checks over strided float32 patterns and every code
  * boundary.
  *

@@ -5,7 +5,7 @@
  */
 import { tf } from '../tf.js';
 import type { FormatSpec } from './types.js';
-import { fakeQuant, steMask } from './index.js';
+import { fakeQuant, steMask } from './tensor.js';
 
 export function tfFakeQuant(spec: FormatSpec): (x: tf.Tensor) => tf.Tensor {
   if (spec.family === 'identity') return (x) => tf.clone(x);
