@@ -1,93 +1,106 @@
 /**
- * quant-audit.yaml: loading and validation. Every key is declared in CONFIG_KEYS with its
- * type; a wrong key or type is a UsageError that names the key, the file and the line.
- * Command-line flags override the file; the file overrides built-in defaults.
+ * quant-audit.yaml: one schema (ConfigSchema, TypeBox) gives the static type of the config,
+ * its validation (ajv) and the messages: a wrong key, type or value is a UsageError that names
+ * file:line:col, the key and what is valid. Values checked later against other data (format
+ * and probe names, custom format rows merged with a built-in row) are located the same way
+ * (`configWhere`, ConfigValueError). Command-line flags override the file; the file overrides
+ * built-in defaults.
  */
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, type Node } from 'yaml';
-import { UsageError } from './errors.js';
-import type { ThresholdValue } from './thresholds.js';
-import type { FailOn } from './report/types.js';
+import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node, type Pair } from 'yaml';
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv, type ErrorObject } from 'ajv';
+import { ConfigValueError, UsageError } from './errors.js';
+import { DEFAULT_THRESHOLDS } from './thresholds.js';
+import { FAIL_ON_LEVELS } from './verdict/gate.js';
+import { FormatRowSchema, StringEnum } from './formats/row-schema.js';
+import { FormatRegistry } from './formats/registry.js';
+import { didYouMean } from './suggest.js';
 
-export interface LearnabilityConfig {
-  hidden?: number;
-  context?: number;
-  embed?: number;
-  batch?: number;
-  evalEvery?: number;
-  evalTokens?: number;
-  masterWeights?: boolean;
-  earlyStop?: boolean;
-  workers?: number;
-}
+const MAX_INT = Number.MAX_SAFE_INTEGER;
+const intIn = (minimum: number, maximum: number, description: string) => Type.Integer({ minimum, maximum, description });
+const strings = (description: string) => Type.Array(Type.String(), { description });
 
-export interface QuantAuditConfig {
-  target?: string;
-  probes?: string[];
-  formats?: string[];
-  optimizers?: string[];
-  seeds?: number[];
-  lrs?: number[];
-  steps?: number;
-  corpus?: string;
-  backend?: string;
-  ep?: string;
-  failOn?: FailOn;
-  out?: string;
-  thresholds?: Record<string, ThresholdValue>;
-  /** Custom or overridden formats: name → registry row fields (see src/formats/types.ts). */
-  customFormats?: Record<string, Record<string, unknown>>;
-  learnability?: LearnabilityConfig;
-  exec?: { timeoutMs?: number };
-  limits?: { maxTensorElements?: number; maxMemoryMB?: number };
-  /** `quant-audit witness` defaults (flags win); see docs/witness.md. */
-  witness?: {
-    from?: string;
-    table?: string;
-    query?: string;
-    nameColumn?: string;
-    bpbColumn?: string;
-    stepColumn?: string;
-    namePattern?: string;
-    vocab?: number;
-    minSamples?: number;
-    controls?: string[];
-  };
+/** One entry per threshold of src/thresholds.ts, typed as its default is: a number, or a [lo, hi] pair. */
+const ThresholdsSchema = Type.Object(
+  Object.fromEntries(
+    Object.entries(DEFAULT_THRESHOLDS).map(([key, value]) => [
+      key,
+      Type.Optional(typeof value === 'number' ? Type.Number({ description: `default ${value}` }) : Type.Tuple([Type.Number(), Type.Number()], { description: `[lo, hi], default [${value.join(', ')}]` })),
+    ]),
+  ),
+  { additionalProperties: false, description: 'overrides of the judging thresholds (src/thresholds.ts); each is printed in the report next to the value' },
+);
+
+export const LearnabilitySchema = Type.Object(
+  {
+    hidden: Type.Optional(intIn(1, 4096, 'hidden units of the lane model')),
+    context: Type.Optional(intIn(1, 256, 'context length in bytes')),
+    embed: Type.Optional(intIn(1, 1024, 'embedding width')),
+    batch: Type.Optional(intIn(1, 65_536, 'sequences per step')),
+    evalEvery: Type.Optional(intIn(1, 100_000, 'steps between evaluations')),
+    evalTokens: Type.Optional(intIn(1, 1_000_000, 'held-out bytes per evaluation')),
+    masterWeights: Type.Optional(Type.Boolean({ description: 'keep fp32 master weights (false: round in place after every step)' })),
+    earlyStop: Type.Optional(Type.Boolean({ description: 'stop a lane whose gradient is frozen' })),
+    workers: Type.Optional(intIn(1, 1024, 'training threads (default: number of cores)')),
+  },
+  { additionalProperties: false },
+);
+
+const WitnessSchema = Type.Object(
+  {
+    from: Type.Optional(Type.String({ description: 'FILE.csv | FILE.jsonl | postgres://…' })),
+    table: Type.Optional(Type.String()),
+    query: Type.Optional(Type.String()),
+    nameColumn: Type.Optional(Type.String()),
+    bpbColumn: Type.Optional(Type.String()),
+    stepColumn: Type.Optional(Type.String()),
+    namePattern: Type.Optional(Type.String()),
+    vocab: Type.Optional(intIn(2, MAX_INT, 'vocabulary size V (uniform baseline log2 V)')),
+    minSamples: Type.Optional(intIn(1, MAX_INT, 'fewer samples: the lane is not judged')),
+    controls: Type.Optional(strings('control formats')),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    target: Type.Optional(Type.String({ description: 'reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND' })),
+    probes: Type.Optional(strings('probe ids')),
+    formats: Type.Optional(strings('format names (quant-audit formats lists them)')),
+    optimizers: Type.Optional(strings('adamw | muon')),
+    seeds: Type.Optional(Type.Array(intIn(0, MAX_INT, 'seed'))),
+    lrs: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0 }), { description: 'learning rates for the lanes and lost-updates' })),
+    steps: Type.Optional(intIn(1, 1_000_000, 'training steps per lane')),
+    corpus: Type.Optional(Type.String({ description: 'builtin:english | builtin:markov | a text file' })),
+    backend: Type.Optional(Type.String({ description: 'auto | tensorflow | wasm | cpu' })),
+    ep: Type.Optional(Type.String({ description: 'cpu | cuda' })),
+    failOn: Type.Optional(StringEnum(FAIL_ON_LEVELS, 'exit 1 at or above this level')),
+    out: Type.Optional(Type.String({ description: 'where run directories go' })),
+    thresholds: Type.Optional(ThresholdsSchema),
+    customFormats: Type.Optional(Type.Record(Type.String(), FormatRowSchema, { description: 'formats are data: add a row, or override fields of a built-in row (docs/formats.md)' })),
+    learnability: Type.Optional(LearnabilitySchema),
+    exec: Type.Optional(Type.Object({ timeoutMs: Type.Optional(intIn(1, MAX_INT, 'per-request timeout')) }, { additionalProperties: false })),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          maxTensorElements: Type.Optional(intIn(1, MAX_INT, 'largest tensor a target may ask for')),
+          maxMemoryMB: Type.Optional(intIn(1, MAX_INT, 'memory a target may ask for at once')),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    witness: Type.Optional(WitnessSchema),
+  },
+  { additionalProperties: false },
+);
+
+export type LearnabilityConfig = Static<typeof LearnabilitySchema>;
+export type QuantAuditConfig = Static<typeof ConfigSchema> & {
   /** Where it was read from (for messages). */
   path?: string;
-}
-
-type KeyType = 'string' | 'number' | 'boolean' | 'string[]' | 'number[]' | 'map' | 'thresholds' | 'formats-map';
-
-const CONFIG_KEYS: Record<string, KeyType | Record<string, KeyType>> = {
-  target: 'string',
-  probes: 'string[]',
-  formats: 'string[]',
-  optimizers: 'string[]',
-  seeds: 'number[]',
-  lrs: 'number[]',
-  steps: 'number',
-  corpus: 'string',
-  backend: 'string',
-  ep: 'string',
-  failOn: 'string',
-  out: 'string',
-  thresholds: 'thresholds',
-  customFormats: 'formats-map',
-  learnability: {
-    hidden: 'number', context: 'number', embed: 'number', batch: 'number', evalEvery: 'number',
-    evalTokens: 'number', masterWeights: 'boolean', earlyStop: 'boolean', workers: 'number',
-  },
-  exec: { timeoutMs: 'number' },
-  limits: { maxTensorElements: 'number', maxMemoryMB: 'number' },
-  witness: {
-    from: 'string', table: 'string', query: 'string', nameColumn: 'string', bpbColumn: 'string', stepColumn: 'string',
-    namePattern: 'string', vocab: 'number', minSamples: 'number', controls: 'string[]',
-  },
 };
-
-const FAIL_ON = ['dead', 'partial', 'fail', 'never'];
 
 export const DEFAULT_CONFIG_FILE = 'quant-audit.yaml';
 const MAX_CONFIG_BYTES = 1_000_000;
@@ -127,7 +140,31 @@ export function loadConfig(path: string | undefined, cwd = process.cwd()): Quant
   } catch {
     throw new UsageError(`config file ${file} is not UTF-8 text (byte ${firstBadUtf8(bytes)} does not decode). Save it as UTF-8.`);
   }
-  return { ...parseConfig(text, file), path: file };
+  return parseConfig(text, file);
+}
+
+/** Where each parsed config came from: file:line:col of a key path (see configWhere). */
+const locators = new WeakMap<object, (path: readonly (string | number)[]) => string>();
+
+/**
+ * `file:line:col` of the value at `path` in the config file (e.g. ['formats', 2]), or the file
+ * name when the key is not in it, or undefined for a config not read from a file.
+ */
+export function configWhere(config: QuantAuditConfig, path: readonly (string | number)[]): string | undefined {
+  return locators.get(config)?.(path) ?? config.path;
+}
+
+/** Run `check` (which reads config values) and give a ConfigValueError its file:line:col. */
+export function locatedIn<T>(config: QuantAuditConfig, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof ConfigValueError) {
+      const where = configWhere(config, e.configPath);
+      throw new UsageError(where ? `${where}: ${e.message}` : e.message);
+    }
+    throw e;
+  }
 }
 
 export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): QuantAuditConfig {
@@ -139,94 +176,134 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): QuantAudi
     throw new UsageError(`${file}:${depth.line}: nested more than ${MAX_NESTING} levels deep; a quant-audit config is a few levels of keys (see docs).`);
   }
   const lineCounter = new LineCounter();
-  // maxAliasCount bounds "billion laughs" alias bombs; uniqueKeys rejects duplicates.
+  // uniqueKeys rejects duplicates; maxAliasCount (below) bounds "billion laughs" alias bombs.
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const where = (node: Node | null | undefined): string => {
-    const offset = node?.range?.[0];
+  const at = (offset: number | undefined): string => {
     if (offset === undefined) return file;
     const { line, col } = lineCounter.linePos(offset);
     return `${file}:${line}:${col}`;
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const { line, col } = lineCounter.linePos(e.pos[0]);
-    throw new UsageError(`${file}:${line}:${col}: invalid YAML: ${e.message.split('\n')[0]}`);
+    throw new UsageError(`${at(e.pos[0])}: invalid YAML: ${e.message.split('\n')[0]}`);
   }
-  if (doc.contents === null) return {};
-  if (!isMap(doc.contents)) throw new UsageError(`${where(doc.contents)}: the config must be a mapping of keys (target, formats, thresholds, …).`);
+  if (doc.contents === null) return locate({ path: file }, doc, at);
+  if (!isMap(doc.contents)) throw new UsageError(`${at(doc.contents.range?.[0])}: the config must be a mapping of keys (target, formats, thresholds, …).`);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
     throw new UsageError(`${file}: ${(e as Error).message} (aliases are limited to 100 expansions).`);
   }
-  const nodeFor = (path: string[]): Node | null => {
-    const n = doc.getIn(path, true);
-    return (n ?? null) as Node | null;
-  };
-  validate(value as Record<string, unknown>, CONFIG_KEYS, [], nodeFor, where, file);
-  return value as QuantAuditConfig;
+  if (!validateConfig(value)) {
+    const where = (path: readonly (string | number)[], key?: boolean) => at(nodeAt(doc, path, key)?.range?.[0]);
+    throw new UsageError(schemaMessage(validateConfig.errors ?? [], doc, where));
+  }
+  const config = locate({ ...(value as QuantAuditConfig), path: file }, doc, at);
+  // Custom format rows are checked against the family rules (and the built-in row they override) now,
+  // so that every config error surfaces when the file is read, with its place in the file.
+  if (config.customFormats) locatedIn(config, () => new FormatRegistry(config.customFormats));
+  return config;
 }
 
-function validate(
-  obj: Record<string, unknown>,
-  schema: Record<string, KeyType | Record<string, KeyType>>,
-  path: string[],
-  nodeFor: (path: string[]) => Node | null,
-  where: (n: Node | null) => string,
-  file: string,
-): void {
-  for (const [key, val] of Object.entries(obj)) {
-    const keyPath = [...path, key];
-    const name = keyPath.join('.');
-    const type = schema[key];
-    const loc = where(nodeFor(keyPath));
-    if (type === undefined) {
-      throw new UsageError(`${loc}: unknown key '${name}'. Valid keys${path.length ? ` under '${path.join('.')}'` : ''}: ${Object.keys(schema).join(', ')}.`);
-    }
-    const fail = (expected: string): never => {
-      throw new UsageError(`${loc}: '${name}' must be ${expected}, got ${describe(val)}.`);
-    };
-    if (typeof type === 'object') {
-      if (!isPlainObject(val)) fail('a mapping');
-      validate(val as Record<string, unknown>, type, keyPath, nodeFor, where, file);
-      continue;
-    }
-    switch (type) {
-      case 'string':
-        if (typeof val !== 'string') fail('a string');
-        if (key === 'failOn' && !FAIL_ON.includes(val as string)) fail(`one of ${FAIL_ON.join(', ')}`);
-        break;
-      case 'number':
-        if (typeof val !== 'number' || !Number.isFinite(val)) fail('a finite number');
-        break;
-      case 'boolean':
-        if (typeof val !== 'boolean') fail('true or false');
-        break;
-      case 'string[]':
-        if (!Array.isArray(val) || !val.every((v) => typeof v === 'string')) fail('a list of strings');
-        break;
-      case 'number[]':
-        if (!Array.isArray(val) || !val.every((v) => typeof v === 'number' && Number.isFinite(v))) fail('a list of numbers');
-        break;
-      case 'thresholds':
-        if (!isPlainObject(val)) fail('a mapping of threshold name to number or [lo, hi]');
-        for (const [k, v] of Object.entries(val as Record<string, unknown>)) {
-          const ok = (typeof v === 'number' && Number.isFinite(v)) || (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number' && Number.isFinite(n)));
-          if (!ok) throw new UsageError(`${where(nodeFor([...keyPath, k]))}: threshold '${k}' must be a number or a [lo, hi] pair, got ${describe(v)}.`);
-        }
-        break;
-      case 'formats-map':
-        if (!isPlainObject(val)) fail('a mapping of format name to its fields');
-        for (const [k, v] of Object.entries(val as Record<string, unknown>)) {
-          if (!isPlainObject(v)) throw new UsageError(`${where(nodeFor([...keyPath, k]))}: custom format '${k}' must be a mapping of fields (family, bits, exponentBits, …).`);
-        }
-        break;
-      case 'map':
-        if (!isPlainObject(val)) fail('a mapping');
-        break;
+function locate(config: QuantAuditConfig, doc: Document, at: (offset: number | undefined) => string): QuantAuditConfig {
+  locators.set(config, (path) => {
+    const node = nodeAt(doc, path, false) ?? nodeAt(doc, path.slice(0, -1), false);
+    return at(node?.range?.[0]);
+  });
+  return config;
+}
+
+const validateConfig = new Ajv({ allErrors: true, strict: true, verbose: true }).compile<Static<typeof ConfigSchema>>(ConfigSchema);
+
+/** The YAML node at `path` (its key node when `key`), if the file has one. */
+function nodeAt(doc: Document, path: readonly (string | number)[], key = false): Node | undefined {
+  if (path.length === 0) return (doc.contents ?? undefined) as Node | undefined;
+  if (key) {
+    const parent = doc.getIn(path.slice(0, -1), true);
+    if (isMap(parent)) {
+      const last = path[path.length - 1];
+      const pair = (parent.items as Pair<unknown, unknown>[]).find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(last));
+      if (pair && pair.key && typeof pair.key === 'object') return pair.key as Node;
     }
   }
+  return (doc.getIn(path, true) ?? undefined) as Node | undefined;
+}
+
+/** ajv's instancePath ('/thresholds/broken-ste.minCosine') as key segments. */
+function pathOf(e: ErrorObject): (string | number)[] {
+  if (e.instancePath === '') return [];
+  return e.instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function dotted(path: readonly (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  number: 'a finite number',
+  integer: 'an integer',
+  string: 'a string',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+};
+
+/** One sentence per schema violation, the first in file order leading: `file:line:col: …`. */
+function schemaMessage(errors: ErrorObject[], doc: Document, where: (path: readonly (string | number)[], key?: boolean) => string): string {
+  const described = errors
+    .filter((e) => e.keyword !== 'if')
+    .map((e) => {
+      const path = pathOf(e);
+      if (e.keyword === 'additionalProperties') {
+        const key = String((e.params as { additionalProperty: string }).additionalProperty);
+        const full = [...path, key];
+        const valid = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+        const under = path.length > 0 ? ` under '${dotted(path)}'` : '';
+        const noun = path.length === 1 && path[0] === 'thresholds' ? 'threshold' : path.length === 2 && path[0] === 'customFormats' ? 'field' : 'key';
+        return { offset: offsetOf(doc, full, true), text: `${where(full, true)}: unknown ${noun} '${dotted(full)}'.${didYouMean(key, valid)} Valid ${noun}s${under}: ${valid.join(', ')}.` };
+      }
+      const name = dotted(path);
+      const got = describe(e.data);
+      let expected: string;
+      const schema = e.parentSchema as { description?: string; type?: string; minimum?: number; maximum?: number; exclusiveMinimum?: number; items?: unknown };
+      switch (e.keyword) {
+        case 'type':
+          expected = Array.isArray(schema.items) ? `a [lo, hi] pair of numbers` : (TYPE_WORDS[String((e.params as { type: string }).type)] ?? String((e.params as { type: string }).type));
+          break;
+        case 'enum':
+          expected = `one of ${((e.params as { allowedValues: unknown[] }).allowedValues).join(', ')}`;
+          break;
+        case 'minimum':
+        case 'maximum':
+          expected = schema.maximum !== undefined && schema.maximum < MAX_INT ? `${schema.type === 'integer' ? 'an integer' : 'a number'} from ${schema.minimum} to ${schema.maximum}` : schema.minimum === 1 && schema.type === 'integer' ? 'a positive integer' : `${schema.type === 'integer' ? 'an integer' : 'a number'} ≥ ${schema.minimum}`;
+          break;
+        case 'exclusiveMinimum':
+          expected = `a number above ${schema.exclusiveMinimum}`;
+          break;
+        case 'minItems':
+        case 'maxItems':
+        case 'additionalItems':
+          expected = 'a [lo, hi] pair of numbers';
+          break;
+        default:
+          expected = e.message ?? e.keyword;
+      }
+      const hint = schema.description ? ` (${schema.description})` : '';
+      return { offset: offsetOf(doc, path, false), text: `${where(path)}: '${name}' must be ${expected}, got ${got}.${path[0] === 'thresholds' ? hint : ''}` };
+    });
+  // The first problem in the file first; ajv's order is the schema's.
+  const unique = [...new Map(described.map((d) => [d.text, d])).values()].sort((a, b) => a.offset - b.offset);
+  const more = unique.length > 1 ? ` (${unique.length - 1} more problem${unique.length > 2 ? 's' : ''} in this file: ${unique.slice(1, 4).map((d) => d.text.split(': ')[0]).join(', ')}${unique.length > 4 ? ', …' : ''})` : '';
+  return `${unique[0]!.text}${more}`;
+}
+
+function offsetOf(doc: Document, path: readonly (string | number)[], key: boolean): number {
+  return nodeAt(doc, path, key)?.range?.[0] ?? Number.MAX_SAFE_INTEGER;
 }
 
 /** How deep a config may nest (flow [ { and block indentation together). */
@@ -280,18 +357,10 @@ export function nestingDepth(text: string): { depth: number; line: number } {
   return best;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
+  if (v === null || v === undefined) return 'nothing (null)';
+  if (Array.isArray(v)) return `a list ${JSON.stringify(v).slice(0, 60)}`;
   if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${v}`;
   return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-/** Where a node of the config sits, for messages from later validation (thresholds, formats). */
-export function configLocation(cfg: QuantAuditConfig): string {
-  return cfg.path ?? DEFAULT_CONFIG_FILE;
 }

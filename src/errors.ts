@@ -11,6 +11,21 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A wrong value at a known place in quant-audit.yaml, found after the schema check (a custom
+ * format whose fields contradict each other). `configPath` is the key path, e.g.
+ * ['customFormats', 'gf8-raw', 'bits']; src/config.ts turns it into file:line:col.
+ */
+export class ConfigValueError extends UsageError {
+  constructor(
+    readonly configPath: readonly (string | number)[],
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigValueError';
+  }
+}
+
 export class InconclusiveError extends Error {
   readonly exitCode = 3;
   constructor(message: string) {

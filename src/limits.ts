@@ -10,8 +10,6 @@
  * as float32) and keep an exec reply of that size (358 MB of base64) below V8's longest
  * string (512 MB).
  */
-import { UsageError } from './errors.js';
-
 export interface Limits {
   /** Largest tensor (elements) a target may ask for: a model initializer, a declared input, a reply. */
   maxTensorElements: number;
@@ -24,18 +22,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMemoryMB: 4096,
 });
 
-/** The limits in effect: the config's values (checked: positive integers) over the defaults. */
-export function resolveLimits(config: Partial<Limits> | undefined, where = 'quant-audit.yaml'): Limits {
-  const out: Limits = { ...DEFAULT_LIMITS };
-  for (const key of ['maxTensorElements', 'maxMemoryMB'] as const) {
-    const v = config?.[key];
-    if (v === undefined) continue;
-    if (!Number.isSafeInteger(v) || v <= 0) {
-      throw new UsageError(`${where}: limits.${key} must be a positive integer, got ${String(v)}. The default is ${DEFAULT_LIMITS[key]}.`);
-    }
-    out[key] = v;
-  }
-  return out;
+/** The limits in effect: the config's values (positive integers, checked by the config schema) over the defaults. */
+export function resolveLimits(config: Partial<Limits> | undefined): Limits {
+  return { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(config ?? {}).filter(([, v]) => v !== undefined)) };
 }
 
 /** Bytes → MB with one decimal, for messages. */

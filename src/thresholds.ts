@@ -58,7 +58,8 @@ export function rangeThreshold(t: Thresholds, key: string): readonly [number, nu
   return v as readonly [number, number];
 }
 
-/** Defaults with user overrides applied. Unknown keys are a config error (caught by src/config.ts). */
-export function mergeThresholds(overrides: Record<string, ThresholdValue> | undefined): Thresholds {
-  return { ...DEFAULT_THRESHOLDS, ...(overrides ?? {}) };
+/** Defaults with user overrides applied. Unknown keys and wrong types are config errors (the schema in src/config.ts is derived from this table). */
+export function mergeThresholds(overrides: Readonly<Record<string, ThresholdValue | undefined>> | undefined): Thresholds {
+  const given = Object.entries(overrides ?? {}).filter((e): e is [string, ThresholdValue] => e[1] !== undefined);
+  return { ...DEFAULT_THRESHOLDS, ...Object.fromEntries(given) };
 }

@@ -87,7 +87,7 @@ test('quantize --format int4 --scale 3 --zero-point 1 -- -30 -20 6 9 prints the 
 test('quantize and formats: bad input exits 2 with a message that says what is valid', async () => {
   const unknown = await run(['quantize', '--format', 'int9', '1']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.err, /unknown format 'int9'. Known formats: .*int8/);
+  assert.match(unknown.err, /unknown format 'int9'. Did you mean 'int8'\? Known formats: .*int8/);
   const flag = await run(['quantize', '--format', 'int8', '--jsonn', '1']);
   assert.equal(flag.code, 2);
   assert.match(flag.err, /unknown option '--jsonn'/);

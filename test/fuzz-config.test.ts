@@ -50,7 +50,10 @@ test('deep nesting is refused before the YAML parser recurses (regression: stack
 test('limits: config values are checked; defaults are 2^26 elements and 4096 MB', () => {
   assert.deepEqual(resolveLimits(undefined), { maxTensorElements: 67108864, maxMemoryMB: 4096 });
   assert.deepEqual(resolveLimits({ maxTensorElements: 1000 }), { maxTensorElements: 1000, maxMemoryMB: DEFAULT_LIMITS.maxMemoryMB });
-  for (const bad of [0, -1, 0.5, 1e308]) {
-    assert.throws(() => resolveLimits({ maxMemoryMB: bad }, 'q.yaml'), (e: unknown) => e instanceof UsageError && /q\.yaml: limits\.maxMemoryMB must be a positive integer/.test(e.message));
+  for (const bad of ['0', '-1', '0.5', '1e308', 'many']) {
+    assert.throws(
+      () => parseConfig(`limits:\n  maxMemoryMB: ${bad}\n`, 'q.yaml'),
+      (e: unknown) => e instanceof UsageError && /^q\.yaml:2:16: 'limits\.maxMemoryMB' must be (a positive integer|an integer), got /.test(e.message),
+    );
   }
 });

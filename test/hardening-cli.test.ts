@@ -52,7 +52,7 @@ const CASES: [string, () => string[], RegExp][] = [
   ['config: not UTF-8', () => ['run', '--config', write('utf16.yaml', Uint8Array.from([0xff, 0xfe, 0x66, 0x00]))], /is not UTF-8 text \(byte 0 does not decode\)/],
   ['config: alias bomb', () => ['run', '--config', write('bomb.yaml', aliasBomb)], /aliases are limited to 100 expansions|Excessive alias count/],
   ['config: a device, not a file', () => ['run', '--config', '/dev/zero'], /is not a regular file/],
-  ['config: negative limit', () => ['run', '--config', write('limit.yaml', 'limits:\n  maxTensorElements: -1\n')], /limits\.maxTensorElements must be a positive integer, got -1/],
+  ['config: negative limit', () => ['run', '--config', write('limit.yaml', 'limits:\n  maxTensorElements: -1\n')], /limit\.yaml:2:22: 'limits\.maxTensorElements' must be a positive integer, got number -1\./],
   ['onnx: truncated', () => ['run', '--target', `onnx:${write('trunc.onnx', readFileSync(join(ONNX_FIXTURES, 'torch-qat-mlp.onnx')).subarray(0, 1000))}`, '--out', out], /is not a valid ONNX model/],
   [
     'onnx: external data outside the model folder',

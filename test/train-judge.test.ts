@@ -9,6 +9,7 @@ import { judgeLanes, laneName, laneResults } from '../src/train/judge.js';
 import { earlyStopReason, type EarlyStopState } from '../src/train/early-stop.js';
 import { planLanes } from '../probes/learnability.js';
 import { resolveSettings } from '../src/train/settings.js';
+import { parseConfig } from '../src/config.js';
 import { inShard } from '../src/report/shard.js';
 import { UsageError } from '../src/errors.js';
 import type { Lane } from '../src/report/types.js';
@@ -137,7 +138,7 @@ test('plan: one control per optimizer × seed × lr first, fp32 never a lane, sh
   assert.equal(planLanes({ ...base, shard: { index: 2, count: 2 } }, settings).filter((s) => s.control).length, 2);
   assert.throws(() => planLanes({ ...base, optimizers: ['sgd'] }, settings), UsageError);
   assert.throws(() => planLanes({ ...base, steps: 0 }, settings), UsageError);
-  assert.throws(() => resolveSettings({ hidden: 0 }), (e: unknown) => e instanceof UsageError && /learnability.hidden/.test(e.message));
+  assert.throws(() => parseConfig('learnability:\n  hidden: 0\n', 'q.yaml'), (e: unknown) => e instanceof UsageError && e.message === "q.yaml:2:11: 'learnability.hidden' must be an integer from 1 to 4096, got number 0.");
   const inPlace = planLanes(base, resolveSettings({ masterWeights: false }));
   assert.deepEqual(inPlace.map((s) => s.masterWeights), [true, true, false, false, false, false], 'the control keeps master weights');
 });

@@ -10,7 +10,9 @@
  * - fp16, bf16, gf12+, posits and fp32 take raw values (`none`): their range covers weights.
  */
 import type { FormatFamily, FormatSpec, Scaling, Specials } from './types.js';
-import { UsageError } from '../errors.js';
+import { ConfigValueError, UsageError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
+import { FAMILIES, FORMAT_FIELDS as FIELDS, FORMAT_NAME_PATTERN, SCALINGS, SPECIALS } from './row-schema.js';
 
 const GF_NOTE_FTZ = 'GoldenFloat: no subnormals (exponent field 0 encodes ±0 only, other mantissas decode to 0), top exponent = Inf/NaN.';
 
@@ -77,14 +79,7 @@ export const BUILTIN_FORMATS: readonly FormatSpec[] = Object.freeze([
 );
 
 // ---------------------------------------------------------------- validation of custom rows
-
-const FAMILIES: readonly FormatFamily[] = ['identity', 'integer', 'minifloat', 'goldenfloat', 'posit', 'codebook', 'mx'];
-const SCALINGS: readonly Scaling[] = ['none', 'per-tensor-absmax', 'per-tensor-minmax', 'per-channel-absmax', 'per-block-absmax', 'mx-e8m0'];
-const SPECIALS: readonly Specials[] = ['ieee', 'nan-only-at-all-ones', 'none'];
-const FIELDS = [
-  'family', 'bits', 'scaling', 'blockSize', 'signed', 'zeroPoint', 'exponentBits', 'mantissaBits', 'bias', 'subnormals', 'specials',
-  'saturateInfinity', 'es', 'codebook', 'element', 'elementEmax', 'elementScale', 'note',
-] as const;
+// Field names and types: FormatRowSchema (row-schema.ts). Here: what each family requires of the merged row.
 
 function intIn(v: unknown, lo: number, hi: number): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
@@ -93,12 +88,12 @@ function intIn(v: unknown, lo: number, hi: number): boolean {
 /** Check one row; `bad(field, expected)` throws the UsageError. Returns the frozen spec. */
 function validateRow(name: string, row: Record<string, unknown>, known: (n: string) => FormatSpec | undefined): FormatSpec {
   const bad = (field: string, expected: string): never => {
-    throw new UsageError(`customFormats.${name}.${field}: ${expected}, got ${JSON.stringify(row[field])}. See docs/formats.md for the fields of each family.`);
+    throw new ConfigValueError(['customFormats', name, field], `customFormats.${name}.${field}: ${expected}, got ${JSON.stringify(row[field])}. See docs/formats.md for the fields of each family.`);
   };
-  if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) throw new UsageError(`customFormats: format name '${name}' must be kebab-case (lower-case letters, digits, '-', '.').`);
+  if (!new RegExp(FORMAT_NAME_PATTERN).test(name)) throw new ConfigValueError(['customFormats', name], `customFormats: format name '${name}' must be kebab-case (lower-case letters, digits, '-', '.').`);
   for (const key of Object.keys(row)) {
     if (key === 'name' || key === 'source' || key === 'elementSpec') continue;
-    if (!(FIELDS as readonly string[]).includes(key)) throw new UsageError(`customFormats.${name}: unknown field '${key}'. Valid fields: ${FIELDS.join(', ')}.`);
+    if (!(FIELDS as readonly string[]).includes(key)) throw new ConfigValueError(['customFormats', name, key], `customFormats.${name}: unknown field '${key}'. Valid fields: ${FIELDS.join(', ')}.`);
   }
   const family = row.family as FormatFamily;
   if (!FAMILIES.includes(family)) bad('family', `must be one of ${FAMILIES.join(', ')}`);
@@ -184,7 +179,7 @@ export class FormatRegistry {
     const entries = Object.entries(custom).sort(([, a], [, b]) => Number(a?.family === 'mx') - Number(b?.family === 'mx'));
     for (const [name, fields] of entries) {
       if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
-        throw new UsageError(`customFormats.${name}: must be a mapping of fields (family, bits, scaling, …).`);
+        throw new ConfigValueError(['customFormats', name], `customFormats.${name}: must be a mapping of fields (family, bits, scaling, …).`);
       }
       const base = this.byName.get(name);
       const merged: Record<string, unknown> = base ? { ...base, note: undefined, ...fields } : { ...fields };
@@ -195,7 +190,7 @@ export class FormatRegistry {
 
   get(name: string): FormatSpec {
     const f = this.byName.get(name);
-    if (!f) throw new UsageError(`unknown format '${name}'. Known formats: ${this.names().join(', ')}.`);
+    if (!f) throw new UsageError(`unknown format '${name}'.${didYouMean(name, this.names())} Known formats: ${this.names().join(', ')}.`);
     return f;
   }
   has(name: string): boolean {

@@ -4,13 +4,14 @@
  * regardless of the config's selection. Every name is checked here, before anything runs.
  */
 import { UsageError } from '../errors.js';
-import { loadConfig, type QuantAuditConfig, type LearnabilityConfig } from '../config.js';
+import { configWhere, loadConfig, type QuantAuditConfig, type LearnabilityConfig } from '../config.js';
 import { FormatRegistry } from '../formats/registry.js';
-import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from '../thresholds.js';
+import { mergeThresholds, type Thresholds } from '../thresholds.js';
 import { BACKENDS, type BackendName } from '../tf.js';
 import type { FailOn } from '../report/types.js';
 import { PROBES } from '../../probes/index.js';
 import { resolveLimits } from '../limits.js';
+import { didYouMean } from '../suggest.js';
 
 export const LEARNABILITY_ID = 'learnability';
 export const OPTIMIZERS = ['adamw', 'muon'] as const;
@@ -109,38 +110,56 @@ function splitList(values: string[] | undefined): string[] | undefined {
   return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
 }
 
-function checkMembers(kind: string, values: string[], valid: readonly string[]): void {
-  for (const v of values) {
-    if (!valid.includes(v)) throw new UsageError(`unknown ${kind} '${v}'. Valid ${kind}s: ${valid.join(', ')}.`);
-  }
+/**
+ * Every value must be one of `valid`. `from` says where the values came from: a flag, or a
+ * config key (then the message starts with its file:line:col).
+ */
+function checkMembers(kind: string, values: readonly string[], valid: readonly string[], from: Source): void {
+  values.forEach((v, i) => {
+    if (valid.includes(v)) return;
+    const where = from.key ? `${configWhere(from.config, typeof from.list === 'boolean' && from.list ? [from.key, i] : [from.key]) ?? from.key}: ` : '';
+    throw new UsageError(`${where}unknown ${kind} '${v}'.${didYouMean(v, valid)} Valid ${kind}s: ${valid.join(', ')}.`);
+  });
+}
+
+/** Where a setting came from: a command-line flag (no key) or a config key (`list`: one entry per item). */
+interface Source {
+  config: QuantAuditConfig;
+  key?: string;
+  list?: boolean;
+}
+
+/** The flag's value when given, else the config's (remembering which, for messages), else the default. */
+function pick<T>(flag: T | undefined, config: QuantAuditConfig, key: keyof QuantAuditConfig & string, list = false): { value: T | undefined; from: Source } {
+  if (flag !== undefined) return { value: flag, from: { config } };
+  return { value: config[key] as T | undefined, from: { config, key, list } };
 }
 
 export function buildPlan(flags: RunFlags): RunPlan {
   const config = loadConfig(flags.config);
   const registry = new FormatRegistry(config.customFormats);
-  const validThresholds = Object.keys(DEFAULT_THRESHOLDS);
-  for (const key of Object.keys(config.thresholds ?? {})) {
-    if (!validThresholds.includes(key)) {
-      throw new UsageError(`${config.path ?? 'config'}: unknown threshold '${key}'. Valid thresholds: ${validThresholds.join(', ')}.`);
-    }
-  }
   const thresholds = mergeThresholds(config.thresholds);
 
-  const probes = flags.all ? [...ALL_PROBE_IDS] : (splitList(flags.probe) ?? config.probes ?? [...ALL_PROBE_IDS]);
-  checkMembers('probe', probes, ALL_PROBE_IDS);
+  const probePick = pick(flags.all ? [...ALL_PROBE_IDS] : splitList(flags.probe), config, 'probes', true);
+  const probes = probePick.value ?? [...ALL_PROBE_IDS];
+  checkMembers('probe', probes, ALL_PROBE_IDS, probePick.from);
 
-  const formats = flags.all ? undefined : (splitList(flags.format) ?? config.formats);
-  for (const f of formats ?? []) registry.get(f); // throws with the list of known formats
+  const formatPick = pick(flags.all ? [] : splitList(flags.format), config, 'formats', true);
+  const formats = flags.all ? undefined : formatPick.value;
+  checkMembers('format', formats ?? [], registry.names(), formatPick.from);
 
-  const optimizers = splitList(flags.optimizer) ?? config.optimizers ?? [...OPTIMIZERS];
-  checkMembers('optimizer', optimizers, OPTIMIZERS);
+  const optimizerPick = pick(splitList(flags.optimizer), config, 'optimizers', true);
+  const optimizers = optimizerPick.value ?? [...OPTIMIZERS];
+  checkMembers('optimizer', optimizers, OPTIMIZERS, optimizerPick.from);
 
-  const backend = (flags.backend ?? config.backend ?? DEFAULTS.backend) as BackendName;
-  checkMembers('backend', [backend], BACKENDS);
-  const ep = flags.ep ?? config.ep ?? DEFAULTS.ep;
-  checkMembers('execution provider', [ep], ['cpu', 'cuda']);
+  const backendPick = pick(flags.backend, config, 'backend');
+  const backend = (backendPick.value ?? DEFAULTS.backend) as BackendName;
+  checkMembers('backend', [backend], BACKENDS, backendPick.from);
+  const epPick = pick(flags.ep, config, 'ep');
+  const ep = epPick.value ?? DEFAULTS.ep;
+  checkMembers('execution provider', [ep], ['cpu', 'cuda'], epPick.from);
   const failOn = (flags.failOn ?? config.failOn ?? DEFAULTS.failOn) as FailOn;
-  checkMembers('--fail-on value', [failOn], FAIL_ON);
+  checkMembers('--fail-on value', [failOn], FAIL_ON, { config });
 
   const seeds = parseNumberList(flags.seed, '--seed', true) ?? config.seeds ?? DEFAULTS.seeds;
   const lrs = parseNumberList(flags.lr, '--lr', false) ?? config.lrs;
@@ -151,7 +170,7 @@ export function buildPlan(flags: RunFlags): RunPlan {
   if (flags.masterWeights === false) learnability.masterWeights = false;
   const workers = parsePositiveInt(flags.workers, '--workers') ?? learnability.workers;
   const timeoutMs = parsePositiveInt(flags.timeoutMs, '--timeout-ms') ?? config.exec?.timeoutMs;
-  const limits = resolveLimits(config.limits, config.path ?? 'config');
+  const limits = resolveLimits(config.limits);
 
   return {
     target: flags.target ?? config.target ?? DEFAULTS.target,

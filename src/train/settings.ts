@@ -3,7 +3,6 @@
  * every healthy format reaches bpb < 6.5 in 100 steps with both optimizers, while the whole
  * default matrix fits the time budget on a 2-core machine (wasm backend).
  */
-import { UsageError } from '../errors.js';
 import type { LearnabilityConfig } from '../config.js';
 import { VOCAB } from '../corpus/index.js';
 import type { ModelShape } from './model.js';
@@ -34,28 +33,22 @@ export const LEARNABILITY_DEFAULTS = {
   earlyStop: true,
 } as const;
 
+/** Defaults under the config's values (their ranges are checked by the config schema, src/config.ts). */
 export function resolveSettings(cfg: LearnabilityConfig = {}): LearnabilitySettings {
-  const int = (key: keyof LearnabilityConfig, value: number | undefined, fallback: number, max: number): number => {
-    const v = value ?? fallback;
-    if (!Number.isInteger(v) || v < 1 || v > max) {
-      throw new UsageError(`learnability.${key} must be an integer from 1 to ${max}, got ${v}.`);
-    }
-    return v;
-  };
   const d = LEARNABILITY_DEFAULTS;
-  const evalEvery = int('evalEvery', cfg.evalEvery, d.evalEvery, 100_000);
+  const evalEvery = cfg.evalEvery ?? d.evalEvery;
   return {
     model: {
       vocab: VOCAB,
-      context: int('context', cfg.context, d.context, 256),
-      embed: int('embed', cfg.embed, d.embed, 1024),
-      hidden: int('hidden', cfg.hidden, d.hidden, 4096),
+      context: cfg.context ?? d.context,
+      embed: cfg.embed ?? d.embed,
+      hidden: cfg.hidden ?? d.hidden,
       initStd: d.initStd,
       headGain: d.headGain,
     },
-    batch: int('batch', cfg.batch, d.batch, 65_536),
+    batch: cfg.batch ?? d.batch,
     evalEvery,
-    evalTokens: int('evalTokens', cfg.evalTokens, d.evalTokens, 1_000_000),
+    evalTokens: cfg.evalTokens ?? d.evalTokens,
     masterWeights: cfg.masterWeights ?? d.masterWeights,
     earlyStop: cfg.earlyStop ?? d.earlyStop,
     patience: evalEvery,
