@@ -44,6 +44,11 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   'onnx.deadGroupZeroFraction': 0.99, // a channel/block is dead when at least this share of its nonzero inputs comes out 0
   'onnx.maxSqnrDeficitDb': 10, // roundtrip (weights): local SQNR below the reference quantizer's by more than this
   'onnx.maxActivationSqnrDeficitDb': 20, // roundtrip (activations): wider, seeded inputs are not the calibration data
+  // onnx: stored codes without their float weights (QOperator, dynamic, MatMulNBits, …; src/onnx/forms/)
+  'onnx.maxOneSidedGroupFraction': 0.5, // share of a weight's scale groups whose codes all sit on one side of the zero-point
+  'onnx.maxSaturatedFraction': 0.25, // share of codes (≥ 4 bits) at qmin or qmax: the scale clips the weights
+  'onnx.partSqnrDb': 20, // --float-model: the first tensor whose SQNR against the float model falls below this is where they part
+  'onnx.crossCheckSqnrDb': 20, // audit session vs onnxruntime's optimised session, same inputs: below this they disagree
 };
 
 export function numberThreshold(t: Thresholds, key: string): number {

@@ -124,7 +124,7 @@ test('unsupported opsets and models onnxruntime rejects: UsageError', async () =
     inputs: [{ name: 'a', elemType: ELEM.FLOAT, shape: [2] }, { name: 'b', elemType: ELEM.FLOAT, shape: [2] }],
     outputs: [{ name: 'c', elemType: ELEM.FLOAT, shape: [2] }],
   }));
-  await rejectsUsage(openOnnxTarget(join(dir, 'add.onnx'), opts), /neither a quantizer model .* nor a model with QuantizeLinear/);
+  await rejectsUsage(openOnnxTarget(join(dir, 'add.onnx'), opts), /neither a quantizer model .* nor a quantized model \(QuantizeLinear\/DequantizeLinear nodes, or quantized weights read by QLinear\*, MatMulInteger\/ConvInteger, MatMulNBits/);
 });
 
 function withExternalQmax(location: string): Uint8Array {

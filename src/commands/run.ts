@@ -34,6 +34,7 @@ export function registerRun(program: Command): void {
     .option('--shard <i/n>', 'run a deterministic 1/N of the probe × format and lane matrix (1-based)')
     .option('--no-master-weights', 'round weights in place after every step (reproduces the lost-updates bug)')
     .option('--input <file>', 'ONNX: model inputs as .json or .npy (default: seeded inputs from declared shapes)')
+    .option('--float-model <file>', 'ONNX: the float model the quantized one was made from (per-weight and per-output SQNR)')
     .option('--workers <n>', 'training threads: the main thread plus n − 1 workers (default: number of cores)')
     .option('--timeout-ms <n>', 'exec: per-request timeout')
     .option('--json', 'also print report.json on stdout (tables go to stderr)')

@@ -38,6 +38,9 @@ export interface AuditOutcome {
   findings: SiteFindings[];
   /** Session creation, the run(s), statistics and judging. */
   timings: { sessionMs: number; runMs: number; statsMs: number };
+  /** The audit session's values of the model's own outputs, and the inputs it ran on (for the runtime cross-check). */
+  outputs: Map<string, Float32Array>;
+  feeds: Feeds;
 }
 
 /** Integer codes come out as they are (exact in float32 too); everything else as float32. */
@@ -229,5 +232,7 @@ export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, site
     results: [headline, ...results],
     findings,
     timings: { sessionMs: timing.session, runMs: timing.run, statsMs: performance.now() - statsStart },
+    outputs: new Map([...index.outputs].map((o) => [o, f32(values.get(o))]).filter((e): e is [string, Float32Array] => e[1] !== undefined)),
+    feeds,
   };
 }

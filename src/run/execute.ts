@@ -87,6 +87,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     maxTensorElements: plan.maxTensorElements,
     maxMemoryMB: plan.maxMemoryMB,
     inputs: plan.input,
+    floatModel: plan.floatModel,
     log: hooks.log,
   });
   hooks.onTargetOpen?.();

@@ -50,6 +50,7 @@ export interface RunFlags {
   quiet?: boolean;
   masterWeights?: boolean;
   input?: string;
+  floatModel?: string;
   workers?: string;
   timeoutMs?: string;
 }
@@ -74,6 +75,8 @@ export interface RunPlan {
   json: boolean;
   quiet: boolean;
   input: string | undefined;
+  /** ONNX: `--float-model ORIGINAL.onnx`. */
+  floatModel: string | undefined;
   workers: number | undefined;
   timeoutMs: number | undefined;
   maxTensorElements: number | undefined;
@@ -190,6 +193,7 @@ export function buildPlan(flags: RunFlags): RunPlan {
     json: flags.json ?? false,
     quiet: flags.quiet ?? false,
     input: flags.input,
+    floatModel: flags.floatModel,
     workers,
     timeoutMs,
     maxTensorElements: limits.maxTensorElements,

@@ -74,5 +74,7 @@ export interface TargetOptions {
   maxMemoryMB?: number;
   /** onnx: inputs for the QDQ site audit (`--input FILE.json|FILE.npy`); seeded from declared shapes when absent. */
   inputs?: string;
+  /** onnx: the float model the quantized one was made from (`--float-model`), for per-weight and per-output SQNR. */
+  floatModel?: string;
   log?(message: string): void;
 }

@@ -10,13 +10,14 @@
 import { TargetError, UsageError } from '../../errors.js';
 import type { ProbeResult } from '../../report/types.js';
 import type { Capability, Target, TargetAuditContext, TargetOptions } from '../types.js';
-import { auditQdqModel } from '../../onnx/audit.js';
 import { declaredDims, elemType, indexGraph, type GraphIndex } from '../../onnx/graph.js';
 import { loadOnnxModel, type LoadedModel } from '../../onnx/load.js';
 import { DT, dataTypeName, onnx } from '../../onnx/proto.js';
 import { createSession, ort, type Ep, type OpenSession } from '../../onnx/session.js';
 import { discoverSites, type QdqSite } from '../../onnx/sites.js';
 import { DEFAULT_LIMITS, elementCountOf, tensorOverLimit } from '../../limits.js';
+import { auditModelForms } from '../../onnx/forms/target.js';
+import { discoverWeightSites, type WeightSite } from '../../onnx/forms/weights.js';
 
 /**
  * How a flat x of length L is laid out for a quantizer model's declared input dims:
@@ -48,13 +49,15 @@ class OnnxTarget implements Target {
     private readonly loaded: LoadedModel,
     private readonly index: GraphIndex,
     private readonly sites: QdqSite[],
+    /** Stored weights of every form (QOperator, dynamic, MatMulNBits, GatherBlockQuantized, DequantizeLinear on initializers). */
+    private readonly weightSites: WeightSite[],
     /** The model's own session (onnxruntime's default optimisations), for a quantizer model's `forward`. */
     private readonly plain: OpenSession | undefined,
     private readonly quantizer: { input: string; output: string; declared: (number | null)[] } | undefined,
     private readonly opts: TargetOptions & { ep: Ep },
   ) {
     this.capabilities = new Set<Capability>(quantizer ? ['forward'] : []);
-    const implied = [...new Set(sites.map((s) => s.codeType?.format).filter((f): f is string => f !== undefined))];
+    const implied = [...new Set([...sites, ...weightSites].map((s) => s.codeType?.format).filter((f): f is string => f !== undefined))];
     this.formats = implied.length > 0 ? implied : undefined;
     const m = loaded.model;
     this.info = {
@@ -62,8 +65,9 @@ class OnnxTarget implements Target {
       ep: opts.ep,
       opset: String(loaded.opset),
       producer: [m.producerName, m.producerVersion].filter((s) => s).join(' ') || 'unknown',
-      shape: quantizer ? (sites.length > 0 ? 'quantizer (QDQ)' : 'quantizer') : 'QDQ model',
+      shape: quantizer ? (sites.length > 0 ? 'quantizer (QDQ)' : 'quantizer') : sites.length > 0 ? 'QDQ model' : 'quantized model',
       qdqSites: String(sites.length),
+      ...(weightSites.length > 0 ? { weightSites: String(weightSites.length), weightForms: [...new Set(weightSites.map((w) => w.form))].join(', ') } : {}),
       ...(quantizer ? { quantizerInput: `${quantizer.input} [${quantizer.declared.map((d) => d ?? '?').join(', ')}]` } : {}),
       ...(implied.length > 0 ? { impliedFormats: implied.join(', ') } : {}),
     };
@@ -100,21 +104,21 @@ class OnnxTarget implements Target {
   }
 
   async audit(ctx: TargetAuditContext): Promise<ProbeResult[]> {
-    if (this.sites.length === 0) {
-      ctx.log(`onnx: ${this.spec} has no QuantizeLinear/DequantizeLinear: no site audit`);
+    if (this.sites.length === 0 && this.weightSites.length === 0) {
+      ctx.log(`onnx: ${this.spec} has no QuantizeLinear/DequantizeLinear and no stored quantized weights: no site audit`);
       return [];
     }
-    const outcome = await auditQdqModel(this.loaded, this.index, this.sites, {
+    return auditModelForms(this.loaded, this.index, this.sites, this.weightSites, {
       ep: this.opts.ep,
       seed: ctx.seed,
       thresholds: ctx.thresholds,
       inputs: this.opts.inputs,
+      floatModel: this.opts.floatModel,
       maxTensorElements: this.opts.maxTensorElements,
       maxMemoryMB: this.opts.maxMemoryMB,
       reproCommand: (p, f, s) => ctx.reproCommand(p, f, s),
       log: (m) => ctx.log(m),
     });
-    return outcome.results;
   }
 
   async close(): Promise<void> {
@@ -153,7 +157,10 @@ export async function openOnnxTarget(path: string, opts: TargetOptions): Promise
   if (ep !== 'cpu' && ep !== 'cuda') throw new UsageError(`onnx: unknown execution provider '${String(ep)}'; use --ep cpu or --ep cuda.`);
   const loaded = loadOnnxModel(path, { maxTensorElements: opts.maxTensorElements, maxMemoryMB: opts.maxMemoryMB });
   const index = indexGraph(loaded.model.graph!);
-  const sites = discoverSites(index);
+  const weightSites = discoverWeightSites(index);
+  // A DequantizeLinear on an initializer is a stored weight: audited with the other stored forms.
+  const storedDq = new Set(weightSites.filter((w) => w.form === 'dq-weight').map((w) => w.node));
+  const sites = discoverSites(index).filter((s) => !(s.kind === 'dq-only' && s.dequantize.every((d) => storedDq.has(d))));
   const quantizer = quantizerShape(index);
   if (quantizer) {
     // A fully fixed declared shape is the chunk every forward allocates: refuse absurd ones up front.
@@ -161,11 +168,12 @@ export async function openOnnxTarget(path: string, opts: TargetOptions): Promise
     const over = tensorOverLimit(elementCountOf(fixed), `the quantizer input '${quantizer.input}' (declared dims [${quantizer.declared.map((d) => d ?? '?').join(', ')}])`, opts.maxTensorElements);
     if (over) throw new UsageError(`onnx: ${over} in '${path}'. Re-export it with dynamic dims or a smaller fixed shape.`);
   }
-  if (!quantizer && sites.length === 0) {
+  if (!quantizer && sites.length === 0 && weightSites.length === 0) {
     const ins = index.inputs.map((v) => `${v.name}: ${dataTypeName(v.type?.tensorType?.elemType ?? undefined)}`).join(', ');
     throw new UsageError(
       `onnx: '${path}' is neither a quantizer model (one float input → one float output; it has inputs ${ins || 'none'} and ${(index.graph.output ?? []).length} outputs) ` +
-        `nor a model with QuantizeLinear/DequantizeLinear nodes. Export the fake-quant as QDQ (e.g. torch.fake_quantize_* at opset ≥ 13).`,
+        `nor a quantized model (QuantizeLinear/DequantizeLinear nodes, or quantized weights read by QLinear*, MatMulInteger/ConvInteger, MatMulNBits or GatherBlockQuantized). ` +
+        `Export the fake-quant as QDQ (e.g. torch.fake_quantize_* at opset ≥ 13), or quantize the model with onnxruntime's quantize_static / quantize_dynamic / MatMulNBitsQuantizer.`,
     );
   }
   // onnxruntime checks the model now, so a model it cannot load fails before any probe runs. Only a quantizer model
@@ -173,11 +181,11 @@ export async function openOnnxTarget(path: string, opts: TargetOptions): Promise
   // create on large models) and released: the audit opens its own.
   const bytes = loaded.bytes ?? onnx.ModelProto.encode(loaded.model).finish();
   const opened = await createSession(bytes, ep, `'${path}'`, { optimize: quantizer !== undefined });
-  opts.log?.(`onnx: opened ${path} (opset ${loaded.opset}, ${index.nodes.length} nodes, ${sites.length} QDQ sites) on ${opened.ep}`);
+  opts.log?.(`onnx: opened ${path} (opset ${loaded.opset}, ${index.nodes.length} nodes, ${sites.length} QDQ sites, ${weightSites.length} stored weights) on ${opened.ep}`);
   let plain: OpenSession | undefined = opened;
   if (!quantizer) {
     await opened.session.release();
     plain = undefined;
   }
-  return new OnnxTarget(`onnx:${path}`, loaded, index, sites, plain, quantizer, { ...opts, ep });
+  return new OnnxTarget(`onnx:${path}`, loaded, index, sites, weightSites, plain, quantizer, { ...opts, ep });
 }

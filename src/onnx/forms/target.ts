@@ -1,0 +1,70 @@
+/**
+ * The whole audit of one ONNX model for the `onnx:` target: stored weights of every form (audit.ts), QDQ sites
+ * (src/onnx/audit.ts), the comparison with the float original when given (float-model.ts), and the cross-check of the
+ * audit session against onnxruntime's optimised session (crosscheck.ts), so a runtime fault is never reported as a
+ * finding about the model.
+ */
+import type { ProbeResult } from '../../report/types.js';
+import type { Thresholds } from '../../thresholds.js';
+import { auditQdqModel } from '../audit.js';
+import type { GraphIndex } from '../graph.js';
+import type { LoadedModel } from '../load.js';
+import type { Ep } from '../session.js';
+import type { QdqSite } from '../sites.js';
+import { onnx } from '../proto.js';
+import { auditWeights } from './audit.js';
+import { compareOutputs, crossCheckResult, demoteSessionFailures, optimisedOutputs } from './crosscheck.js';
+import { numberThreshold } from '../../thresholds.js';
+import { compareWithFloat, openFloatModel, pairWeights } from './float-model.js';
+import type { WeightSite } from './weights.js';
+
+export interface FormsAuditOptions {
+  ep: Ep;
+  seed: number;
+  thresholds: Thresholds;
+  inputs?: string;
+  floatModel?: string;
+  maxTensorElements?: number;
+  maxMemoryMB?: number;
+  reproCommand(probe: string, format: string, site?: string): string;
+  log(message: string): void;
+}
+
+export async function auditModelForms(loaded: LoadedModel, index: GraphIndex, sites: readonly QdqSite[], weightSites: readonly WeightSite[], opts: FormsAuditOptions): Promise<ProbeResult[]> {
+  const float = opts.floatModel ? openFloatModel(opts.floatModel, index, opts) : undefined;
+  const floatWeights = float ? pairWeights(index, weightSites, float) : undefined;
+  if (floatWeights) opts.log(`onnx: --float-model ${opts.floatModel}: ${floatWeights.size} of ${weightSites.length} stored weights paired`);
+  const weights = auditWeights(index, weightSites, { seed: opts.seed, thresholds: opts.thresholds, model: loaded.path, floatWeights, reproCommand: opts.reproCommand });
+  let sessionResults: ProbeResult[] = [];
+  let check: ProbeResult | undefined;
+  if (sites.length > 0) {
+    const qdq = await auditQdqModel(loaded, index, sites, {
+      ep: opts.ep, seed: opts.seed, thresholds: opts.thresholds, inputs: opts.inputs, maxTensorElements: opts.maxTensorElements,
+      maxMemoryMB: opts.maxMemoryMB, reproCommand: opts.reproCommand, log: opts.log,
+    });
+    sessionResults = qdq.results;
+    // The audit session (no graph optimisations) against the optimised one, same inputs: a runtime fault is not the model's.
+    const bytes = loaded.bytes ?? onnx.ModelProto.encode(loaded.model).finish();
+    const optimised = await optimisedOutputs(bytes, qdq.feeds, opts.ep, `'${loaded.path}' (optimised, for the cross-check)`);
+    const cmp = compareOutputs(qdq.outputs, optimised, numberThreshold(opts.thresholds, 'onnx.crossCheckSqnrDb'));
+    check = crossCheckResult(cmp, opts.ep, opts.seed, opts.thresholds, opts.reproCommand('runtime-crosscheck', 'any'));
+    const twin = Object.entries(qdq.results[0]?.evidence.measurements ?? {}).filter(([k]) => k.startsWith('outputSqnrDb.'));
+    if (twin.length > 0) check.evidence.notes!.push(`the audit session's outputs against its float twin (every Q/DQ bypassed, same session): ${twin.map(([k, v]) => `${k.slice('outputSqnrDb.'.length)} ${v} dB`).join(', ')}`);
+    if (check.verdict === 'inconclusive') {
+      // Scales that are NaN, Inf, zero or negative in the file are undefined behaviour: fused and unfused kernels differ on them.
+      const own = sessionResults.filter((r) => r.verdict === 'fail' && ['lint.nonfinite-scale', 'lint.zero-scale', 'lint.negative-scale'].some((k) => k in r.evidence.measurements));
+      if (own.length > 0) {
+        check = { ...check, verdict: 'skipped', reason: `the outputs differ between the unoptimised and optimised sessions, as expected for a model whose scales are NaN, Inf, zero or negative (${[...new Set(own.map((r) => r.site))].join(', ')})` };
+      } else {
+        opts.log(`onnx: ${check.reason}`);
+        sessionResults = demoteSessionFailures(sessionResults, check.reason!);
+      }
+    }
+  }
+  let floatResults: ProbeResult[] = [];
+  if (float) {
+    floatResults = await compareWithFloat(loaded, index, sites, weightSites, float, weights.sqnrDb, opts);
+    if (check?.verdict === 'inconclusive') floatResults = demoteSessionFailures(floatResults, check.reason!);
+  }
+  return [...sessionResults, ...weights.results, ...floatResults, ...(check ? [check] : [])];
+}
