@@ -1,19 +1,20 @@
 /**
- * `quant-audit report FILE.json [--format md|junit|terminal|json]` — re-render a saved run.
- * Renderers read only report.json, so md and junit output is byte-identical to the
- * report.md / report.xml written by the run. FILE may also be a run directory or
+ * `quant-audit report FILE.json [--format md|junit|terminal|json|html]` — re-render a saved run.
+ * Renderers read only report.json, so md, junit and html output is byte-identical to the
+ * report.md / report.xml / report.html written by the run. FILE may also be a run directory or
  * reports/latest.
  */
 import { Option, type Command } from 'commander';
 import { useColor } from '../color.js';
 import { serializeReport } from '../report/json.js';
+import { renderHtml } from '../report/html.js';
 import { renderJunit } from '../report/junit.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTerminal } from '../report/terminal.js';
 import type { Report } from '../report/types.js';
 import { readReport } from '../report/write.js';
 
-export type ReportFormat = 'md' | 'junit' | 'terminal' | 'json';
+export type ReportFormat = 'md' | 'junit' | 'terminal' | 'json' | 'html';
 
 export function renderAs(report: Report, format: ReportFormat, stream: { isTTY?: boolean; columns?: number } = process.stdout): string {
   switch (format) {
@@ -23,6 +24,8 @@ export function renderAs(report: Report, format: ReportFormat, stream: { isTTY?:
       return renderJunit(report);
     case 'json':
       return serializeReport(report);
+    case 'html':
+      return renderHtml(report);
     case 'terminal':
       return renderTerminal(report, { color: useColor(stream), compact: stream.isTTY !== true, ...(stream.columns ? { width: stream.columns } : {}) });
   }
@@ -33,7 +36,7 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('re-render a saved run (report.json, a run directory, or reports/latest)')
     .argument('<file>', 'report.json of a run')
-    .addOption(new Option('--format <format>', 'view to print').choices(['md', 'junit', 'terminal', 'json']).default('terminal'))
+    .addOption(new Option('--format <format>', 'view to print').choices(['md', 'junit', 'terminal', 'json', 'html']).default('terminal'))
     .action((file: string, opts: { format: ReportFormat }) => {
       process.stdout.write(renderAs(readReport(file), opts.format));
     });

@@ -39,6 +39,17 @@ export interface Witness {
   /** A handful of telling values: inputs and what the target returned (and what the reference returns). */
   samples?: { x: number; y: number; expected?: number; note?: string }[];
   repro: string;
+  /** The picture that proves it (≤ 512 points): x → fq(x) for target and reference, gradient vs the STE's, weight trajectories… */
+  plot?: WitnessPlot;
+}
+
+export interface WitnessPlot {
+  kind: 'transfer' | 'gradient' | 'updates' | 'scale-sweep';
+  xLabel: string;
+  yLabel: string;
+  x: number[];
+  /** y[i] belongs to x[i]; null where the value is not finite. */
+  series: { name: string; y: (number | null)[] }[];
 }
 
 export interface ProbeResult {

@@ -1,5 +1,5 @@
 /**
- * Run directories: reports/<run-id>/report.json (+ report.md, report.xml), and
+ * Run directories: reports/<run-id>/report.json (+ report.md, report.xml, report.html), and
  * reports/latest, a one-line text file holding the newest run id.
  *
  * - Atomic: every file is written to a temporary name in the same directory and renamed
@@ -16,6 +16,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseReportJson, roundTrip, serializeReport } from './json.js';
+import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 import { validate, validateJson } from './schema.js';
@@ -53,11 +54,11 @@ function writeAtomicSync(path: string, text: string): void {
 export interface WrittenRun {
   id: string;
   dir: string;
-  files: { json: string; md: string; xml: string };
+  files: { json: string; md: string; xml: string; html: string };
 }
 
 /**
- * Write report.json/.md/.xml into a new directory `outDir/<run.id>` and point `latest` at it.
+ * Write report.json/.md/.xml/.html into a new directory `outDir/<run.id>` and point `latest` at it.
  * If the id was taken, `report.run.id` is updated (in place) to the suffixed id actually used.
  * A report that fails the schema is still written (nothing is lost), then this throws: it is
  * a bug in quant-audit, not in the user's input.
@@ -82,9 +83,10 @@ export async function writeRunReport(report: Report, outDir: string): Promise<Wr
   report.run.id = id;
   // Render from exactly what report.json will hold, so `quant-audit report` re-renders byte-identically.
   const stored = roundTrip(report);
-  const files = { json: join(dir, 'report.json'), md: join(dir, 'report.md'), xml: join(dir, 'report.xml') };
+  const files = { json: join(dir, 'report.json'), md: join(dir, 'report.md'), xml: join(dir, 'report.xml'), html: join(dir, 'report.html') };
   await writeAtomic(files.md, renderMarkdown(stored));
   await writeAtomic(files.xml, renderJunit(stored));
+  await writeAtomic(files.html, renderHtml(stored));
   await writeAtomic(files.json, serializeReport(report));
   await writeAtomic(join(outDir, LATEST_FILE), `${id}\n`);
   const check = validate(report);
