@@ -27,7 +27,7 @@ test('writeRunReport: never overwrites a run directory, suffixes the id, updates
   try {
     const first = await writeRunReport(fixtureReport(), dir);
     assert.equal(first.id, '20261126-103105-mutant-in-place');
-    assert.deepEqual(readdirSync(first.dir).sort(), ['report.json', 'report.md', 'report.xml']);
+    assert.deepEqual(readdirSync(first.dir).sort(), ['report.html', 'report.json', 'report.md', 'report.xml']);
     const firstJson = readFileSync(first.files.json, 'utf8');
     const again = fixtureReport();
     const second = await writeRunReport(again, dir);
