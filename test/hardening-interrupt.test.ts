@@ -82,7 +82,7 @@ test('SIGINT during the learnability lanes: exit 130, no new run directory, the 
     const first = await runAndInterrupt(['run', '--probe', 'roundtrip', '--format', 'int8', '--out', out, '--quiet'], 'SIGINT', () => false);
     assert.equal(first.code, 0, first.stderr);
     const before = snapshot(out);
-    assert.equal(before.size, 4, `report.json/.md/.xml + latest, got ${[...before.keys()].join(', ')}`);
+    assert.equal(before.size, 5, `report.json/.md/.xml/.html + latest, got ${[...before.keys()].join(', ')}`);
 
     // lanes only, long enough that the signal lands while workers train
     const r = await runAndInterrupt(

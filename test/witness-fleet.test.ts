@@ -190,7 +190,7 @@ test('the command writes report.json/.md/.xml and sets the gate exit code; --jso
     assert.equal(printed.lanes.length, 12);
     assert.match(printed.run.command, /quant-audit witness --from .*igla-12-lanes\.csv --fail-on dead/);
     const runDir = join(dir, printed.run.id);
-    for (const f of ['report.json', 'report.md', 'report.xml']) assert.ok(existsSync(join(runDir, f)), f);
+    for (const f of ['report.json', 'report.md', 'report.xml', 'report.html']) assert.ok(existsSync(join(runDir, f)), f);
     const md = readFileSync(join(runDir, 'report.md'), 'utf8');
     assert.match(md, /\| `IGLA-TIER1-posit8-h128-LR0\.0001-rng1597-adamw` \| `posit8` \| adamw \| 6\.990 \|/);
     const never = cli(['witness', '--from', IGLA_CSV, '--no-write', '--fail-on', 'never', '--quiet']);
