@@ -6,7 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openOnnxTarget } from '../src/targets/onnx/index.js';
@@ -289,4 +291,22 @@ test('runtime cross-check: a session that disagrees with the optimised one is an
   const rs = await audit('env-int8-int4-mix.onnx');
   assert.equal(result(rs, undefined, 'runtime-crosscheck').verdict, 'pass');
   assert.deepEqual(failing(rs), []);
+});
+
+test('CLI: run --target onnx:M.onnx --float-model F.onnx on a broken MatMulNBits model exits 1 and report.json names the site, the block and the worst weight', () => {
+  const out = mkdtempSync(join(tmpdir(), 'qa-forms-cli-'));
+  const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), 'run', ...args, '--out', out, '--json', '--quiet'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const good = cli(['--target', 'onnx:fixtures/onnx/nbits-good.onnx']);
+  assert.equal(good.status, 0, good.stderr);
+  const bad = cli(['--target', 'onnx:fixtures/onnx/nbits-bad-dead-block.onnx', '--float-model', 'fixtures/onnx/float-mlp.onnx']);
+  assert.equal(bad.status, 1, bad.stderr);
+  const report = JSON.parse(bad.stdout) as { results: ProbeResult[] };
+  const sc = report.results.find((r) => r.site === 'fc1_Q4' && r.probe === 'scale-collapse')!;
+  assert.equal(sc.verdict, 'fail');
+  assert.match(sc.witness!.summary, new RegExp(`groups ${deadGroup} \\[${DEAD.column}, ${DEAD.block}\\]`));
+  const fm = report.results.find((r) => r.probe === 'float-model')!;
+  assert.equal(fm.evidence.measurements.worstWeight, 'fc1_Q4');
+  const missing = cli(['--target', 'onnx:fixtures/onnx/nbits-good.onnx', '--float-model', 'fixtures/onnx/float-embed.onnx']);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /--float-model '.*float-embed\.onnx' does not take the quantized model's inputs/);
 });

@@ -12,7 +12,7 @@ import { judgeRoundtrip, judgeScaleCollapse, type SiteFindings } from '../judge.
 import { lintSite } from '../lint.js';
 import { scaleGroupName, siteStats } from '../site-stats.js';
 import type { QdqSite } from '../sites.js';
-import { codeStats, dequantize } from './code-stats.js';
+import { codeStats, dequantize, packedNBits4CodeStats } from './code-stats.js';
 import { NEGATIVE_SCALE_FORMS, judgeWeightRoundtrip, judgeWeightScale, judgeWeights, lintWeight, weightMeasurements, type WeightFindings, type WeightRow } from './judge.js';
 import { readWeight, type WeightSite } from './weights.js';
 
@@ -55,7 +55,11 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
   const sqnr = new Map<string, { sqnrDb: number | null; refSqnrDb: number | null; tensor: string; how: string }>();
   for (const s of sites) {
     const w = readWeight(index, s);
-    const codes = codeStats(w.codes, w.dims, s.axis, s.blockSize, w.scale, w.zeroPoint, s.codeType);
+    const paired = opts.floatWeights?.get(s.name);
+    // 4-bit MatMulNBits weights are counted in their packed bytes (100M weights: 50 MB, no unpacked copy).
+    const codes = w.packed && s.codeType.bits === 4 && s.blockSize % 2 === 0 && !paired && w.scale.length === s.dims[0]! * Math.ceil(s.dims[1]! / s.blockSize)
+      ? packedNBits4CodeStats(w.packed, s.dims[0]!, s.dims[1]!, s.blockSize, w.scale, w.zeroPoint, s.codeType)
+      : codeStats(w.codes, w.dims, s.axis, s.blockSize, w.scale, w.zeroPoint, s.codeType);
     const lint = lintWeight(s, codes, w.scale, w.zeroPoint, opts.thresholds);
     const notes = [...w.notes, ...(codes.layoutMismatch ? [`scale layout: ${codes.layoutMismatch}`] : [])];
     const f: WeightFindings = { site: s, format: weightFormat(s), codes, lint, notes };
@@ -68,7 +72,6 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
         evidence: { measurements: weightMeasurements(f), notes: ['stored codes read by DequantizeLinear'] },
       });
     }
-    const paired = opts.floatWeights?.get(s.name);
     let rowSqnr: number | null = null;
     if (paired && paired.values.length === w.codes.length && !codes.layoutMismatch) {
       // Judged as a QDQ weight site: x = the float original's weight, dq = the stored weight dequantized.

@@ -201,7 +201,10 @@ export function discoverWeightSites(index: GraphIndex): WeightSite[] {
 }
 
 export interface StoredWeight {
-  codes: Codes;
+  /** The codes in the site's dims (MatMulNBits: unpacked on first read). */
+  readonly codes: Codes;
+  /** MatMulNBits' packed B bytes, for statistics read in place. */
+  packed: Uint8Array | undefined;
   dims: number[];
   /** One per scale group, row-major in the scale tensor's layout (input dims with dims[axis] in blocks). */
   scale: Float64Array;
@@ -217,20 +220,23 @@ export function readWeight(index: GraphIndex, s: WeightSite): StoredWeight {
   const codesT = tensor(s.codes)!;
   const scaleT = tensor(s.scale);
   const zpT = tensor(s.zeroPoint);
-  let codes: Codes;
+  let unpack: () => Codes;
+  let packed: Uint8Array | undefined;
   let zeroPoint: Float64Array | undefined;
   let defaultZp = 0;
   if (s.form === 'matmulnbits') {
     const l = { n: s.dims[0]!, k: s.dims[1]!, bits: s.codeType.bits, blockSize: s.blockSize };
     const raw = codesT.rawData && codesT.rawData.length > 0 ? codesT.rawData : Uint8Array.from(initializerCodes(codesT));
-    codes = unpackMatMulNBits(raw, l);
+    packed = raw;
+    unpack = () => unpackMatMulNBits(raw, l);
     zeroPoint = matMulNBitsZeroPoints(zpT, l);
   } else if (s.form === 'gather-block-quantized') {
     const g = gatherBlockQuantizedCodes(codesT, s.codeType.bits);
-    codes = g.codes;
+    unpack = () => g.codes;
     defaultZp = g.defaultZeroPoint;
   } else {
-    codes = initializerCodes(codesT);
+    const c = initializerCodes(codesT);
+    unpack = () => c;
   }
   let scale: Float64Array;
   if (scaleT) {
@@ -243,5 +249,12 @@ export function readWeight(index: GraphIndex, s: WeightSite): StoredWeight {
     if (zpT) zeroPoint = s.form === 'gather-block-quantized' ? gatherBlockQuantizedZeroPoints(zpT, scale.length, s.codeType.bits) : Float64Array.from(initializerCodes(zpT));
     else zeroPoint = new Float64Array(Math.max(1, scale.length)).fill(defaultZp);
   }
-  return { codes, dims: s.dims, scale, zeroPoint, notes };
+  let codes: Codes | undefined;
+  return {
+    get codes(): Codes {
+      codes ??= unpack();
+      return codes;
+    },
+    packed, dims: s.dims, scale, zeroPoint, notes,
+  };
 }
