@@ -12,7 +12,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultRegistry, elementValues, fakeQuant, fakeQuantScalar, FormatRegistry, type FormatSpec, type CodecOptions } from '../src/formats/index.js';
 import { hasFastPath, fastPathOf, type FastPath } from '../src/formats/fast.js';
-import { CHUNK } from '../src/formats/kernels.js';
+import { CHUNK, kernels, fqKernel, integerElement } from '../src/formats/kernels.js';
+import { assembleWat, simdAvailable } from '../src/formats/wat.js';
 import { Rng } from '../src/rng.js';
 
 const R = defaultRegistry;
@@ -53,6 +54,15 @@ function stridedPatterns(): Float32Array {
   u.set([0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001, 0x00000001, 0x80000001], n);
   return new Float32Array(u.buffer);
 }
+
+test('the kernels assemble here, and a kernel that does not assemble is an error naming it, not a silent scalar fallback', () => {
+  // Node 20+ has WebAssembly SIMD: without it every fast-path test below would compare the scalar path with itself
+  assert.equal(simdAvailable(), true);
+  assert.notEqual(kernels(), null);
+  assert.equal(typeof fqKernel(integerElement()), 'function');
+  assert.throws(() => fqKernel('local.get $nope'), /kernel 'fq' does not assemble: .*undefined local variable "\$nope"/s);
+  assert.throws(() => assembleWat('mistyped', '(module (func (result i32) f32.const 1))'), /kernel 'mistyped' does not assemble: .*type mismatch/s);
+});
 
 test('each row takes the fast path it is built for (a row that silently loses one fails here)', () => {
   // fused-block: per-block absmax (signed, block a multiple of 4) and MX rows; key-table: posits

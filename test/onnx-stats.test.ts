@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { groupIds, referenceQuantize, scaleGroupName, siteStats } from '../src/onnx/site-stats.js';
+import { kernelAvailable } from '../src/onnx/stats-kernel.js';
 import { lintSite, type LintInput } from '../src/onnx/lint.js';
 import { CODE_TYPES, DT, float8ToFloat } from '../src/onnx/proto.js';
 import { createSession, ort } from '../src/onnx/session.js';
@@ -204,6 +205,8 @@ function assertSameStats(a: unknown, b: unknown, path: string): void {
 }
 
 test('siteStats: the WebAssembly passes give the JavaScript passes\' numbers (counts, levels, witnesses exactly; sums to 1e-9)', () => {
+  // the kernels must run here (else both sides below are the JavaScript passes)
+  assert.equal(kernelAvailable(1, 256), true);
   const rng = new Rng(2024);
   const cases: [string, number[], number, number, typeof INT8, { bad?: boolean; twin?: boolean | 'x'; nonFinite?: boolean; zeroPoint?: number }][] = [
     // per tensor over several chunks (one run spans them), per channel on axis 0 and on the last axis (runs of 1)

@@ -55,7 +55,7 @@ function kernelOf(spec: FormatSpec): FqKernel | null {
   let k = compiled.get(spec);
   if (k !== undefined) return k;
   const body = elementBodyOf(spec);
-  k = (body && fqKernel(body)) ?? null;
+  k = body !== null ? (fqKernel(body) ?? null) : null;
   compiled.set(spec, k);
   return k;
 }

@@ -11,7 +11,7 @@
  * The tensors are streamed through fixed chunk buffers (CHUNK elements) so the memory stays
  * small and in cache; a scale group's run may span chunks, so the run accumulators live in
  * memory between calls. Group arrays grow the memory on demand. */
-import { op, assemble, I32, F64, V128, type WasmFunction } from '../formats/wasm.js';
+import { instantiateWat, newMemory, simdAvailable, type WasmMemory } from '../formats/wat.js';
 
 export const CHUNK = 4096;
 /** State slots: f64 at 0… (gSig, gNoise, gRefNoise, sumY2, twinSig, twinNoise, chunkMax), i32 at 64… */
@@ -36,302 +36,295 @@ const GROUPS = Math.ceil((TW_BUF + CHUNK * 4) / 4096) * 4096;
 const ARRAYS = 10;
 const PAGE = 65536;
 
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-// ---- range(i0, i1, inner, channels): per-group min/max into lo/hi, non-finite count into state ----
-const R = { i0: 0, i1: 1, inner: 2, channels: 3, i: 4, g: 5, end: 6, p: 7, nf: 8, q: 9, l: 10, h: 11, v: 12 };
-
-/** Push the byte address of group array `k`, element g (local): GROUPS + (k·G + g)·8, with G in local `cap`. */
-function groupAddr(k: number, g: number, cap: number): number[][] {
-  return [op.localGet(cap), op.i32Const(k), op.i32Mul, op.localGet(g), op.i32Add, op.i32Const(8), op.i32Mul, op.i32Const(GROUPS), op.i32Add];
+/** The byte address of group array `k`, element $g: GROUPS + (k·cap + g)·8, with the capacity in $cap. */
+function groupAddr(k: number): string {
+  return `local.get $cap i32.const ${k} i32.mul local.get $g i32.add i32.const 8 i32.mul i32.const ${GROUPS} i32.add`;
 }
 
-function rangeFunction(): WasmFunction {
-  const L = { ...R, cap: 13, L4: 14, H4: 15, NF4: 16, X4: 17, ZERO4: 18 };
-  /** l = lane < l ? lane : l (or > for h), for each lane of a f32x4 local: the scalar rule, so the same result. */
-  const fold = (acc: number, vec: number, cmp: number[]): number[][] => [0, 1, 2, 3].flatMap((k) => [
-    op.localGet(vec), op.f32x4ExtractLane(k), op.f64PromoteF32, op.localGet(acc),
-    op.localGet(vec), op.f32x4ExtractLane(k), op.f64PromoteF32, op.localGet(acc), cmp, op.select, op.localSet(acc),
-  ]);
-  return {
-    name: 'range',
-    params: [I32, I32, I32, I32],
-    results: [],
-    locals: [I32, I32, I32, I32, I32, I32, F64, F64, F64, I32, V128, V128, V128, V128, V128],
-    body: [
-      op.f32Const(0), op.f32x4Splat, op.localSet(L.ZERO4),
-      // cap (group capacity) is stored at I_STATE + 40
-      op.i32Const(I_STATE), op.i32Load(40), op.localSet(L.cap),
-      op.i32Const(I_STATE), op.i32Load(S_NFX), op.localSet(L.nf),
-      op.localGet(L.i0), op.localSet(L.i),
-      op.block, op.loop,
-      op.localGet(L.i), op.localGet(L.i1), op.i32GeU, op.brIf(1),
-      // q = i / inner; g = q % channels; end = min((q + 1) · inner, i1)
-      op.localGet(L.i), op.localGet(L.inner), op.i32DivU, op.localTee(L.q), op.localGet(L.channels), op.i32RemU, op.localSet(L.g),
-      op.localGet(L.q), op.i32Const(1), op.i32Add, op.localGet(L.inner), op.i32Mul, op.localTee(L.end),
-      op.localGet(L.i1), op.localGet(L.end), op.localGet(L.i1), op.i32LtU, op.select, op.localSet(L.end),
-      ...groupAddr(0, L.g, L.cap), op.f64Load(), op.localSet(L.l),
-      ...groupAddr(1, L.g, L.cap), op.f64Load(), op.localSet(L.h),
-      op.localGet(L.i), op.localGet(L.i0), op.i32Sub, op.i32Const(4), op.i32Mul, op.i32Const(X_BUF), op.i32Add, op.localSet(L.p),
-      // four lanes at a time (each lane starts at l / h and keeps the scalar rule; folded below): pmin(l, v) = v < l ? v : l
-      op.localGet(L.l), op.f32DemoteF64, op.f32x4Splat, op.localSet(L.L4),
-      op.localGet(L.h), op.f32DemoteF64, op.f32x4Splat, op.localSet(L.H4),
-      op.localGet(L.ZERO4), op.localSet(L.NF4),
-      op.block, op.loop,
-      op.localGet(L.i), op.i32Const(3), op.i32Add, op.localGet(L.end), op.i32GeU, op.brIf(1),
-      op.localGet(L.p), op.v128Load(), op.localSet(L.X4),
-      op.localGet(L.L4), op.localGet(L.X4), op.f32x4Pmin, op.localSet(L.L4),
-      op.localGet(L.H4), op.localGet(L.X4), op.f32x4Pmax, op.localSet(L.H4),
-      op.localGet(L.NF4), op.localGet(L.X4), op.localGet(L.X4), op.f32x4Sub, op.localGet(L.ZERO4), op.f32x4Ne, op.i32x4Sub, op.localSet(L.NF4),
-      op.localGet(L.p), op.i32Const(16), op.i32Add, op.localSet(L.p),
-      op.localGet(L.i), op.i32Const(4), op.i32Add, op.localSet(L.i),
-      op.br(0),
-      op.end, op.end,
-      ...fold(L.l, L.L4, op.f64Lt),
-      ...fold(L.h, L.H4, op.f64Gt),
-      ...[0, 1, 2, 3].flatMap((k) => [op.localGet(L.nf), op.localGet(L.NF4), op.i32x4ExtractLane(k), op.i32Add, op.localSet(L.nf)]),
-      op.localGet(L.i), op.localGet(L.end), op.i32LtU, op.if,
-      op.loop,
-      op.localGet(L.p), op.f32Load(), op.f64PromoteF32, op.localSet(L.v),
-      // l = v < l ? v : l; h = v > h ? v : h
-      op.localGet(L.v), op.localGet(L.l), op.localGet(L.v), op.localGet(L.l), op.f64Lt, op.select, op.localSet(L.l),
-      op.localGet(L.v), op.localGet(L.h), op.localGet(L.v), op.localGet(L.h), op.f64Gt, op.select, op.localSet(L.h),
-      // nf += (v − v) ≠ 0
-      op.localGet(L.nf), op.localGet(L.v), op.localGet(L.v), op.f64Sub, op.f64Const(0), op.f64Ne, op.i32Add, op.localSet(L.nf),
-      op.localGet(L.p), op.i32Const(4), op.i32Add, op.localSet(L.p),
-      op.localGet(L.i), op.i32Const(1), op.i32Add, op.localTee(L.i), op.localGet(L.end), op.i32LtU, op.brIf(0),
-      op.end,
-      op.end,
-      ...groupAddr(0, L.g, L.cap), op.localGet(L.l), op.f64Store(),
-      ...groupAddr(1, L.g, L.cap), op.localGet(L.h), op.f64Store(),
-      op.br(0),
-      op.end, op.end,
-      op.i32Const(I_STATE), op.localGet(L.nf), op.i32Store(S_NFX),
-    ],
-  };
+/**
+ * range(i0, i1, inner, channels): per-group min/max into the lo/hi arrays, the non-finite count into the state.
+ * Four lanes at a time (each lane starts at l / h and keeps the scalar rule `v < l ? v : l`; folded at the end of
+ * the run), the rest one at a time.
+ */
+function rangeFunction(): string {
+  /** acc = lane < acc ? lane : acc (or >) for each lane of a f32x4 local: the scalar rule, so the same result. */
+  const fold = (acc: string, vec: string, cmp: string): string => [0, 1, 2, 3].map((k) => `
+        local.get ${vec} f32x4.extract_lane ${k} f64.promote_f32 local.get ${acc}
+        local.get ${vec} f32x4.extract_lane ${k} f64.promote_f32 local.get ${acc} ${cmp} select local.set ${acc}`).join('');
+  return `
+  (func (export "range") (param $i0 i32) (param $i1 i32) (param $inner i32) (param $channels i32)
+    (local $i i32) (local $g i32) (local $end i32) (local $p i32) (local $nf i32) (local $q i32)
+    (local $l f64) (local $h f64) (local $v f64) (local $cap i32)
+    (local $l4 v128) (local $h4 v128) (local $nf4 v128) (local $x4 v128) (local $zero4 v128)
+    f32.const 0 f32x4.splat local.set $zero4
+    i32.const ${I_STATE} i32.load offset=40 local.set $cap  ;; the group capacity
+    i32.const ${I_STATE} i32.load offset=${S_NFX} local.set $nf
+    local.get $i0 local.set $i
+    block $done
+      loop $runs
+        local.get $i local.get $i1 i32.ge_u br_if $done
+        ;; q = i / inner; g = q % channels; end = min((q + 1) · inner, i1)
+        local.get $i local.get $inner i32.div_u local.tee $q local.get $channels i32.rem_u local.set $g
+        local.get $q i32.const 1 i32.add local.get $inner i32.mul local.tee $end
+        local.get $i1 local.get $end local.get $i1 i32.lt_u select local.set $end
+        ${groupAddr(0)} f64.load local.set $l
+        ${groupAddr(1)} f64.load local.set $h
+        local.get $i local.get $i0 i32.sub i32.const 4 i32.mul i32.const ${X_BUF} i32.add local.set $p
+        ;; four lanes at a time: pmin(l, v) = v < l ? v : l
+        local.get $l f32.demote_f64 f32x4.splat local.set $l4
+        local.get $h f32.demote_f64 f32x4.splat local.set $h4
+        local.get $zero4 local.set $nf4
+        block $tail
+          loop $vectors
+            local.get $i i32.const 3 i32.add local.get $end i32.ge_u br_if $tail
+            local.get $p v128.load local.set $x4
+            local.get $l4 local.get $x4 f32x4.pmin local.set $l4
+            local.get $h4 local.get $x4 f32x4.pmax local.set $h4
+            ;; nf4 −= (x − x ≠ 0): all-ones lanes count 1
+            local.get $nf4 local.get $x4 local.get $x4 f32x4.sub local.get $zero4 f32x4.ne i32x4.sub local.set $nf4
+            local.get $p i32.const 16 i32.add local.set $p
+            local.get $i i32.const 4 i32.add local.set $i
+            br $vectors
+          end
+        end${fold('$l', '$l4', 'f64.lt')}${fold('$h', '$h4', 'f64.gt')}${[0, 1, 2, 3].map((k) => `
+        local.get $nf local.get $nf4 i32x4.extract_lane ${k} i32.add local.set $nf`).join('')}
+        local.get $i local.get $end i32.lt_u
+        if
+          loop $elements
+            local.get $p f32.load f64.promote_f32 local.set $v
+            ;; l = v < l ? v : l; h = v > h ? v : h
+            local.get $v local.get $l local.get $v local.get $l f64.lt select local.set $l
+            local.get $v local.get $h local.get $v local.get $h f64.gt select local.set $h
+            ;; nf += (v − v) ≠ 0
+            local.get $nf local.get $v local.get $v f64.sub f64.const 0 f64.ne i32.add local.set $nf
+            local.get $p i32.const 4 i32.add local.set $p
+            local.get $i i32.const 1 i32.add local.tee $i local.get $end i32.lt_u br_if $elements
+          end
+        end
+        ${groupAddr(0)} local.get $l f64.store
+        ${groupAddr(1)} local.get $h f64.store
+        br $runs
+      end
+    end
+    i32.const ${I_STATE} local.get $nf i32.store offset=${S_NFX})`;
 }
 
-// ---- fused(i0, i1, inner, channels, qmin, qmax, hasTwin) ----
-const F = {
-  i0: 0, i1: 1, inner: 2, channels: 3, qmin: 4, qmax: 5, hasTwin: 6,
-  // i32 locals
-  i: 7, g: 8, runEnd: 9, stop: 10, q: 11, px: 12, cap: 13, nz: 14, zd: 15, rz: 16, neg: 17, lost: 18, rlost: 19, nfy: 20, isNz: 21, isNeg: 22, idx: 23,
-  // f64 locals
-  sig: 24, noise: 25, ref: 26, y2: 27, tsig: 28, tnoise: 29, max: 30, s: 31, z: 32, v: 33, y: 34, c: 35, r: 36, d: 37, e: 38, w: 39, a: 40,
-  // i32, after the f64 locals
-  bins: 41,
-  // v128: lane accumulators (f64x2 sums, i64x2 counts), then per-element vectors and splatted constants
-  vsig: 42, vnoise: 43, vref: 44, vy2: 45, vtsig: 46, vtnoise: 47, vmax: 48, vnz: 49, vzd: 50, vrz: 51, vneg: 52, vlost: 53, vrlost: 54, vnfy: 55,
-  V: 56, Y: 57, C: 58, R: 59, D: 60, E: 61, W: 62, NZ: 63, NEG: 64, S2: 65, Z2: 66, QMIN2: 67, QMAX2: 68, ZERO2: 69, INF2: 70, K: 71,
-};
-/** The v128 accumulators in V_STATE slot order. */
-const V_ACC = [F.vsig, F.vnoise, F.vref, F.vy2, F.vtsig, F.vtnoise, F.vmax, F.vnz, F.vzd, F.vrz, F.vneg, F.vlost, F.vrlost, F.vnfy];
+/** The v128 accumulators of the pair loop, in V_STATE slot order. */
+const V_ACC = ['$vsig', '$vnoise', '$vref', '$vy2', '$vtsig', '$vtnoise', '$vmax', '$vnz', '$vzd', '$vrz', '$vneg', '$vlost', '$vrlost', '$vnfy'];
 
 /** acc += val² on f64x2 lanes. */
-const vAddSq = (acc: number, val: number[][]): number[][] => [op.localGet(acc), ...val, op.localTee(F.K), op.localGet(F.K), op.f64x2Mul, op.f64x2Add, op.localSet(acc)];
+const vAddSq = (acc: string, val: string): string => `local.get ${acc} ${val} local.tee $k local.get $k f64x2.mul f64x2.add local.set ${acc}`;
 /** acc −= mask (all-ones lanes count 1) on i64x2 lanes. */
-const vCount = (acc: number, mask: number[][]): number[][] => [op.localGet(acc), ...mask, op.i64x2Sub, op.localSet(acc)];
+const vCount = (acc: string, mask: string): string => `local.get ${acc} ${mask} i64x2.sub local.set ${acc}`;
 /** Sum of the two lanes of a v128 local, as f64 (f64x2 sums) or as f64 of the i64 sum (i64x2 counts). */
-const lanesF64 = (v: number): number[][] => [op.localGet(v), op.f64x2ExtractLane(0), op.localGet(v), op.f64x2ExtractLane(1), op.f64Add];
-const lanesI64 = (v: number): number[][] => [op.localGet(v), op.i64x2ExtractLane(0), op.localGet(v), op.i64x2ExtractLane(1), op.i64Add, op.f64ConvertI64S];
+const lanesF64 = (v: string): string => `local.get ${v} f64x2.extract_lane 0 local.get ${v} f64x2.extract_lane 1 f64.add`;
+const lanesI64 = (v: string): string => `local.get ${v} i64x2.extract_lane 0 local.get ${v} i64x2.extract_lane 1 i64.add f64.convert_i64_s`;
+const inc = (acc: string, cond: string): string => `local.get ${acc} ${cond} i32.add local.set ${acc}`;
+const addSq = (acc: string, val: string): string => `local.get ${acc} ${val} local.tee $a local.get $a f64.mul f64.add local.set ${acc}`;
 
-const inc = (acc: number, cond: number[][]): number[][] => [op.localGet(acc), ...cond, op.i32Add, op.localSet(acc)];
-const addSq = (acc: number, val: number[][]): number[][] => [op.localGet(acc), ...val, op.localTee(F.a), op.localGet(F.a), op.f64Mul, op.f64Add, op.localSet(acc)];
-
-function fusedFunction(): WasmFunction {
-  const f64State = [[F.sig, S_SIG], [F.noise, S_NOISE], [F.ref, S_REF], [F.y2, S_Y2], [F.tsig, S_TSIG], [F.tnoise, S_TNOISE]] as const;
-  const i32State = [[F.nz, S_NZ], [F.zd, S_Z], [F.rz, S_RZ], [F.neg, S_NEG], [F.lost, S_LOST], [F.rlost, S_RLOST], [F.nfy, S_NFY], [F.g, S_G], [F.runEnd, S_END]] as const;
-  // element offset of the chunk buffers relative to X_BUF (same index, other buffer)
-  const load = (buf: number): number[][] => [op.localGet(F.px), op.f32Load(buf - X_BUF), op.f64PromoteF32];
-  const vload = (buf: number): number[][] => [op.localGet(F.px), op.v128Load64Zero(buf - X_BUF), op.f64x2PromoteLowF32x4];
-  // group[g] += (lane 0 + lane 1) + scalar
-  const flush = (k: number, vector: number, local: number, count: boolean): number[][] => [
-    ...groupAddr(k, F.g, F.cap), ...groupAddr(k, F.g, F.cap), op.f64Load(),
-    ...(count ? lanesI64(vector) : lanesF64(vector)), op.localGet(local), ...(count ? [op.f64ConvertI32U] : []), op.f64Add,
-    op.f64Add, op.f64Store(),
-  ];
-  return {
-    name: 'fused',
-    params: [I32, I32, I32, I32, F64, F64, I32],
-    results: [],
-    locals: [...new Array(17).fill(I32), ...new Array(17).fill(F64), I32, ...new Array(30).fill(V128)],
-    body: [
-      op.i32Const(I_STATE), op.i32Load(40), op.localSet(F.cap),
-      op.localGet(F.qmax), op.localGet(F.qmin), op.f64Sub, op.i32TruncF64S, op.i32Const(1), op.i32Add, op.localSet(F.bins),
-      ...f64State.flatMap(([l, o]) => [op.i32Const(F_STATE), op.f64Load(o), op.localSet(l)]),
-      ...i32State.flatMap(([l, o]) => [op.i32Const(I_STATE), op.i32Load(o), op.localSet(l)]),
-      ...V_ACC.flatMap((l, k) => [op.i32Const(V_STATE + 16 * k), op.v128Load(), op.localSet(l)]),
-      op.localGet(F.qmin), op.f64x2Splat, op.localSet(F.QMIN2),
-      op.localGet(F.qmax), op.f64x2Splat, op.localSet(F.QMAX2),
-      op.f64Const(0), op.f64x2Splat, op.localSet(F.ZERO2),
-      op.f64Const(Infinity), op.f64x2Splat, op.localSet(F.INF2),
-      op.localGet(F.i0), op.localSet(F.i),
-      op.block, op.loop,
-      op.localGet(F.i), op.localGet(F.i1), op.i32GeU, op.brIf(1),
-      // a new run: its group and end
-      op.localGet(F.i), op.localGet(F.runEnd), op.i32Eq, op.if,
-      op.localGet(F.i), op.localGet(F.inner), op.i32DivU, op.localTee(F.q), op.localGet(F.channels), op.i32RemU, op.localSet(F.g),
-      op.localGet(F.q), op.i32Const(1), op.i32Add, op.localGet(F.inner), op.i32Mul, op.localSet(F.runEnd),
-      op.end,
-      ...groupAddr(2, F.g, F.cap), op.f64Load(), op.localSet(F.s),
-      ...groupAddr(3, F.g, F.cap), op.f64Load(), op.localSet(F.z),
-      op.localGet(F.runEnd), op.localGet(F.i1), op.localGet(F.runEnd), op.localGet(F.i1), op.i32LtU, op.select, op.localSet(F.stop),
-      op.localGet(F.i), op.localGet(F.i0), op.i32Sub, op.i32Const(4), op.i32Mul, op.i32Const(X_BUF), op.i32Add, op.localSet(F.px),
-      op.localGet(F.s), op.f64x2Splat, op.localSet(F.S2),
-      op.localGet(F.z), op.f64x2Splat, op.localSet(F.Z2),
-      // pairs: the same operations on two f64 lanes (the sums' order differs from the scalar loop, not the values)
-      op.block, op.loop,
-      op.localGet(F.i), op.i32Const(1), op.i32Add, op.localGet(F.stop), op.i32GeU, op.brIf(1),
-      ...vload(X_BUF), op.localSet(F.V),
-      ...vload(DQ_BUF), op.localSet(F.Y),
-      // c = nearest(pmax(pmin(v / s + z, qmax), qmin)): pmin(t, qmax) = qmax < t ? qmax : t, as rneClamp
-      op.localGet(F.V), op.localGet(F.S2), op.f64x2Div, op.localGet(F.Z2), op.f64x2Add, op.localGet(F.QMAX2), op.f64x2Pmin, op.localGet(F.QMIN2), op.f64x2Pmax,
-      op.f64x2Nearest, op.localTee(F.C),
-      // hist[(i & 2) + lane][c − qmin]++
-      op.localGet(F.QMIN2), op.f64x2Sub, op.i32x4TruncSatF64x2SZero, op.localSet(F.K),
-      op.localGet(F.i), op.i32Const(2), op.i32And, op.localGet(F.bins), op.i32Mul, op.localGet(F.K), op.i32x4ExtractLane(0), op.i32Add,
-      op.i32Const(4), op.i32Mul, op.i32Const(HIST), op.i32Add, op.localTee(F.idx),
-      op.localGet(F.idx), op.i32Load(), op.i32Const(1), op.i32Add, op.i32Store(),
-      op.localGet(F.i), op.i32Const(2), op.i32And, op.i32Const(1), op.i32Add, op.localGet(F.bins), op.i32Mul, op.localGet(F.K), op.i32x4ExtractLane(1), op.i32Add,
-      op.i32Const(4), op.i32Mul, op.i32Const(HIST), op.i32Add, op.localTee(F.idx),
-      op.localGet(F.idx), op.i32Load(), op.i32Const(1), op.i32Add, op.i32Store(),
-      // r = fround((c − z) · s)
-      op.localGet(F.C), op.localGet(F.Z2), op.f64x2Sub, op.localGet(F.S2), op.f64x2Mul, op.f32x4DemoteF64x2Zero, op.f64x2PromoteLowF32x4, op.localSet(F.R),
-      op.localGet(F.V), op.localGet(F.Y), op.f64x2Sub, op.localSet(F.D),
-      op.localGet(F.V), op.localGet(F.R), op.f64x2Sub, op.localSet(F.E),
-      ...vAddSq(F.vsig, [op.localGet(F.V)]),
-      ...vAddSq(F.vnoise, [op.localGet(F.D)]),
-      ...vAddSq(F.vref, [op.localGet(F.E)]),
-      ...vAddSq(F.vy2, [op.localGet(F.Y)]),
-      op.localGet(F.V), op.localGet(F.ZERO2), op.f64x2Ne, op.localSet(F.NZ),
-      op.localGet(F.V), op.localGet(F.ZERO2), op.f64x2Lt, op.localSet(F.NEG),
-      ...vCount(F.vnz, [op.localGet(F.NZ)]),
-      ...vCount(F.vzd, [op.localGet(F.NZ), op.localGet(F.Y), op.localGet(F.ZERO2), op.f64x2Eq, op.v128And]),
-      ...vCount(F.vrz, [op.localGet(F.NZ), op.localGet(F.R), op.localGet(F.ZERO2), op.f64x2Eq, op.v128And]),
-      ...vCount(F.vneg, [op.localGet(F.NEG)]),
-      // lost: negative in, not negative out (andnot(a, b) = a & ~b)
-      ...vCount(F.vlost, [op.localGet(F.NEG), op.localGet(F.Y), op.localGet(F.ZERO2), op.f64x2Lt, op.v128AndNot]),
-      ...vCount(F.vrlost, [op.localGet(F.NEG), op.localGet(F.R), op.localGet(F.ZERO2), op.f64x2Lt, op.v128AndNot]),
-      ...vCount(F.vnfy, [op.localGet(F.Y), op.localGet(F.Y), op.f64x2Sub, op.localGet(F.ZERO2), op.f64x2Ne]),
-      op.localGet(F.hasTwin), op.if,
-      ...vload(TW_BUF), op.localSet(F.W),
-      ...vAddSq(F.vtsig, [op.localGet(F.W)]),
-      ...vAddSq(F.vtnoise, [op.localGet(F.W), op.localGet(F.Y), op.f64x2Sub]),
-      op.end,
-      // max |d| (NaN as +∞): pmax(max, err) = max < err ? err : max
-      op.localGet(F.vmax),
-      op.localGet(F.D), op.f64x2Abs, op.localGet(F.INF2), op.localGet(F.D), op.localGet(F.D), op.f64x2Eq, op.v128Bitselect,
-      op.f64x2Pmax, op.localSet(F.vmax),
-      op.localGet(F.px), op.i32Const(8), op.i32Add, op.localSet(F.px),
-      op.localGet(F.i), op.i32Const(2), op.i32Add, op.localSet(F.i),
-      op.br(0),
-      op.end, op.end,
-      // the odd element left, one at a time
-      op.localGet(F.i), op.localGet(F.stop), op.i32LtU, op.if,
-      op.loop,
-      ...load(X_BUF), op.localSet(F.v),
-      ...load(DQ_BUF), op.localSet(F.y),
-      // c = nearest(t < qmin ? qmin : t > qmax ? qmax : t) with t = v / s + z (selects, as rneClamp: f64.min/max
-      // are NaN-and-signed-zero-aware sequences in V8, several times slower)
-      op.localGet(F.v), op.localGet(F.s), op.f64Div, op.localGet(F.z), op.f64Add, op.localSet(F.c),
-      op.localGet(F.qmin),
-      op.localGet(F.qmax), op.localGet(F.c), op.localGet(F.c), op.localGet(F.qmax), op.f64Gt, op.select,
-      op.localGet(F.c), op.localGet(F.qmin), op.f64Lt, op.select,
-      op.f64Nearest, op.localTee(F.c),
-      // hist[i & 3][c − qmin]++: four histograms, so equal neighbouring codes do not wait on each other's stores
-      op.localGet(F.qmin), op.f64Sub, op.i32TruncF64S,
-      op.localGet(F.i), op.i32Const(3), op.i32And, op.localGet(F.bins), op.i32Mul, op.i32Add,
-      op.i32Const(4), op.i32Mul, op.i32Const(HIST), op.i32Add, op.localTee(F.idx),
-      op.localGet(F.idx), op.i32Load(), op.i32Const(1), op.i32Add, op.i32Store(),
-      // r = fround((c − z) · s)
-      op.localGet(F.c), op.localGet(F.z), op.f64Sub, op.localGet(F.s), op.f64Mul, op.f32DemoteF64, op.f64PromoteF32, op.localSet(F.r),
-      // d = v − y; e = v − r; sums of squares
-      op.localGet(F.v), op.localGet(F.y), op.f64Sub, op.localSet(F.d),
-      op.localGet(F.v), op.localGet(F.r), op.f64Sub, op.localSet(F.e),
-      ...addSq(F.sig, [op.localGet(F.v)]),
-      ...addSq(F.noise, [op.localGet(F.d)]),
-      ...addSq(F.ref, [op.localGet(F.e)]),
-      ...addSq(F.y2, [op.localGet(F.y)]),
-      // zeroing and sign loss, branch-free
-      op.localGet(F.v), op.f64Const(0), op.f64Ne, op.localSet(F.isNz),
-      op.localGet(F.v), op.f64Const(0), op.f64Lt, op.localSet(F.isNeg),
-      ...inc(F.nz, [op.localGet(F.isNz)]),
-      ...inc(F.zd, [op.localGet(F.isNz), op.localGet(F.y), op.f64Const(0), op.f64Eq, op.i32And]),
-      ...inc(F.rz, [op.localGet(F.isNz), op.localGet(F.r), op.f64Const(0), op.f64Eq, op.i32And]),
-      ...inc(F.neg, [op.localGet(F.isNeg)]),
-      ...inc(F.lost, [op.localGet(F.isNeg), op.localGet(F.y), op.f64Const(0), op.f64Lt, op.i32Const(1), op.i32Xor, op.i32And]),
-      ...inc(F.rlost, [op.localGet(F.isNeg), op.localGet(F.r), op.f64Const(0), op.f64Lt, op.i32Const(1), op.i32Xor, op.i32And]),
-      ...inc(F.nfy, [op.localGet(F.y), op.localGet(F.y), op.f64Sub, op.f64Const(0), op.f64Ne]),
-      op.localGet(F.hasTwin), op.if,
-      ...load(TW_BUF), op.localSet(F.w),
-      ...addSq(F.tsig, [op.localGet(F.w)]),
-      ...addSq(F.tnoise, [op.localGet(F.w), op.localGet(F.y), op.f64Sub]),
-      op.end,
-      // max |d| of the chunk (NaN counts as +∞)
-      op.localGet(F.d), op.f64Abs, op.f64Const(Infinity), op.localGet(F.d), op.localGet(F.d), op.f64Eq, op.select, op.localTee(F.a),
-      op.localGet(F.max), op.localGet(F.a), op.localGet(F.max), op.f64Gt, op.select, op.localSet(F.max),
-      op.localGet(F.px), op.i32Const(4), op.i32Add, op.localSet(F.px),
-      op.localGet(F.i), op.i32Const(1), op.i32Add, op.localTee(F.i), op.localGet(F.stop), op.i32LtU, op.brIf(0),
-      op.end,
-      op.end,
-      // the run ended: add its sums to its group, start afresh
-      op.localGet(F.i), op.localGet(F.runEnd), op.i32Eq, op.if,
-      ...flush(4, F.vsig, F.sig, false), ...flush(5, F.vnoise, F.noise, false), ...flush(6, F.vref, F.ref, false),
-      ...flush(7, F.vnz, F.nz, true), ...flush(8, F.vzd, F.zd, true), ...flush(9, F.vrz, F.rz, true),
-      op.f64Const(0), op.localSet(F.sig), op.f64Const(0), op.localSet(F.noise), op.f64Const(0), op.localSet(F.ref),
-      op.i32Const(0), op.localSet(F.nz), op.i32Const(0), op.localSet(F.zd), op.i32Const(0), op.localSet(F.rz),
-      ...[F.vsig, F.vnoise, F.vref, F.vnz, F.vzd, F.vrz].flatMap((l) => [op.localGet(F.ZERO2), op.localSet(l)]),
-      op.end,
-      op.br(0),
-      op.end, op.end,
-      ...f64State.flatMap(([l, o]) => [op.i32Const(F_STATE), op.localGet(l), op.f64Store(o)]),
-      ...i32State.flatMap(([l, o]) => [op.i32Const(I_STATE), op.localGet(l), op.i32Store(o)]),
-      op.i32Const(F_STATE), op.localGet(F.max), op.f64Store(S_MAX),
-      ...V_ACC.flatMap((l, k) => [op.i32Const(V_STATE + 16 * k), op.localGet(l), op.v128Store()]),
-    ],
-  };
+/**
+ * fused(i0, i1, inner, channels, qmin, qmax, hasTwin): per run of one scale group, the reference quantizer
+ * c = RNE(clamp(v / s + z, qmin, qmax)), r = fround((c − z) · s), its codes counted into the histograms, and the sums
+ * of site-stats' fusedPass — pairs of elements on f64x2 lanes, the odd one in scalar code. Run sums go to the
+ * group arrays when the run ends; everything else stays in the state between chunks.
+ */
+function fusedFunction(): string {
+  const f64State = [['$sig', S_SIG], ['$noise', S_NOISE], ['$ref', S_REF], ['$y2', S_Y2], ['$tsig', S_TSIG], ['$tnoise', S_TNOISE]] as const;
+  const i32State = [['$nz', S_NZ], ['$zd', S_Z], ['$rz', S_RZ], ['$neg', S_NEG], ['$lost', S_LOST], ['$rlost', S_RLOST], ['$nfy', S_NFY], ['$g', S_G], ['$runEnd', S_END]] as const;
+  // the same element of the other chunk buffers: an offset from the x buffer
+  const load = (buf: number): string => `local.get $px f32.load offset=${buf - X_BUF} f64.promote_f32`;
+  const vload = (buf: number): string => `local.get $px v128.load64_zero offset=${buf - X_BUF} f64x2.promote_low_f32x4`;
+  /** group[g] += (lane 0 + lane 1) + scalar */
+  const flush = (k: number, vector: string, local: string, count: boolean): string => `
+        ${groupAddr(k)} ${groupAddr(k)} f64.load
+        ${count ? lanesI64(vector) : lanesF64(vector)} local.get ${local}${count ? ' f64.convert_i32_u' : ''} f64.add
+        f64.add f64.store`;
+  /** hist[(bank)][k − qmin]++ for the bin index (i32) on the stack: four banks so equal neighbours do not wait */
+  const count = (bank: string): string => `${bank} local.get $bins i32.mul`;
+  return `
+  (func (export "fused") (param $i0 i32) (param $i1 i32) (param $inner i32) (param $channels i32)
+    (param $qmin f64) (param $qmax f64) (param $hasTwin i32)
+    (local $i i32) (local $g i32) (local $runEnd i32) (local $stop i32) (local $q i32) (local $px i32) (local $cap i32)
+    (local $nz i32) (local $zd i32) (local $rz i32) (local $neg i32) (local $lost i32) (local $rlost i32) (local $nfy i32)
+    (local $isNz i32) (local $isNeg i32) (local $idx i32)
+    (local $sig f64) (local $noise f64) (local $ref f64) (local $y2 f64) (local $tsig f64) (local $tnoise f64) (local $max f64)
+    (local $s f64) (local $z f64) (local $v f64) (local $y f64) (local $c f64) (local $r f64) (local $d f64) (local $e f64)
+    (local $w f64) (local $a f64)
+    (local $bins i32)
+    ${V_ACC.map((n) => `(local ${n} v128)`).join(' ')}
+    (local $V v128) (local $Y v128) (local $C v128) (local $R v128) (local $D v128) (local $E v128) (local $W v128)
+    (local $NZ v128) (local $NEG v128) (local $S2 v128) (local $Z2 v128) (local $QMIN2 v128) (local $QMAX2 v128)
+    (local $ZERO2 v128) (local $INF2 v128) (local $k v128)
+    i32.const ${I_STATE} i32.load offset=40 local.set $cap
+    local.get $qmax local.get $qmin f64.sub i32.trunc_f64_s i32.const 1 i32.add local.set $bins
+    ;; the state left by the previous chunk
+${f64State.map(([l, o]) => `    i32.const ${F_STATE} f64.load offset=${o} local.set ${l}`).join('\n')}
+${i32State.map(([l, o]) => `    i32.const ${I_STATE} i32.load offset=${o} local.set ${l}`).join('\n')}
+${V_ACC.map((l, k) => `    i32.const ${V_STATE + 16 * k} v128.load local.set ${l}`).join('\n')}
+    local.get $qmin f64x2.splat local.set $QMIN2
+    local.get $qmax f64x2.splat local.set $QMAX2
+    f64.const 0 f64x2.splat local.set $ZERO2
+    f64.const inf f64x2.splat local.set $INF2
+    local.get $i0 local.set $i
+    block $done
+      loop $runs
+        local.get $i local.get $i1 i32.ge_u br_if $done
+        ;; a new run: its group and end
+        local.get $i local.get $runEnd i32.eq
+        if
+          local.get $i local.get $inner i32.div_u local.tee $q local.get $channels i32.rem_u local.set $g
+          local.get $q i32.const 1 i32.add local.get $inner i32.mul local.set $runEnd
+        end
+        ${groupAddr(2)} f64.load local.set $s
+        ${groupAddr(3)} f64.load local.set $z
+        local.get $runEnd local.get $i1 local.get $runEnd local.get $i1 i32.lt_u select local.set $stop
+        local.get $i local.get $i0 i32.sub i32.const 4 i32.mul i32.const ${X_BUF} i32.add local.set $px
+        local.get $s f64x2.splat local.set $S2
+        local.get $z f64x2.splat local.set $Z2
+        ;; pairs: the same operations on two f64 lanes (the sums' order differs from the scalar loop, not the values)
+        block $odd
+          loop $pairs
+            local.get $i i32.const 1 i32.add local.get $stop i32.ge_u br_if $odd
+            ${vload(X_BUF)} local.set $V
+            ${vload(DQ_BUF)} local.set $Y
+            ;; c = nearest(pmax(pmin(v / s + z, qmax), qmin)): pmin(t, qmax) = qmax < t ? qmax : t, as rneClamp
+            local.get $V local.get $S2 f64x2.div local.get $Z2 f64x2.add local.get $QMAX2 f64x2.pmin local.get $QMIN2 f64x2.pmax
+            f64x2.nearest local.tee $C
+            ;; hist[(i & 2) + lane][c − qmin]++
+            local.get $QMIN2 f64x2.sub i32x4.trunc_sat_f64x2_s_zero local.set $k
+            local.get $i i32.const 2 i32.and ${count('')} local.get $k i32x4.extract_lane 0 i32.add
+            i32.const 4 i32.mul i32.const ${HIST} i32.add local.tee $idx
+            local.get $idx i32.load i32.const 1 i32.add i32.store
+            local.get $i i32.const 2 i32.and i32.const 1 i32.add ${count('')} local.get $k i32x4.extract_lane 1 i32.add
+            i32.const 4 i32.mul i32.const ${HIST} i32.add local.tee $idx
+            local.get $idx i32.load i32.const 1 i32.add i32.store
+            ;; r = fround((c − z) · s)
+            local.get $C local.get $Z2 f64x2.sub local.get $S2 f64x2.mul f32x4.demote_f64x2_zero f64x2.promote_low_f32x4 local.set $R
+            local.get $V local.get $Y f64x2.sub local.set $D
+            local.get $V local.get $R f64x2.sub local.set $E
+            ${vAddSq('$vsig', 'local.get $V')}
+            ${vAddSq('$vnoise', 'local.get $D')}
+            ${vAddSq('$vref', 'local.get $E')}
+            ${vAddSq('$vy2', 'local.get $Y')}
+            local.get $V local.get $ZERO2 f64x2.ne local.set $NZ
+            local.get $V local.get $ZERO2 f64x2.lt local.set $NEG
+            ${vCount('$vnz', 'local.get $NZ')}
+            ${vCount('$vzd', 'local.get $NZ local.get $Y local.get $ZERO2 f64x2.eq v128.and')}
+            ${vCount('$vrz', 'local.get $NZ local.get $R local.get $ZERO2 f64x2.eq v128.and')}
+            ${vCount('$vneg', 'local.get $NEG')}
+            ;; lost: negative in, not negative out (andnot(a, b) = a & ~b)
+            ${vCount('$vlost', 'local.get $NEG local.get $Y local.get $ZERO2 f64x2.lt v128.andnot')}
+            ${vCount('$vrlost', 'local.get $NEG local.get $R local.get $ZERO2 f64x2.lt v128.andnot')}
+            ${vCount('$vnfy', 'local.get $Y local.get $Y f64x2.sub local.get $ZERO2 f64x2.ne')}
+            local.get $hasTwin
+            if
+              ${vload(TW_BUF)} local.set $W
+              ${vAddSq('$vtsig', 'local.get $W')}
+              ${vAddSq('$vtnoise', 'local.get $W local.get $Y f64x2.sub')}
+            end
+            ;; max |d| (NaN as +∞): pmax(max, err) = max < err ? err : max
+            local.get $vmax
+            local.get $D f64x2.abs local.get $INF2 local.get $D local.get $D f64x2.eq v128.bitselect
+            f64x2.pmax local.set $vmax
+            local.get $px i32.const 8 i32.add local.set $px
+            local.get $i i32.const 2 i32.add local.set $i
+            br $pairs
+          end
+        end
+        ;; the odd element left, one at a time
+        local.get $i local.get $stop i32.lt_u
+        if
+          loop $elements
+            ${load(X_BUF)} local.set $v
+            ${load(DQ_BUF)} local.set $y
+            ;; c = nearest(t < qmin ? qmin : t > qmax ? qmax : t) with t = v / s + z (selects, as rneClamp: f64.min/max
+            ;; are NaN-and-signed-zero-aware sequences in V8, several times slower)
+            local.get $v local.get $s f64.div local.get $z f64.add local.set $c
+            local.get $qmin
+            local.get $qmax local.get $c local.get $c local.get $qmax f64.gt select
+            local.get $c local.get $qmin f64.lt select
+            f64.nearest local.tee $c
+            ;; hist[i & 3][c − qmin]++: four histograms, so equal neighbouring codes do not wait on each other's stores
+            local.get $qmin f64.sub i32.trunc_f64_s
+            local.get $i i32.const 3 i32.and ${count('')} i32.add
+            i32.const 4 i32.mul i32.const ${HIST} i32.add local.tee $idx
+            local.get $idx i32.load i32.const 1 i32.add i32.store
+            ;; r = fround((c − z) · s)
+            local.get $c local.get $z f64.sub local.get $s f64.mul f32.demote_f64 f64.promote_f32 local.set $r
+            ;; d = v − y; e = v − r; sums of squares
+            local.get $v local.get $y f64.sub local.set $d
+            local.get $v local.get $r f64.sub local.set $e
+            ${addSq('$sig', 'local.get $v')}
+            ${addSq('$noise', 'local.get $d')}
+            ${addSq('$ref', 'local.get $e')}
+            ${addSq('$y2', 'local.get $y')}
+            ;; zeroing and sign loss, branch-free
+            local.get $v f64.const 0 f64.ne local.set $isNz
+            local.get $v f64.const 0 f64.lt local.set $isNeg
+            ${inc('$nz', 'local.get $isNz')}
+            ${inc('$zd', 'local.get $isNz local.get $y f64.const 0 f64.eq i32.and')}
+            ${inc('$rz', 'local.get $isNz local.get $r f64.const 0 f64.eq i32.and')}
+            ${inc('$neg', 'local.get $isNeg')}
+            ${inc('$lost', 'local.get $isNeg local.get $y f64.const 0 f64.lt i32.const 1 i32.xor i32.and')}
+            ${inc('$rlost', 'local.get $isNeg local.get $r f64.const 0 f64.lt i32.const 1 i32.xor i32.and')}
+            ${inc('$nfy', 'local.get $y local.get $y f64.sub f64.const 0 f64.ne')}
+            local.get $hasTwin
+            if
+              ${load(TW_BUF)} local.set $w
+              ${addSq('$tsig', 'local.get $w')}
+              ${addSq('$tnoise', 'local.get $w local.get $y f64.sub')}
+            end
+            ;; max |d| of the chunk (NaN counts as +∞)
+            local.get $d f64.abs f64.const inf local.get $d local.get $d f64.eq select local.tee $a
+            local.get $max local.get $a local.get $max f64.gt select local.set $max
+            local.get $px i32.const 4 i32.add local.set $px
+            local.get $i i32.const 1 i32.add local.tee $i local.get $stop i32.lt_u br_if $elements
+          end
+        end
+        ;; the run ended: add its sums to its group, start afresh
+        local.get $i local.get $runEnd i32.eq
+        if${flush(4, '$vsig', '$sig', false)}${flush(5, '$vnoise', '$noise', false)}${flush(6, '$vref', '$ref', false)}${flush(7, '$vnz', '$nz', true)}${flush(8, '$vzd', '$zd', true)}${flush(9, '$vrz', '$rz', true)}
+          f64.const 0 local.set $sig f64.const 0 local.set $noise f64.const 0 local.set $ref
+          i32.const 0 local.set $nz i32.const 0 local.set $zd i32.const 0 local.set $rz
+          ${['$vsig', '$vnoise', '$vref', '$vnz', '$vzd', '$vrz'].map((l) => `local.get $ZERO2 local.set ${l}`).join(' ')}
+        end
+        br $runs
+      end
+    end
+    ;; the state for the next chunk
+${f64State.map(([l, o]) => `    i32.const ${F_STATE} local.get ${l} f64.store offset=${o}`).join('\n')}
+${i32State.map(([l, o]) => `    i32.const ${I_STATE} local.get ${l} i32.store offset=${o}`).join('\n')}
+    i32.const ${F_STATE} local.get $max f64.store offset=${S_MAX}
+${V_ACC.map((l, k) => `    i32.const ${V_STATE + 16 * k} local.get ${l} v128.store`).join('\n')})`;
 }
 
-// ---- hist8(n, signed): codes (bytes at X_BUF) counted into four histograms of 256 bins at HIST ----
-function hist8Function(): WasmFunction {
-  const H = { n: 0, signed: 1, i: 2, p: 3, w: 4, x: 5 };
-  /** hist[k][byte]++ for the byte on the stack (xor x turns int8 into its bin: code + 128). */
-  const count = (k: number): number[][] => [
-    op.localGet(H.x), op.i32Xor, op.i32Const(4), op.i32Mul, op.i32Const(HIST + k * 1024), op.i32Add, op.localTee(H.p),
-    op.localGet(H.p), op.i32Load(), op.i32Const(1), op.i32Add, op.i32Store(),
-  ];
-  return {
-    name: 'hist8',
-    params: [I32, I32],
-    results: [],
-    locals: [I32, I32, I32, I32],
-    body: [
-      op.localGet(H.signed), op.i32Const(7), op.i32Shl, op.localSet(H.x),
-      // four bytes a word, each into its own histogram (neighbouring equal codes do not wait on each other's stores)
-      op.block, op.loop,
-      op.localGet(H.i), op.i32Const(3), op.i32Add, op.localGet(H.n), op.i32GeU, op.brIf(1),
-      op.localGet(H.i), op.i32Const(X_BUF), op.i32Add, op.i32Load(), op.localSet(H.w),
-      ...[0, 1, 2, 3].flatMap((k) => [op.localGet(H.w), op.i32Const(8 * k), op.i32ShrU, op.i32Const(255), op.i32And, ...count(k)]),
-      op.localGet(H.i), op.i32Const(4), op.i32Add, op.localSet(H.i),
-      op.br(0),
-      op.end, op.end,
-      op.block, op.loop,
-      op.localGet(H.i), op.localGet(H.n), op.i32GeU, op.brIf(1),
-      op.localGet(H.i), op.i32Const(X_BUF), op.i32Add, op.i32Load8U(), ...count(0),
-      op.localGet(H.i), op.i32Const(1), op.i32Add, op.localSet(H.i),
-      op.br(0),
-      op.end, op.end,
-    ],
-  };
+/** hist8(n, signed): codes (bytes at X_BUF) counted into four histograms of 256 bins at HIST. */
+function hist8Function(): string {
+  /** hist[k][byte]++ for the byte on the stack (xor $x turns int8 into its bin: code + 128) */
+  const count = (k: number): string => `local.get $x i32.xor i32.const 4 i32.mul i32.const ${HIST + k * 1024} i32.add local.tee $p
+            local.get $p i32.load i32.const 1 i32.add i32.store`;
+  return `
+  (func (export "hist8") (param $n i32) (param $signed i32)
+    (local $i i32) (local $p i32) (local $w i32) (local $x i32)
+    local.get $signed i32.const 7 i32.shl local.set $x
+    ;; four bytes a word, each into its own histogram (neighbouring equal codes do not wait on each other's stores)
+    block $tail
+      loop $words
+        local.get $i i32.const 3 i32.add local.get $n i32.ge_u br_if $tail
+        local.get $i i32.const ${X_BUF} i32.add i32.load local.set $w
+${[0, 1, 2, 3].map((k) => `            local.get $w i32.const ${8 * k} i32.shr_u i32.const 255 i32.and ${count(k)}`).join('\n')}
+        local.get $i i32.const 4 i32.add local.set $i
+        br $words
+      end
+    end
+    block $done
+      loop $bytes
+        local.get $i local.get $n i32.ge_u br_if $done
+        local.get $i i32.const ${X_BUF} i32.add i32.load8_u ${count(0)}
+        local.get $i i32.const 1 i32.add local.set $i
+        br $bytes
+      end
+    end)`;
 }
 
 type Range = (i0: number, i1: number, inner: number, channels: number) => void;
@@ -347,17 +340,15 @@ interface Engine {
 
 let engine: Engine | null | undefined;
 
+/** The kernels on their memory, or null where WebAssembly SIMD is unavailable (a kernel that does not compile throws). */
 function getEngine(): Engine | null {
   if (engine !== undefined) return engine;
-  try {
-    if (!wasm) throw new Error('no WebAssembly');
-    const pages = Math.ceil(GROUPS / PAGE) + 1;
-    const memory = new wasm.Memory({ initial: pages, maximum: 32768 });
-    const instance = new wasm.Instance(new wasm.Module(assemble([rangeFunction(), fusedFunction(), hist8Function()], pages)), { env: { mem: memory } });
-    engine = { memory, range: instance.exports['range'] as Range, fused: instance.exports['fused'] as Fused, hist8: instance.exports['hist8'] as Hist8 };
-  } catch {
-    engine = null; // no WebAssembly here: the JavaScript passes run instead
-  }
+  if (!simdAvailable()) return (engine = null); // no WebAssembly SIMD here: the JavaScript passes run instead
+  const pages = Math.ceil(GROUPS / PAGE) + 1;
+  const memory = newMemory(pages, 32768);
+  const text = `(module\n  (import "env" "mem" (memory ${pages}))${rangeFunction()}${fusedFunction()}${hist8Function()})`;
+  const exports = instantiateWat('site-stats', text, memory);
+  engine = { memory, range: exports['range'] as Range, fused: exports['fused'] as Fused, hist8: exports['hist8'] as Hist8 };
   return engine;
 }
 
