@@ -2,8 +2,8 @@
  * Hostile tensors (NaN, ±Inf, denormals, ±0, float32 extremes, empty, single values) through
  * every reference codec, and garbage-returning targets through every forward probe. Codecs
  * must keep the length and never turn a finite input into NaN (except MX blocks that hold a
- * NaN/Inf: OCP MX v1.0 §6.3 makes the whole block's shared scale NaN); probes must return a
- * verdict, or a TargetError the run reports as inconclusive.
+ * NaN/Inf: OCP MX v1.0 §6.3 makes the whole block's shared scale NaN); probes must return the
+ * verdict each garbage target calls for (MUST below), or a TargetError the run reports as inconclusive.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,7 +51,32 @@ test('every reference codec on hostile tensors: same length, no NaN from a finit
   assert.ok(cases >= 8 * 30, `${cases} codec cases`);
 });
 
-test('forward probes on targets that return ±Inf, NaN, denormals, zeros or wrong shapes: verdicts or TargetErrors only', async () => {
+/** What a probe run on a garbage target may end in: a verdict, or the TargetError the run reports as inconclusive. */
+type Outcome = 'pass' | 'fail' | 'inconclusive' | 'skipped' | 'target-error';
+
+/** A constant output says nothing about x: the codec fails, the values collapse to one level, no gradient; no update step to judge. */
+const CONSTANT: Record<string, Outcome[]> = { roundtrip: ['fail'], 'scale-collapse': ['fail'], 'broken-ste': ['fail'], 'lost-updates': ['skipped'] };
+
+/**
+ * The outcomes that must hold per garbage target and probe (`*`: every probe). Probes not listed may pass or fail
+ * (e.g. format-applied on all-zero outputs: zeros are representable, H5 is not the point).
+ */
+const MUST: Record<string, Record<string, Outcome[]>> = {
+  inf: CONSTANT,
+  ninf: CONSTANT,
+  denormal: CONSTANT,
+  zeros: CONSTANT,
+  max: CONSTANT,
+  // NaN for a finite input is refused (TargetError → inconclusive) or failed; never passed, never skipped
+  nan: { '*': ['target-error', 'inconclusive', 'fail'] },
+  // wrong shape / not a tensor: the target misbehaves, no probe judges it
+  flat: { '*': ['target-error'] },
+  nothing: { '*': ['target-error'] },
+  // int32 truncation zeroes every weight-like value
+  int: { roundtrip: ['fail'], 'scale-collapse': ['fail'], 'lost-updates': ['skipped'] },
+};
+
+test('forward probes on targets that return ±Inf, NaN, denormals, zeros or wrong shapes: the verdicts that must hold', async () => {
   await initTf('cpu');
   const garbage: Record<string, (x: Tensor) => unknown> = {
     inf: (x) => tf.fill(x.shape, Infinity),
@@ -74,21 +99,33 @@ test('forward probes on targets that return ±Inf, NaN, denormals, zeros or wron
     log: () => undefined,
   };
   let runs = 0;
+  let checked = 0;
   for (const [kind, f] of Object.entries(garbage)) {
     const target = tfjsTarget(`tfjs:${kind}`, 'tfjs', `tfjs:${kind}`, { fakeQuant: (x) => f(x) as Tensor }, {});
     for (const probe of PROBES.filter((p) => p.requires.every((c) => target.capabilities.has(c)))) {
       for (const format of ['int8', 'nf4', 'fp8-e4m3']) {
         runs++;
+        let outcome: Outcome;
         try {
-          const outcome = await probe.run(target, defaultRegistry.get(format), ctx);
-          if (!['pass', 'fail', 'inconclusive', 'skipped'].includes(outcome.verdict)) problems.push(`${kind} ${probe.id} ${format}: verdict ${outcome.verdict}`);
-          JSON.stringify(outcome); // evidence must be serialisable
+          const o = await probe.run(target, defaultRegistry.get(format), ctx);
+          outcome = o.verdict;
+          if (!['pass', 'fail', 'inconclusive', 'skipped'].includes(o.verdict)) problems.push(`${kind} ${probe.id} ${format}: verdict ${o.verdict}`);
+          JSON.stringify(o); // evidence must be serialisable
         } catch (e) {
-          if (!(e instanceof TargetError)) problems.push(`${kind} ${probe.id} ${format}: ${(e as Error)?.stack ?? String(e)}`);
+          if (!(e instanceof TargetError)) {
+            problems.push(`${kind} ${probe.id} ${format}: ${(e as Error)?.stack ?? String(e)}`);
+            continue;
+          }
+          outcome = 'target-error';
         }
+        const must = MUST[kind]![probe.id] ?? MUST[kind]!['*'];
+        if (!must) continue;
+        checked++;
+        if (!must.includes(outcome)) problems.push(`${kind} ${probe.id} ${format}: ${outcome}, must be ${must.join(' or ')}`);
       }
     }
   }
   assert.deepEqual(problems, []);
   assert.ok(runs >= 9 * 4 * 3, `${runs} probe runs`);
+  assert.ok(checked >= 80, `${checked} outcomes checked against MUST`);
 });
