@@ -70,6 +70,9 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
   return items[rng.int(items.length)]!;
 }
 
+/** Text a report may carry (witness summaries, reasons, repro commands built from user input) that every view must escape. */
+export const HOSTILE_TEXT = ['a | b', '<b>x</b> & "y"', 'line 1\nline 2', '`code` **bold** _x_', 'é 漢字 ✓', '', ']]> <!--', '</failure></testcase><testcase name="injected">', '| x | y |'];
+
 /** Byte-level damage: flips, truncation, splices of two fixtures. */
 const BYTE_MUTATIONS: Record<string, (b: Uint8Array, rng: Rng, other: Uint8Array) => Uint8Array> = {
   bitflip(b, rng) {
@@ -280,6 +283,31 @@ export const REPORT_MUTATIONS: Record<string, (text: string, rng: Rng) => string
     return chars.join('');
   },
   deep: (_t, rng) => `${'['.repeat(10000 + rng.int(100000))}`,
+  /** Still a valid report, with other content: verdicts, extreme statistics, text that markdown and XML must escape. */
+  validEdits: (t, rng) => {
+    const json = JSON.parse(t) as { results: Record<string, unknown>[]; lanes: unknown[] };
+    for (let k = 0; k < 1 + rng.int(3); k++) {
+      const r = json.results[rng.int(json.results.length)];
+      if (!r) break;
+      switch (rng.int(5)) {
+        case 0:
+          r.verdict = pick(rng, ['pass', 'fail', 'inconclusive', 'skipped']);
+          break;
+        case 1:
+          (r.statistic as Record<string, unknown>).value = pick(rng, [0, -0, 1e308, -1e-308, 123456789.123, null]);
+          break;
+        case 2:
+          r.reason = pick(rng, HOSTILE_TEXT);
+          break;
+        case 3:
+          r.witness = { summary: pick(rng, HOSTILE_TEXT), samples: [{ x: 1, y: pick(rng, [2, -0, 1e-45]) }], repro: pick(rng, HOSTILE_TEXT) };
+          break;
+        default:
+          json.results.push({ ...r });
+      }
+    }
+    return JSON.stringify(json, null, 2);
+  },
 };
 
 export function reportCase(seed: number, index: number, valid: string): FuzzCase {
