@@ -55,6 +55,34 @@ test('reference quantizer: int8 absmax with RNE, uint8 min/max with zero-point, 
   assert.equal(float8ToFloat(0x7b, DT.FLOAT8E5M2), 57344);
 });
 
+test('reference quantizer: each float8 type rounds onto its own grid — the bias pinned by the subnormals (e4m3fn 7, e4m3fnuz 8, e5m2 15, e5m2fnuz 16)', () => {
+  // the spec's smallest subnormals and e4m3fn's smallest normal (OCP OFP8 v1.0; ONNX float8 types)
+  assert.equal(float8ToFloat(0x01, DT.FLOAT8E4M3FN), 2 ** -9);
+  assert.equal(float8ToFloat(0x08, DT.FLOAT8E4M3FN), 2 ** -6);
+  assert.equal(float8ToFloat(0x01, DT.FLOAT8E4M3FNUZ), 2 ** -10);
+  assert.equal(float8ToFloat(0x01, DT.FLOAT8E5M2), 2 ** -16);
+  assert.equal(float8ToFloat(0x01, DT.FLOAT8E5M2FNUZ), 2 ** -17);
+  // e4m3fn, scale 1 (absmax 448): 1.4·2^-9 → 2^-9; 3·2^-10 is a tie between 2^-9 and 2^-8 → even mantissa 2^-8;
+  // 2^-10 is a tie between 0 and 2^-9 → 0; 0.013 → 7·2^-9 (largest subnormal)
+  const e4 = referenceQuantize(Float32Array.of(448, 1.4 * 2 ** -9, 3 * 2 ** -10, 2 ** -10, 0.013), null, 1, E4M3);
+  assert.deepEqual([...e4.codes], [448, 2 ** -9, 2 ** -8, 0, 7 * 2 ** -9]);
+  // every type: points between neighbouring grid values (the decoder's 128 non-negative codes) land on the nearer one
+  for (const dt of [DT.FLOAT8E4M3FN, DT.FLOAT8E4M3FNUZ, DT.FLOAT8E5M2, DT.FLOAT8E5M2FNUZ]) {
+    const type = CODE_TYPES[dt]!;
+    const grid = [...new Set(Array.from({ length: 128 }, (_, c) => float8ToFloat(c, dt)).filter((v) => Number.isFinite(v) && v <= type.qmax))].sort((a, b) => a - b);
+    const x = [type.qmax];
+    const expected = [type.qmax];
+    for (let k = 0; k + 1 < grid.length; k++) {
+      const [a, b] = [grid[k]!, grid[k + 1]!];
+      x.push(a + 0.3 * (b - a), a + 0.7 * (b - a));
+      expected.push(a, b);
+    }
+    const { codes } = referenceQuantize(Float32Array.from(x), null, 1, type);
+    const wrong = expected.flatMap((e, i) => (codes[i] === Math.fround(e) ? [] : [`${x[i]} → ${codes[i]}, grid value ${e}`]));
+    assert.deepEqual(wrong.slice(0, 5), [], `${type.name}: ${wrong.length} of ${x.length} off the grid`);
+  }
+});
+
 test('siteStats: a dead channel, sign loss and SQNR against the reference', () => {
   // 2 channels × 4; channel 1 comes out all zero.
   const x = new Float32Array([0.1, -0.2, 0.3, -0.4, 1, -2, 3, -4]);
