@@ -16,7 +16,7 @@ import { readReport } from '../src/report/write.js';
 import { renderAs } from '../src/commands/report.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { Rng } from '../src/rng.js';
-import { classify, configCase, hostileTensors, onnxCase, onnxFixtures, reportCase, ROOT, Tally, writeCase, type Outcome } from '../test/fuzz-support.js';
+import { classify, configCase, hostileTensors, onnxCase, onnxFixtures, reportCase, ROOT, Tally, writeCase, type Outcome } from '../test/support/fuzz-support.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { renderHtml } from '../src/report/html.js';
 import { readReport } from '../src/report/write.js';
-import { findChromium, launch } from '../test/report-html-browser.js';
+import { findChromium, launch } from '../test/support/report-html-browser.js';
 
 const OUT = resolve('docs/img/lane-chart.png');
 const README_RUN = ['run', '--target', 'mutant:in-place', '--no-master-weights', '--format', 'int8', 'posit8', 'fp16', '--lr', '1e-4', '--quiet'];

@@ -13,8 +13,8 @@ import { allInOrder, bridgeFor } from '../src/train/bridge.js';
 import { openExecTarget } from '../src/targets/exec.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import type { Target } from '../src/targets/types.js';
-import { nodeServer } from './exec-support.js';
-import { tinyLane } from './lane-support.js';
+import { nodeServer } from './support/exec-support.js';
+import { tinyLane } from './support/lane-support.js';
 
 let corpus: Corpus;
 

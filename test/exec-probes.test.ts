@@ -13,7 +13,7 @@ import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { PROBES } from '../probes/index.js';
 import type { ProbeContext, ProbeId } from '../probes/types.js';
 import type { Verdict } from '../src/report/types.js';
-import { HAVE_PYTHON, pythonServer } from './exec-support.js';
+import { HAVE_PYTHON, pythonServer } from './support/exec-support.js';
 
 const ctx: ProbeContext = {
   seed: 1597,

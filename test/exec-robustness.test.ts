@@ -14,7 +14,7 @@ import { openExecTarget } from '../src/targets/exec.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { TargetError, UsageError } from '../src/errors.js';
 import type { Target, TargetOptions } from '../src/targets/types.js';
-import { eventually, FIXTURES, isAlive, misbehaving, weights } from './exec-support.js';
+import { eventually, FIXTURES, isAlive, misbehaving, weights } from './support/exec-support.js';
 
 const pid = (t: Target): number | undefined => (t as Target & { pid?: number }).pid;
 const int8 = defaultRegistry.get('int8');

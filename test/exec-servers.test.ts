@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { openExecTarget } from '../src/targets/exec.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import type { Target, TargetOptions } from '../src/targets/types.js';
-import { HAVE_PYTHON, isAlive, nodeServer, pythonServer, weights } from './exec-support.js';
+import { HAVE_PYTHON, isAlive, nodeServer, pythonServer, weights } from './support/exec-support.js';
 
 const options = (log: string[] = []): TargetOptions => ({ registry: defaultRegistry, timeoutMs: 10_000, log: (m) => log.push(m) });
 const pid = (t: Target): number => (t as Target & { pid: number }).pid;

@@ -13,7 +13,7 @@ import { buildPlan } from '../src/run/plan.js';
 import { nestingDepth, parseConfig, MAX_NESTING } from '../src/config.js';
 import { UsageError } from '../src/errors.js';
 import { resolveLimits, DEFAULT_LIMITS } from '../src/limits.js';
-import { classify, configCase, Tally, writeCase } from './fuzz-support.js';
+import { classify, configCase, Tally, writeCase } from './support/fuzz-support.js';
 
 export const SHORT_CONFIG_CASES = 200;
 

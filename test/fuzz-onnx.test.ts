@@ -15,7 +15,7 @@ import { executePlan } from '../src/run/execute.js';
 import { decodeOnnxModel, loadOnnxModel } from '../src/onnx/load.js';
 import { onnx } from '../src/onnx/proto.js';
 import { UsageError } from '../src/errors.js';
-import { classify, onnxCase, onnxFixtures, ONNX_FIXTURES, Tally, writeCase } from './fuzz-support.js';
+import { classify, onnxCase, onnxFixtures, ONNX_FIXTURES, Tally, writeCase } from './support/fuzz-support.js';
 import { readFileSync } from 'node:fs';
 
 export const SHORT_ONNX_CASES = 120;

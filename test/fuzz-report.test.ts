@@ -18,7 +18,7 @@ import { parseReportJson, serializeReport } from '../src/report/json.js';
 import { readReport } from '../src/report/write.js';
 import { renderAs } from '../src/commands/report.js';
 import type { Report } from '../src/report/types.js';
-import { classify, HOSTILE_TEXT, reportCase, Tally, writeCase } from './fuzz-support.js';
+import { classify, HOSTILE_TEXT, reportCase, Tally, writeCase } from './support/fuzz-support.js';
 
 export const SHORT_REPORT_CASES = 150;
 

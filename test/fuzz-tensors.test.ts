@@ -15,7 +15,7 @@ import { PROBES } from '../probes/index.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { TargetError } from '../src/errors.js';
 import type { Tensor } from '@tensorflow/tfjs';
-import { hostileTensors } from './fuzz-support.js';
+import { hostileTensors } from './support/fuzz-support.js';
 
 test('every reference codec on hostile tensors: same length, no NaN from a finite input', () => {
   const problems: string[] = [];

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ONNX_FIXTURES, ROOT } from './fuzz-support.js';
+import { CLI, ONNX_FIXTURES, ROOT } from './support/fuzz-support.js';
 import { onnx } from '../src/onnx/proto.js';
 
 const work = mkdtempSync(join(tmpdir(), 'qa-cli-'));

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CLI, ROOT } from './fuzz-support.js';
+import { CLI, ROOT } from './support/fuzz-support.js';
 import { ALL_PROBE_IDS } from '../src/run/plan.js';
 
 const run = promisify(execFile);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT } from './fuzz-support.js';
+import { CLI, ROOT } from './support/fuzz-support.js';
 
 interface Finished {
   code: number | null;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './fuzz-support.js';
+import { ROOT } from './support/fuzz-support.js';
 import { parseCommand } from '../src/targets/exec/argv.js';
 import { UsageError } from '../src/errors.js';
 import { checkApiUrl } from '../src/github/comment.js';

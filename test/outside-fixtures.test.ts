@@ -21,7 +21,7 @@ import { quote } from 'shell-quote';
 import { buildPlan } from '../src/run/plan.js';
 import { executePlan } from '../src/run/execute.js';
 import type { ProbeResult, Report } from '../src/report/types.js';
-import { HAVE_PYTHON, ROOT } from './exec-support.js';
+import { HAVE_PYTHON, ROOT } from './support/exec-support.js';
 
 const PROBE_IDS = ['roundtrip', 'missing-dequant', 'scale-collapse', 'broken-ste', 'lost-updates', 'format-applied'];
 const OUTSIDE = `${ROOT}fixtures/outside/`;

@@ -16,7 +16,7 @@ import { parseReportJson } from '../src/report/json.js';
 import { validateJson } from '../src/report/schema.js';
 import { readReport, writeRunReport } from '../src/report/write.js';
 import { Rng } from '../src/rng.js';
-import { fixtureReport, shardOfReport } from './report-fixture.js';
+import { fixtureReport, shardOfReport } from './support/report-fixture.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildVerdict } from '../src/verdict/gate.js';
 import type { FailOn, Lane, LaneStatus, ProbeResult, Verdict } from '../src/report/types.js';
-import { lane } from './report-fixture.js';
+import { lane } from './support/report-fixture.js';
 
 function result(verdict: Verdict, format = 'int8', probe = 'broken-ste', hypothesis = 'H3'): ProbeResult {
   return {

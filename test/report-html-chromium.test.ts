@@ -18,8 +18,8 @@ import type { Page } from 'playwright-core';
 import { PALETTE } from '../src/report/html-charts.js';
 import { renderHtml } from '../src/report/html.js';
 import type { Report } from '../src/report/types.js';
-import { browserOrSkip, launch, type Browser } from './report-html-browser.js';
-import { causalReport } from './report-html-fixture.js';
+import { browserOrSkip, launch, type Browser } from './support/report-html-browser.js';
+import { causalReport } from './support/report-html-fixture.js';
 
 const exec = promisify(execFile);
 const CLI = resolve('dist/src/cli.js');

@@ -19,8 +19,8 @@ import { renderHtml } from '../src/report/html.js';
 import { roundTrip } from '../src/report/json.js';
 import type { Report } from '../src/report/types.js';
 import { readReport, writeRunReport } from '../src/report/write.js';
-import { causalReport, hostileReport } from './report-html-fixture.js';
-import { fixtureReport, fleetReport, lane } from './report-fixture.js';
+import { causalReport, hostileReport } from './support/report-html-fixture.js';
+import { fixtureReport, fleetReport, lane } from './support/report-fixture.js';
 
 const causal = roundTrip(causalReport());
 const causalHtml = renderHtml(causal);
@@ -37,7 +37,7 @@ test('html: the same report gives the same bytes, in this process and in a fresh
   // Render something else in between: ECharts' instance and class counters move on.
   renderHtml(fixtureReport());
   assert.equal(renderHtml(causal), causalHtml);
-  const script = `import('./dist/test/report-html-fixture.js').then(async (f) => { const { renderHtml } = await import('./dist/src/report/html.js'); const { roundTrip } = await import('./dist/src/report/json.js'); process.stdout.write(renderHtml(roundTrip(f.causalReport()))); });`;
+  const script = `import('./dist/test/support/report-html-fixture.js').then(async (f) => { const { renderHtml } = await import('./dist/src/report/html.js'); const { roundTrip } = await import('./dist/src/report/json.js'); process.stdout.write(renderHtml(roundTrip(f.causalReport()))); });`;
   const fresh = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   assert.equal(fresh, causalHtml);
 });

@@ -12,8 +12,8 @@ import { roundTrip, serializeReport } from '../src/report/json.js';
 import { validate } from '../src/report/schema.js';
 import { readReport, writeRunReport } from '../src/report/write.js';
 import { renderAs } from '../src/commands/report.js';
-import { fixtureReport, fleetReport } from './report-fixture.js';
-import { parseGfm, parseXml, tables, textOf, validateXyChart, type XmlElement } from './report-check.js';
+import { fixtureReport, fleetReport } from './support/report-fixture.js';
+import { parseGfm, parseXml, tables, textOf, validateXyChart, type XmlElement } from './support/report-check.js';
 
 const report = fixtureReport();
 const md = renderMarkdown(report);

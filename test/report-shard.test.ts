@@ -6,7 +6,7 @@ import { validate } from '../src/report/schema.js';
 import { UsageError } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 import type { Report } from '../src/report/types.js';
-import { fixtureReport, shardOfReport } from './report-fixture.js';
+import { fixtureReport, shardOfReport } from './support/report-fixture.js';
 
 test('parseShard: I/N is 1-based; bad input is a UsageError', () => {
   assert.deepEqual(parseShard('2/4'), { index: 2, count: 4 });

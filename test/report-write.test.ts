@@ -7,7 +7,7 @@ import { latestRunDir, newRunId, readReport, resolveReportPath, writeRunReport }
 import { serializeReport } from '../src/report/json.js';
 import { appendStepSummary, fitMarkdown } from '../src/report/summary.js';
 import { UsageError } from '../src/errors.js';
-import { fixtureReport } from './report-fixture.js';
+import { fixtureReport } from './support/report-fixture.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'qa-write-'));

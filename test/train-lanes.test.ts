@@ -9,7 +9,7 @@ import { tf, initTf } from '../src/tf.js';
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadCorpus, type Corpus } from '../src/corpus/index.js';
 import { trainLane } from '../src/train/lane.js';
-import { tinyLane } from './lane-support.js';
+import { tinyLane } from './support/lane-support.js';
 import { bridgeFor, IDENTITY_BRIDGE, type QuantizerBridge } from '../src/train/bridge.js';
 import type { Target } from '../src/targets/types.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -10,7 +10,7 @@ import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { UsageError } from '../src/errors.js';
 import { loadCorpus } from '../src/corpus/index.js';
 import { openExecutors, WorkerExecutor } from '../src/train/pool.js';
-import { tinyLane } from './lane-support.js';
+import { tinyLane } from './support/lane-support.js';
 
 function options(over: Partial<LearnabilityOptions> = {}): LearnabilityOptions {
   return {

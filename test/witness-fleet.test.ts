@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { UsageError } from '../src/errors.js';
 import { validate } from '../src/report/schema.js';
 import { fixtureFiles, FIXTURE_DIR, IGLA_LANES, igLaneName } from '../fixtures/fleet/generate.js';
-import { FLAGS_CSV, IGLA_CSV, IGLA_JSONL, sourceFree, statusOf, witness } from './witness-helpers.js';
+import { FLAGS_CSV, IGLA_CSV, IGLA_JSONL, sourceFree, statusOf, witness } from './support/witness-helpers.js';
 
 test('the checked-in fleet fixtures equal what fixtures/fleet/generate.ts writes', () => {
   for (const [name, text] of Object.entries(fixtureFiles())) {

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { UsageError } from '../src/errors.js';
 import { igSamples } from '../fixtures/fleet/generate.js';
-import { IGLA_CSV, sourceFree, witness } from './witness-helpers.js';
+import { IGLA_CSV, sourceFree, witness } from './support/witness-helpers.js';
 
 const url = process.env.QA_TEST_PG_URL ?? readUrlFile();
 const table = `witness_igla_${process.pid}`;

@@ -4,11 +4,11 @@
  * a skipped and an inconclusive probe, QDQ site rows, a NaN witness sample and every
  * optional field filled in (so the schema is exercised on all of them).
  */
-import { buildVerdict } from '../src/verdict/gate.js';
-import { canonicalOrder } from '../src/report/merge.js';
-import { inShard, probeJobKey } from '../src/report/shard.js';
-import type { Rng } from '../src/rng.js';
-import { SCHEMA_VERSION, type FailOn, type Lane, type LaneStatus, type ProbeResult, type Report } from '../src/report/types.js';
+import { buildVerdict } from '../../src/verdict/gate.js';
+import { canonicalOrder } from '../../src/report/merge.js';
+import { inShard, probeJobKey } from '../../src/report/shard.js';
+import type { Rng } from '../../src/rng.js';
+import { SCHEMA_VERSION, type FailOn, type Lane, type LaneStatus, type ProbeResult, type Report } from '../../src/report/types.js';
 
 export const FORMATS = ['int4', 'int8', 'posit8', 'nf4'];
 export const PROBES = ['roundtrip', 'missing-dequant', 'broken-ste', 'lost-updates', 'learnability'];

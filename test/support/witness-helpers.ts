@@ -1,10 +1,10 @@
 /** Shared by the witness tests: run the witness with defaults, and strip what differs by source. */
 import { join } from 'node:path';
-import { runWitness, DEFAULT_COLUMNS, type WitnessOptions, type WitnessOutcome } from '../src/witness/index.js';
-import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
-import { defaultRegistry } from '../src/formats/registry.js';
-import type { Report } from '../src/report/types.js';
-import { FIXTURE_DIR } from '../fixtures/fleet/generate.js';
+import { runWitness, DEFAULT_COLUMNS, type WitnessOptions, type WitnessOutcome } from '../../src/witness/index.js';
+import { DEFAULT_THRESHOLDS } from '../../src/thresholds.js';
+import { defaultRegistry } from '../../src/formats/registry.js';
+import type { Report } from '../../src/report/types.js';
+import { FIXTURE_DIR } from '../../fixtures/fleet/generate.js';
 
 export const IGLA_CSV = join(FIXTURE_DIR, 'igla-12-lanes.csv');
 export const IGLA_JSONL = join(FIXTURE_DIR, 'igla-12-lanes.jsonl');

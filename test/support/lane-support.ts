@@ -2,7 +2,7 @@
  * The tiny lane the lane tests train (builtin:markov, vocab 128, a 32-unit MLP): seconds, not
  * minutes, and still far enough from the uniform baseline to tell learning from a dead lane.
  */
-import type { LaneSpec } from '../src/train/lane.js';
+import type { LaneSpec } from '../../src/train/lane.js';
 
 export function tinyLane(over: Partial<LaneSpec> = {}): LaneSpec {
   return {

@@ -9,13 +9,13 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '../src/rng.js';
-import { onnx, type ModelProto } from '../src/onnx/proto.js';
-import { InconclusiveError, UsageError } from '../src/errors.js';
+import { Rng } from '../../src/rng.js';
+import { onnx, type ModelProto } from '../../src/onnx/proto.js';
+import { InconclusiveError, UsageError } from '../../src/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The repository root (tests run from dist/test). */
-export const ROOT = join(here, '..', '..');
+/** The repository root (this file runs from dist/test/support). */
+export const ROOT = join(here, '..', '..', '..');
 export const ONNX_FIXTURES = join(ROOT, 'fixtures', 'onnx');
 export const FUZZ_SEEDS = join(ROOT, 'fixtures', 'fuzz');
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');

@@ -5,10 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { quote } from 'shell-quote';
-import { Rng } from '../src/rng.js';
+import { Rng } from '../../src/rng.js';
 
-/** Repository root (dist/test/… → ../../). */
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Repository root (dist/test/support/… → ../../../). */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FIXTURES = `${ROOT}fixtures/exec/`;
 
 export const nodeServer = (...args: string[]): string => quote([process.execPath, `${FIXTURES}server.mjs`, ...args]);

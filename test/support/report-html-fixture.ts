@@ -7,8 +7,8 @@
  * - hostileReport(): markup and quotes in every free-text field a target or data source controls.
  */
 import { fixtureReport, lane } from './report-fixture.js';
-import type { Report } from '../src/report/types.js';
-import type { LaneView, ReportView, ResultView, WitnessPlotView } from '../src/report/html-model.js';
+import type { Report } from '../../src/report/types.js';
+import type { LaneView, ReportView, ResultView, WitnessPlotView } from '../../src/report/html-model.js';
 
 /** int4: a staircase with 16 levels of 0.125 for the reference; the target returns the codes (never dequantized). */
 function transferPlot(): WitnessPlotView {
