@@ -223,6 +223,18 @@ test('scale ×10³: the whole weight collapses to its zero-point', async () => {
   }
 });
 
+test('QOperator activations: each QLinear* output linted; a reader that reads the codes with another scale than their writer is named', async () => {
+  const good = await audit('qop-good.onnx');
+  assert.deepEqual(['fc1_mm_quantized', 'h_quantized', 'y_quantized'].map((s) => result(good, s, 'scale-collapse').verdict), ['pass', 'pass', 'pass']);
+  assert.equal(result(good, 'h_quantized', 'scale-collapse').evidence.measurements.readers, 'fc2_quant');
+  const rs = await audit('qop-bad-reader-scale.onnx');
+  assert.deepEqual(failing(rs), ['h_quantized:scale-collapse']);
+  const r = result(rs, 'h_quantized', 'scale-collapse');
+  assert.match(r.witness!.summary, /fc2_quant reads h_quantized: it uses scale 0\.\d+ where fc1_bias_quant wrote it with 0\.\d+: every value comes back rescaled/);
+  // float32 scales: the reader's is 10 × the writer's to float32 rounding
+  assert.ok(Math.abs((r.evidence.measurements['lint.scale-mismatch'] as number) / (r.evidence.measurements.scale as number) - 10) < 1e-6);
+});
+
 test('--float-model: per-weight and per-output SQNR and the worst weight, for every form including QDQ', async () => {
   const cases: [string, string, string[]][] = [
     ['qop-good.onnx', 'float-mlp.onnx', ['fc1_quant', 'fc2_quant']],
@@ -255,6 +267,7 @@ test('--float-model on a broken model: the broken weight is the worst, far below
   assert.equal(fm.evidence.measurements.worstWeight, 'fc1_Q4');
   assert.ok((fm.evidence.measurements.worstWeightSqnrDb as number) < 1);
   assert.equal(fm.evidence.measurements.firstPartingOp, 'fc1_Q4');
+  assert.equal((fm as ProbeResult & { explainedBySite?: string }).explainedBySite, 'fc1_Q4', 'the parting is explained by the broken weight');
   // paired, the weight is judged as a QDQ weight site: dead groups and SQNR against the reference quantizer
   const rt = result(rs, 'fc1_Q4', 'roundtrip');
   assert.equal(rt.verdict, 'fail');

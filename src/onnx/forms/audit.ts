@@ -15,6 +15,7 @@ import type { QdqSite } from '../sites.js';
 import { codeStats, dequantize, packedNBits4CodeStats } from './code-stats.js';
 import { NEGATIVE_SCALE_FORMS, judgeWeightRoundtrip, judgeWeightScale, judgeWeights, lintWeight, weightMeasurements, type WeightFindings, type WeightRow } from './judge.js';
 import { readWeight, type WeightSite } from './weights.js';
+import { judgeActivation, lintActivation, type ActivationSite } from './activations.js';
 
 export interface WeightAuditOptions {
   seed: number;
@@ -46,7 +47,7 @@ function asQdqSite(s: WeightSite, floatTensor: string): QdqSite {
   };
 }
 
-export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], opts: WeightAuditOptions): WeightAuditOutcome {
+export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], opts: WeightAuditOptions, activations: readonly ActivationSite[] = []): WeightAuditOutcome {
   const t0 = performance.now();
   const ctx = { thresholds: opts.thresholds, seed: opts.seed, reproCommand: opts.reproCommand };
   const results: ProbeResult[] = [];
@@ -96,6 +97,11 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
     }
     results.push(...mine);
     rows.push({ site: s.name, order: s.order, results: mine, form: s.form, opType: s.opType, codeType: s.codeType.name, sqnrDb: rowSqnr });
+  }
+  for (const a of activations) {
+    const r = judgeActivation(lintActivation(index, a, opts.thresholds), ctx);
+    results.push(r);
+    rows.push({ site: a.name, order: a.order, results: [r], form: 'qoperator activation', opType: a.producer.opType ?? '', codeType: String(r.evidence.measurements.codeType), sqnrDb: null });
   }
   const formats = [...new Set(findings.map((f) => f.format))];
   const headline = rows.length > 0 ? [judgeWeights(rows, ctx, formats.join('+') || 'unknown', opts.model)] : [];

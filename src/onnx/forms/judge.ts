@@ -255,14 +255,14 @@ export function judgeWeights(rows: readonly WeightRow[], ctx: WeightJudgeContext
   const result: ProbeResult = {
     probe: WEIGHT_HEADLINE_PROBE, hypothesis: 'weights', format, seed: ctx.seed,
     verdict: broken.length > 0 ? 'fail' : 'pass',
-    statistic: { name: 'broken stored weights', value: broken.length, threshold: 0, comparator: '>' },
+    statistic: { name: 'broken stored weights (and QOperator activations)', value: broken.length, threshold: 0, comparator: '>' },
     evidence: {
       measurements: {
         model, weights: rows.length, brokenWeights: broken.length, firstBrokenWeight: first?.site ?? null,
         firstBrokenBecause: first ? first.results.filter((x) => x.verdict === 'fail').map((x) => x.probe).join(', ') : null,
       },
       tables: [{
-        title: 'stored weights in graph order',
+        title: 'stored weights (and QOperator activations) in graph order',
         headings: ['site', 'form', 'op', 'codes', 'SQNR vs float dB', 'scale-collapse', 'roundtrip', 'note'],
         rows: [...rows].sort((a, b) => a.order - b.order).map((r) => [r.site, r.form, r.opType, r.codeType, r.sqnrDb, v(r, 'scale-collapse'), v(r, 'roundtrip'), r === first ? 'first broken weight' : '']),
       }],

@@ -8,11 +8,13 @@ import type { ProbeResult } from '../../report/types.js';
 import type { Thresholds } from '../../thresholds.js';
 import { auditQdqModel } from '../audit.js';
 import type { GraphIndex } from '../graph.js';
+import type { NodeProto } from '../proto.js';
 import type { LoadedModel } from '../load.js';
 import type { Ep } from '../session.js';
 import type { QdqSite } from '../sites.js';
 import { onnx } from '../proto.js';
 import { auditWeights } from './audit.js';
+import { discoverActivationSites } from './activations.js';
 import { compareOutputs, crossCheckResult, demoteSessionFailures, optimisedOutputs } from './crosscheck.js';
 import { numberThreshold } from '../../thresholds.js';
 import { compareWithFloat, openFloatModel, pairWeights } from './float-model.js';
@@ -34,7 +36,7 @@ export async function auditModelForms(loaded: LoadedModel, index: GraphIndex, si
   const float = opts.floatModel ? openFloatModel(opts.floatModel, index, opts) : undefined;
   const floatWeights = float ? pairWeights(index, weightSites, float) : undefined;
   if (floatWeights) opts.log(`onnx: --float-model ${opts.floatModel}: ${floatWeights.size} of ${weightSites.length} stored weights paired`);
-  const weights = auditWeights(index, weightSites, { seed: opts.seed, thresholds: opts.thresholds, model: loaded.path, floatWeights, reproCommand: opts.reproCommand });
+  const weights = auditWeights(index, weightSites, { seed: opts.seed, thresholds: opts.thresholds, model: loaded.path, floatWeights, reproCommand: opts.reproCommand }, discoverActivationSites(index));
   let sessionResults: ProbeResult[] = [];
   let check: ProbeResult | undefined;
   if (sites.length > 0) {
@@ -64,7 +66,44 @@ export async function auditModelForms(loaded: LoadedModel, index: GraphIndex, si
   let floatResults: ProbeResult[] = [];
   if (float) {
     floatResults = await compareWithFloat(loaded, index, sites, weightSites, float, weights.sqnrDb, opts);
+    linkParting(index, floatResults, [...sessionResults, ...weights.results], [...weightSites.map((w) => ({ site: w.name, node: w.node })), ...sites.map((q) => ({ site: q.name, node: q.quantize ?? q.dequantize[0]! }))]);
     if (check?.verdict === 'inconclusive') floatResults = demoteSessionFailures(floatResults, check.reason!);
   }
   return [...sessionResults, ...weights.results, ...floatResults, ...(check ? [check] : [])];
+}
+
+/** Nodes whose outputs `node` reads, at any depth (graph order makes one backward walk enough). */
+function upstream(index: GraphIndex, node: NodeProto): Set<NodeProto> {
+  const seen = new Set<NodeProto>();
+  const stack = [node];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    for (const i of n.input ?? []) {
+      const p = i ? index.producer.get(i) : undefined;
+      if (p && !seen.has(p)) {
+        seen.add(p);
+        stack.push(p);
+      }
+    }
+  }
+  return seen;
+}
+
+/**
+ * Causal link: where the model parts from its float original is explained by the first failing site (graph order) at
+ * or upstream of that op — `explainedBySite` on the float-model result (team data model: results[].explainedBySite).
+ */
+function linkParting(index: GraphIndex, floatResults: ProbeResult[], siteResults: readonly ProbeResult[], sites: { site: string; node: NodeProto }[]): void {
+  const fm = floatResults[0];
+  const parting = fm?.evidence.measurements.firstPartingOp;
+  const node = typeof parting === 'string' ? index.nodes.find((n) => index.nodeName.get(n) === parting) : undefined;
+  if (!fm || !node) return;
+  const before = upstream(index, node);
+  const failing = new Set(siteResults.filter((r) => r.site && r.verdict === 'fail').map((r) => r.site!));
+  const order = new Map(index.nodes.map((n, i) => [n, i]));
+  const cause = sites.filter((s) => failing.has(s.site) && (s.node === node || before.has(s.node))).sort((a, b) => (order.get(a.node) ?? 0) - (order.get(b.node) ?? 0))[0];
+  if (!cause) return;
+  const linked = fm as ProbeResult & { explainedBySite?: string; explanation?: string };
+  linked.explainedBySite = cause.site;
+  linked.explanation = `the models part at ${parting}, downstream of (or at) the failing site ${cause.site}`;
 }
