@@ -13,11 +13,11 @@
  */
 import * as echarts from 'echarts/core';
 import { BarChart, LineChart, ScatterChart } from 'echarts/charts';
-import { GridComponent, LegendComponent, MarkLineComponent, MarkPointComponent, TitleComponent } from 'echarts/components';
+import { GridComponent, LegendComponent, MarkAreaComponent, MarkLineComponent, MarkPointComponent, TitleComponent } from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
 import type { EChartsCoreOption } from 'echarts/core';
 
-echarts.use([LineChart, BarChart, ScatterChart, GridComponent, LegendComponent, TitleComponent, MarkLineComponent, MarkPointComponent, SVGRenderer]);
+echarts.use([LineChart, BarChart, ScatterChart, GridComponent, LegendComponent, TitleComponent, MarkAreaComponent, MarkLineComponent, MarkPointComponent, SVGRenderer]);
 
 /** Role → [light, dark]. The light value is what ECharts writes into the SVG; CSS swaps it for dark. */
 export const PALETTE = {

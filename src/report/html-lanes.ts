@@ -27,7 +27,7 @@ interface StatusStyle {
 }
 
 const STYLES: Record<string, StatusStyle> = {
-  control: { legend: 'fp32 control', role: 'ink', width: 3, dashed: false, z: 9, labelRank: 0 },
+  control: { legend: 'control', role: 'ink', width: 3, dashed: false, z: 9, labelRank: 0 },
   diverged: { legend: 'diverged', role: 'diverged', width: 2, dashed: true, z: 8, labelRank: 1 },
   dead: { legend: 'dead', role: 'dead', width: 2, dashed: false, z: 7, labelRank: 2 },
   partial: { legend: 'partial', role: 'partial', width: 1.75, dashed: false, z: 6, labelRank: 3 },
@@ -77,6 +77,9 @@ function panelChart(optimizer: string, panel: LaneView[], baseline: number, idPr
       .sort((a, b) => STYLES[laneStyleKey(a)]!.labelRank - STYLES[laneStyleKey(b)]!.labelRank)
       .slice(0, MAX_LABELLED_LANES),
   );
+  // A fleet's control need not be fp32 (posit16, gf256…): name it by its format.
+  const controlFormats = [...new Set(panel.filter((l) => l.control === true).map((l) => l.format))];
+  const legendOf = (key: string): string => (key === 'control' ? `${controlFormats.length === 1 ? `${controlFormats[0]} ` : ''}control` : STYLES[key]!.legend);
   const drawOrder = [...panel].sort((a, b) => STYLES[laneStyleKey(a)]!.z - STYLES[laneStyleKey(b)]!.z);
   const series: Record<string, unknown>[] = drawOrder.map((lane) => {
     const style = STYLES[laneStyleKey(lane)]!;
@@ -91,7 +94,7 @@ function panelChart(optimizer: string, panel: LaneView[], baseline: number, idPr
     const label = laneLabel(lane, panel);
     return {
       type: 'line',
-      name: style.legend,
+      name: legendOf(laneStyleKey(lane)),
       data,
       z: style.z,
       color: c,
@@ -126,7 +129,7 @@ function panelChart(optimizer: string, panel: LaneView[], baseline: number, idPr
     emphasis: { disabled: true },
     z: 2,
   });
-  const present = Object.entries(STYLES).filter(([key]) => panel.some((l) => laneStyleKey(l) === key)).map(([, s]) => s.legend);
+  const present = Object.keys(STYLES).filter((key) => panel.some((l) => laneStyleKey(l) === key)).map(legendOf);
   return renderChartSvg(
     {
       ...size,
@@ -169,7 +172,7 @@ export function laneWitnessChart(report: ReportView, lanes: LaneView[], idPrefix
   const control = lanes.length > 1 ? lanes[0]! : undefined;
   const caption =
     `${lane.name}: best ${fmtBpb(lane.bestBpb)} bits per byte after ${lane.stepsRun ?? lane.steps} steps` +
-    (control ? `; its fp32 control ${control.name} reached ${fmtBpb(control.bestBpb)}` : '') +
+    (control ? `; its control ${control.name} reached ${fmtBpb(control.bestBpb)}` : '') +
     `; uniform baseline ${fmtBpb(baseline)}.`;
   return { svg, caption };
 }
@@ -200,7 +203,7 @@ export function lanesSection(report: ReportView, anchors: Map<ResultView, string
     const axis = laneAxis(panel, baseline);
     const off = panel.filter((l) => l.curve.some((p) => p.bpb === null || !Number.isFinite(p.bpb) || p.bpb > axis.max));
     const counts = Object.entries(STYLES)
-      .map(([key, s]) => [s.legend, panel.filter((l) => laneStyleKey(l) === key).length] as const)
+      .map(([key, s]) => [key === 'control' ? 'control' : s.legend, panel.filter((l) => laneStyleKey(l) === key).length] as const)
       .filter(([, n]) => n > 0)
       .map(([name, n]) => `${n} ${name}`);
     const caption =

@@ -115,6 +115,14 @@ function sqnrChart(s: SiteSeries, idPrefix: string, captionId: string): string {
             color: colour('learns'),
             barMaxWidth: 22,
             emphasis: { disabled: true },
+            // A band behind each failing site: a broken site's bar may have no height at all (0 dB, or no finite SQNR).
+            markArea: {
+              silent: true,
+              data: s.rows
+                .map((r, i) => ({ r, i }))
+                .filter(({ r }) => r.state !== 'pass')
+                .map(({ r, i }) => [{ xAxis: i, itemStyle: { color: colour(STATE_ROLE[r.state]), opacity: 0.14 } }, { xAxis: i }]),
+            },
             data: s.rows.map((r) => ({
               value: r.local,
               itemStyle: { color: colour(STATE_ROLE[r.state]) },

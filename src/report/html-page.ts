@@ -94,7 +94,7 @@ td.cell a{text-decoration:none} td.cell a:hover{text-decoration:underline}
 .follows{color:var(--muted);font-size:12px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
 figure{margin:8px 0;padding:8px;border:1px solid var(--border);border-radius:8px;background:var(--bg);break-inside:avoid}
-figure svg{display:block;width:100%;height:auto}
+figure svg{display:block;width:100%;height:auto;margin:0 auto}
 figcaption{color:var(--muted);font-size:13px;padding:4px 4px 0}
 .diag{border:1px solid var(--border);border-left:4px solid var(--fail-fg);border-radius:6px;padding:10px 14px;margin:10px 0;background:var(--card)}
 .diag h3 code{font-size:15px}
