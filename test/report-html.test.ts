@@ -7,10 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderAs } from '../src/commands/report.js';
 import { normaliseSvg } from '../src/report/html-charts.js';
 import { laneAxis, laneLabel } from '../src/report/html-lanes.js';
 import type { LaneView, ReportView } from '../src/report/html-model.js';
@@ -42,13 +41,15 @@ test('html: the same report gives the same bytes, in this process and in a fresh
   assert.equal(fresh, causalHtml);
 });
 
-test('html: writeRunReport writes report.html and `report --format html` re-renders it byte for byte', async () => {
+test('html: writeRunReport writes report.html and `quant-audit report --format html` re-renders it byte for byte', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qa-html-write-'));
   try {
     const written = await writeRunReport(fixtureReport(), dir);
     const onDisk = readFileSync(written.files.html, 'utf8');
     assert.equal(written.files.html, join(written.dir, 'report.html'));
-    assert.equal(renderAs(readReport(written.files.json), 'html'), onDisk);
+    assert.equal(renderHtml(readReport(written.files.json)), onDisk);
+    const cli = execFileSync(process.execPath, ['dist/src/cli.js', 'report', written.files.json, '--format', 'html'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(cli, onDisk);
     assert.match(onDisk, /^<!doctype html>\n<html lang="en">/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -175,4 +176,15 @@ test('html: a large failing report stays under 2 MB (60 lanes, 60 witnesses with
   const big = { ...base, results: [...base.results, ...many], lanes: [...base.lanes, ...lanes] } as unknown as Report;
   const bytes = Buffer.byteLength(renderHtml(big), 'utf8');
   assert.ok(bytes < 2 * 1024 * 1024, `${bytes} bytes`);
+});
+
+test('html: the chart library loads only when a report.html is rendered (no static import of html.ts outside src/report/html*)', () => {
+  const offenders: string[] = [];
+  for (const rel of readdirSync('src', { recursive: true, encoding: 'utf8' })) {
+    if (!rel.endsWith('.ts') || /^report[\\/]html/.test(rel)) continue;
+    const text = readFileSync(join('src', rel), 'utf8');
+    if (/^import[^;]*from '[./]*(report\/)?html(-[a-z]+)?\.js'/m.test(text) || /from 'echarts/.test(text)) offenders.push(rel);
+  }
+  assert.deepEqual(offenders, []);
+  assert.match(readFileSync('src/report/write.ts', 'utf8'), /await import\('\.\/html\.js'\)/);
 });

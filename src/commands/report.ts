@@ -7,14 +7,19 @@
 import { Option, type Command } from 'commander';
 import { useColor } from '../color.js';
 import { serializeReport } from '../report/json.js';
-import { renderHtml } from '../report/html.js';
 import { renderJunit } from '../report/junit.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTerminal } from '../report/terminal.js';
 import type { Report } from '../report/types.js';
 import { readReport } from '../report/write.js';
 
-export type ReportFormat = 'md' | 'junit' | 'terminal' | 'json' | 'html';
+export type ReportFormat = 'md' | 'junit' | 'terminal' | 'json';
+
+/** report.html's renderer, loaded on first use: its chart library is heavy, and no other view or command needs it. */
+export async function renderHtmlLazily(report: Report): Promise<string> {
+  const { renderHtml } = await import('../report/html.js');
+  return renderHtml(report);
+}
 
 export function renderAs(report: Report, format: ReportFormat, stream: { isTTY?: boolean; columns?: number } = process.stdout): string {
   switch (format) {
@@ -24,8 +29,6 @@ export function renderAs(report: Report, format: ReportFormat, stream: { isTTY?:
       return renderJunit(report);
     case 'json':
       return serializeReport(report);
-    case 'html':
-      return renderHtml(report);
     case 'terminal':
       return renderTerminal(report, { color: useColor(stream), compact: stream.isTTY !== true, ...(stream.columns ? { width: stream.columns } : {}) });
   }
@@ -37,7 +40,8 @@ export function registerReport(program: Command): void {
     .description('re-render a saved run (report.json, a run directory, or reports/latest)')
     .argument('<file>', 'report.json of a run')
     .addOption(new Option('--format <format>', 'view to print').choices(['md', 'junit', 'terminal', 'json', 'html']).default('terminal'))
-    .action((file: string, opts: { format: ReportFormat }) => {
-      process.stdout.write(renderAs(readReport(file), opts.format));
+    .action(async (file: string, opts: { format: ReportFormat | 'html' }) => {
+      const report = readReport(file);
+      process.stdout.write(opts.format === 'html' ? await renderHtmlLazily(report) : renderAs(report, opts.format));
     });
 }

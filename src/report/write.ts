@@ -16,7 +16,6 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseReportJson, roundTrip, serializeReport } from './json.js';
-import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 import { validate, validateJson } from './schema.js';
@@ -86,6 +85,8 @@ export async function writeRunReport(report: Report, outDir: string): Promise<Wr
   const files = { json: join(dir, 'report.json'), md: join(dir, 'report.md'), xml: join(dir, 'report.xml'), html: join(dir, 'report.html') };
   await writeAtomic(files.md, renderMarkdown(stored));
   await writeAtomic(files.xml, renderJunit(stored));
+  // Loaded here, not at startup: the chart library is heavy and only report.html needs it.
+  const { renderHtml } = await import('./html.js');
   await writeAtomic(files.html, renderHtml(stored));
   await writeAtomic(files.json, serializeReport(report));
   await writeAtomic(join(outDir, LATEST_FILE), `${id}\n`);
