@@ -74,7 +74,10 @@ test('describe results are validated with the expected shape in the message', ()
     formats: ['int8', 'int4'],
     capabilities: ['forward', 'update'],
     name: 'fq',
+    tensors: 'base64',
   });
+  assert.equal(parseDescription({ formats: ['int8'], capabilities: ['forward'], tensors: 'binary' }).tensors, 'binary');
+  assert.throws(() => parseDescription({ formats: ['int8'], capabilities: ['forward'], tensors: 'raw' }), /"tensors" = "raw"; valid values are "binary" .* and "base64"/);
   assert.throws(() => parseDescription({ formats: [], capabilities: ['forward'] }), (e: unknown) => e instanceof TargetError && /not a non-empty list of format names/.test(e.message));
   assert.throws(() => parseDescription({ formats: ['int8'], capabilities: ['forward', 'backward'] }), /unknown capabilities backward \(valid: forward, gradient, update\)/);
   assert.throws(() => parseDescription(['int8']), /describe result is \["int8"\]/);

@@ -18,7 +18,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run probes and learnability lanes on a target and write an evidence report')
     .option('--all', 'every probe and every built-in format (the default without config or flags)')
-    .option('--target <spec>', 'reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND')
+    .option('--target <spec>', 'reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND | python:PATH.py:FUNCTION')
     .option('--probe <id...>', 'probe ids (space- or comma-separated, repeatable)')
     .option('--format <name...>', 'format names (space- or comma-separated, repeatable)')
     .option('--optimizer <name...>', 'adamw | muon')
@@ -37,6 +37,8 @@ export function registerRun(program: Command): void {
     .option('--float-model <file>', 'ONNX: the float model the quantized one was made from (per-weight and per-output SQNR)')
     .option('--workers <n>', 'training threads: the main thread plus n − 1 workers (default: number of cores)')
     .option('--timeout-ms <n>', 'exec: per-request timeout')
+    .option('--python <path>', 'python: the interpreter (default: $QUANT_AUDIT_PYTHON, else the first python3 on PATH that can load the module)')
+    .addOption(new Option('--python-api <api>', 'python: hand the function torch tensors or NumPy arrays (default: detected)').choices(['auto', 'torch', 'numpy']))
     .option('--json', 'also print report.json on stdout (tables go to stderr)')
     .option('--quiet', 'print only the verdict line')
     .action(async (flags: RunFlags) => {

@@ -38,6 +38,8 @@ export function reproCommand(plan: RunPlan, probe: string | undefined, format: s
   if (plan.config.path) args.push('--config', plan.config.path);
   if (plan.ep !== 'cpu') args.push('--ep', plan.ep);
   if (plan.input) args.push('--input', plan.input);
+  if (plan.python) args.push('--python', plan.python);
+  if (plan.pythonApi && plan.pythonApi !== 'auto') args.push('--python-api', plan.pythonApi);
   if (plan.lrs) args.push('--lr', ...plan.lrs.map(String));
   if (probe === LEARNABILITY_ID) {
     if (plan.steps !== DEFAULTS.steps) args.push('--steps', String(plan.steps));
@@ -88,6 +90,9 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     maxMemoryMB: plan.maxMemoryMB,
     inputs: plan.input,
     floatModel: plan.floatModel,
+    python: plan.python,
+    pythonApi: plan.pythonApi,
+    formats: plan.formats,
     log: hooks.log,
   });
   hooks.onTargetOpen?.();
@@ -133,7 +138,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
       hooks.log(`learnability: training lanes for ${laneFormats.length} format(s) × ${plan.optimizers.length} optimizer(s), ${plan.steps} steps`);
       const outcome = await runLearnability({
         target: plan.target,
-        targetOptions: { ep: plan.ep, timeoutMs: plan.timeoutMs, maxTensorElements: plan.maxTensorElements, maxMemoryMB: plan.maxMemoryMB, inputs: plan.input, customFormats: plan.config.customFormats },
+        targetOptions: { ep: plan.ep, timeoutMs: plan.timeoutMs, maxTensorElements: plan.maxTensorElements, maxMemoryMB: plan.maxMemoryMB, inputs: plan.input, python: plan.python, pythonApi: plan.pythonApi, formats: plan.formats, customFormats: plan.config.customFormats, ...target.reopenWith },
         formats: laneFormats,
         optimizers: plan.optimizers,
         seeds: plan.seeds,
@@ -177,7 +182,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
-    versions: { 'quant-audit': VERSION, node: process.versions.node },
+    versions: { 'quant-audit': VERSION, node: process.versions.node, ...target.versions },
   };
   const baseline = uniformBaselineBits(128);
   const report: Report = {

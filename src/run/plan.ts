@@ -53,6 +53,8 @@ export interface RunFlags {
   floatModel?: string;
   workers?: string;
   timeoutMs?: string;
+  python?: string;
+  pythonApi?: string;
 }
 
 export interface RunPlan {
@@ -79,6 +81,9 @@ export interface RunPlan {
   floatModel: string | undefined;
   workers: number | undefined;
   timeoutMs: number | undefined;
+  /** python targets: --python and --python-api (src/targets/python.ts). */
+  python: string | undefined;
+  pythonApi: 'auto' | 'torch' | 'numpy' | undefined;
   maxTensorElements: number | undefined;
   /** limits.maxMemoryMB (src/limits.ts; default there). */
   maxMemoryMB?: number;
@@ -174,6 +179,7 @@ export function buildPlan(flags: RunFlags): RunPlan {
   const workers = parsePositiveInt(flags.workers, '--workers') ?? learnability.workers;
   const timeoutMs = parsePositiveInt(flags.timeoutMs, '--timeout-ms') ?? config.exec?.timeoutMs;
   const limits = resolveLimits(config.limits);
+  if (flags.pythonApi !== undefined) checkMembers('--python-api value', [flags.pythonApi], ['auto', 'torch', 'numpy'], { config });
 
   return {
     target: flags.target ?? config.target ?? DEFAULTS.target,
@@ -196,6 +202,8 @@ export function buildPlan(flags: RunFlags): RunPlan {
     floatModel: flags.floatModel,
     workers,
     timeoutMs,
+    python: flags.python,
+    pythonApi: flags.pythonApi as RunPlan['pythonApi'],
     maxTensorElements: limits.maxTensorElements,
     maxMemoryMB: limits.maxMemoryMB,
     learnability,

@@ -10,7 +10,7 @@ import { TargetError, UsageError } from '../errors.js';
 import type { Capability, Target, TargetOptions } from './types.js';
 import { parseCommand } from './exec/argv.js';
 import { ExecRpc, type JsonPieces } from './exec/rpc.js';
-import { base64LengthFor, decodeTensor, encodeTensor } from './exec/tensor.js';
+import { base64LengthFor, binaryTensorBytes, decodeTensor, encodeTensor } from './exec/tensor.js';
 
 /** Default per-request silence limit; config key `exec.timeoutMs`. */
 export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
@@ -26,7 +26,12 @@ export interface ExecDescription {
   /** Optional `name` / `version` the server may report about itself. */
   name?: string;
   version?: string;
+  /** `"binary"`: the server reads binary tensor frames (docs/exec-protocol.md); default base64. */
+  tensors: 'base64' | 'binary';
 }
+
+/** How tensors travel: binary frames when the server offers them (`auto`), or always base64. */
+export type TensorEncoding = 'auto' | 'base64';
 
 /** Knobs beyond TargetOptions, for tests and embedders (defaults suit the CLI). */
 export interface ExecTuning {
@@ -34,18 +39,25 @@ export interface ExecTuning {
   startupTimeoutMs?: number;
   /** Wait after `shutdown` before the process group is killed (default 1 s). */
   shutdownGraceMs?: number;
+  /** `base64` keeps tensors in base64 even when the server offers binary frames (benchmarks, tests). */
+  tensors?: TensorEncoding;
 }
 
-export async function openExecTarget(command: string, opts: TargetOptions, tuning: ExecTuning = {}): Promise<Target> {
-  const argv = parseCommand(command);
+/** A JSON-RPC client for one server command, with the limits of TargetOptions (shared by exec: and python:). */
+export function startRpc(argv: readonly string[], command: string, opts: TargetOptions, tuning: ExecTuning = {}): ExecRpc {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
     throw new UsageError(`exec.timeoutMs must be a positive number of milliseconds, got ${timeoutMs}.`);
   }
   const log = opts.log ?? (() => undefined);
   const maxLineBytes = opts.maxTensorElements !== undefined ? base64LengthFor(opts.maxTensorElements) + LINE_OVERHEAD_BYTES : DEFAULT_MAX_LINE_BYTES;
-  const rpc = new ExecRpc({ argv, command, timeoutMs, log, maxLineBytes, ...tuning });
+  const { tensors: _tensors, ...rpcTuning } = tuning;
+  return new ExecRpc({ argv, command, timeoutMs, log, maxLineBytes, ...rpcTuning });
+}
 
+export async function openExecTarget(command: string, opts: TargetOptions, tuning: ExecTuning = {}): Promise<Target> {
+  const argv = parseCommand(command);
+  const rpc = startRpc(argv, command, opts, tuning);
   let description: ExecDescription;
   try {
     description = parseDescription(await rpc.call('describe', '', undefined));
@@ -57,7 +69,17 @@ export async function openExecTarget(command: string, opts: TargetOptions, tunin
         `and answers "describe" as in docs/exec-protocol.md.`,
     );
   }
-  return new ExecTarget(command, argv, description, rpc, opts.maxTensorElements);
+  const server = description.name ?? basename(argv[0]!);
+  return new RpcTarget({
+    kind: 'exec',
+    spec: `exec:${command}`,
+    info: { command, server: description.version ? `${server} ${description.version}` : server },
+    description,
+    rpc,
+    maxTensorElements: opts.maxTensorElements,
+    binary: description.tensors === 'binary' && tuning.tensors !== 'base64',
+    log: opts.log,
+  });
 }
 
 /** Validate a `describe` result; throws a TargetError saying what is wrong with it. */
@@ -80,33 +102,63 @@ export function parseDescription(result: unknown): ExecDescription {
   const description: ExecDescription = {
     formats: [...new Set(formats as string[])],
     capabilities: [...new Set(capabilities as Capability[])],
+    tensors: r.tensors === 'binary' ? 'binary' : 'base64',
   };
   if (typeof r.name === 'string' && r.name !== '') description.name = r.name;
   if (typeof r.version === 'string' && r.version !== '') description.version = r.version;
+  if (r.tensors !== undefined && r.tensors !== 'base64' && r.tensors !== 'binary') {
+    bad(`has "tensors" = ${JSON.stringify(r.tensors)}; valid values are "binary" (the server reads binary tensor frames) and "base64" (the default)`);
+  }
   return description;
 }
 
-class ExecTarget implements Target {
-  readonly kind = 'exec' as const;
+export interface RpcTargetSetup {
+  kind: 'exec' | 'python';
+  spec: string;
+  info: Record<string, string>;
+  /** Formats and capabilities as the server described them; `formats` undefined = any registry format. */
+  description: Omit<ExecDescription, 'formats'> & { formats: readonly string[] | undefined };
+  rpc: ExecRpc;
+  maxTensorElements: number | undefined;
+  /** Send binary tensor frames (the server announced them and the caller did not ask for base64). */
+  binary: boolean;
+  /** Facts about the target's software (interpreter, library versions) for the report's environment. */
+  versions?: Record<string, string>;
+  reopenWith?: Target['reopenWith'];
+  /** Where a reply's `"note"` goes (once per method × format), e.g. why a gradient is zero. */
+  log?(message: string): void;
+}
+
+/** A Target served over the exec protocol: exec:COMMAND, and python: (src/targets/python.ts). */
+export class RpcTarget implements Target {
+  readonly kind: 'exec' | 'python';
   readonly spec: string;
   readonly capabilities: ReadonlySet<Capability>;
-  readonly formats: readonly string[];
+  readonly formats: readonly string[] | undefined;
   readonly info: Record<string, string>;
+  readonly versions: Record<string, string> | undefined;
+  readonly reopenWith: Target['reopenWith'];
   readonly gradient?: Target['gradient'];
   readonly update?: Target['update'];
+  private readonly rpc: ExecRpc;
+  private readonly maxTensorElements: number | undefined;
+  private readonly binary: boolean;
+  private readonly log: (message: string) => void;
+  private readonly notesLogged = new Set<string>();
 
-  constructor(
-    command: string,
-    argv: readonly string[],
-    description: ExecDescription,
-    private readonly rpc: ExecRpc,
-    private readonly maxTensorElements: number | undefined,
-  ) {
-    this.spec = `exec:${command}`;
+  constructor(setup: RpcTargetSetup) {
+    const { description } = setup;
+    this.kind = setup.kind;
+    this.spec = setup.spec;
+    this.rpc = setup.rpc;
+    this.maxTensorElements = setup.maxTensorElements;
+    this.binary = setup.binary;
     this.capabilities = new Set(description.capabilities);
     this.formats = description.formats;
-    const server = description.name ?? basename(argv[0]!);
-    this.info = { command, server: description.version ? `${server} ${description.version}` : server };
+    this.info = { ...setup.info, tensors: this.binary ? 'binary frames' : 'base64' };
+    this.versions = setup.versions;
+    this.reopenWith = setup.reopenWith;
+    this.log = setup.log ?? (() => undefined);
     // Optional methods exist only when the server declares them, so `target.gradient?.(…)` is honest.
     if (this.capabilities.has('gradient')) this.gradient = (f, x, s, dy) => this.callGradient(f, x, s, dy);
     if (this.capabilities.has('update')) this.update = (f, w, s, d, n) => this.callUpdate(f, w, s, d, n);
@@ -119,25 +171,31 @@ class ExecTarget implements Target {
 
   async forward(format: string, x: Float32Array, shape: readonly number[]): Promise<Float32Array> {
     this.check('forward', format, shape, { x });
-    const result = await this.rpc.call('forward', format, params(format, shape, { x }));
+    const result = await this.call('forward', format, shape, { x });
     return this.tensorField(result, 'y', x.length, 'forward', format, shape);
   }
 
   private async callGradient(format: string, x: Float32Array, shape: readonly number[], dy: Float32Array): Promise<Float32Array> {
     this.check('gradient', format, shape, { x, dy });
-    const result = await this.rpc.call('gradient', format, params(format, shape, { x, dy }));
+    const result = await this.call('gradient', format, shape, { x, dy });
     return this.tensorField(result, 'dx', x.length, 'gradient', format, shape);
   }
 
   private async callUpdate(format: string, w: Float32Array, shape: readonly number[], delta: Float32Array, steps: number): Promise<Float32Array> {
     this.check('update', format, shape, { w, delta });
     if (!Number.isSafeInteger(steps) || steps < 1) throw new RangeError(`update ${format}: steps must be a positive integer, got ${steps}`);
-    const result = await this.rpc.call('update', format, params(format, shape, { w, delta }, `,"steps":${steps}`));
+    const result = await this.call('update', format, shape, { w, delta }, `,"steps":${steps}`);
     return this.tensorField(result, 'w', w.length, 'update', format, shape);
   }
 
   close(): Promise<void> {
     return this.rpc.close();
+  }
+
+  private call(method: string, format: string, shape: readonly number[], tensors: Record<string, Float32Array>, extra = ''): Promise<unknown> {
+    if (!this.binary) return this.rpc.call(method, format, params(format, shape, tensors, extra));
+    const { pieces, payload } = binaryParams(format, shape, tensors, extra);
+    return this.rpc.call(method, format, pieces, payload);
   }
 
   /** Caller mistakes (shape ≠ length) are programming errors; the size limit is a per-format TargetError. */
@@ -155,6 +213,11 @@ class ExecTarget implements Target {
   private tensorField(result: unknown, field: string, count: number, method: string, format: string, shape: readonly number[]): Float32Array {
     if (typeof result !== 'object' || result === null || !(field in result)) {
       throw new TargetError(`${method} ${format}: the server's result has no "${field}" tensor (got ${JSON.stringify(result)?.slice(0, 120)}).`);
+    }
+    const note = (result as Record<string, unknown>).note;
+    if (typeof note === 'string' && !this.notesLogged.has(`${method} ${format}`)) {
+      this.notesLogged.add(`${method} ${format}`);
+      this.log(`[${this.kind}] ${method} ${format}: ${note.slice(0, 500)}`);
     }
     const decoded = decodeTensor((result as Record<string, unknown>)[field], count);
     if (typeof decoded === 'string') {
@@ -174,4 +237,18 @@ function params(format: string, shape: readonly number[], tensors: Record<string
   for (const [name, t] of Object.entries(tensors)) pieces.push(`,"${name}":"`, encodeTensor(t), '"');
   pieces.push(`${extra}}`);
   return pieces;
+}
+
+/** The params object of a binary frame: each tensor named by its place in the payload, which follows the line. */
+function binaryParams(format: string, shape: readonly number[], tensors: Record<string, Float32Array>, extra = ''): { pieces: JsonPieces; payload: Buffer[] } {
+  let json = `{"format":${JSON.stringify(format)},"shape":${JSON.stringify(shape)}`;
+  const payload: Buffer[] = [];
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const bytes = binaryTensorBytes(t);
+    json += `,"${name}":{"offset":${offset},"bytes":${bytes.length}}`;
+    payload.push(bytes);
+    offset += bytes.length;
+  }
+  return { pieces: [Buffer.from(`${json}${extra}}`)], payload };
 }

@@ -1,8 +1,8 @@
 /**
  * Target specs on the command line and their openers:
- *   reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND
- * onnx and exec live in their own modules and are imported on demand (onnxruntime-node and
- * child processes only when asked for).
+ *   reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND | python:PATH.py:FUNCTION
+ * onnx, exec and python live in their own modules and are imported on demand (onnxruntime-node
+ * and child processes only when asked for).
  */
 import { UsageError } from '../errors.js';
 import type { Target, TargetKind, TargetOptions, TargetSpec } from './types.js';
@@ -10,9 +10,9 @@ import { openReferenceTarget } from './reference.js';
 import { MUTANT_NAMES, openMutantTarget } from './mutants/index.js';
 import { openTfjsTarget } from './tfjs.js';
 
-export const TARGET_KINDS: readonly TargetKind[] = ['reference', 'mutant', 'tfjs', 'onnx', 'exec'];
+export const TARGET_KINDS: readonly TargetKind[] = ['reference', 'mutant', 'tfjs', 'onnx', 'exec', 'python'];
 
-const USAGE = `Valid targets: reference, mutant:NAME (${MUTANT_NAMES.join(', ')}), tfjs:PATH (.js/.mjs/.ts module or model.json), onnx:PATH (.onnx), exec:COMMAND`;
+const USAGE = `Valid targets: reference, mutant:NAME (${MUTANT_NAMES.join(', ')}), tfjs:PATH (.js/.mjs/.ts module or model.json), onnx:PATH (.onnx), exec:COMMAND, python:PATH.py:FUNCTION (or python:package.module:FUNCTION)`;
 
 export function parseTargetSpec(raw: string): TargetSpec {
   const text = raw.trim();
@@ -24,7 +24,7 @@ export function parseTargetSpec(raw: string): TargetSpec {
   if (!TARGET_KINDS.includes(kind) || kind === 'reference') {
     throw new UsageError(`unknown target kind '${text.slice(0, colon)}' in '${raw}'. ${USAGE}.`);
   }
-  if (arg === '') throw new UsageError(`target '${raw}' names no ${kind === 'exec' ? 'command' : kind === 'mutant' ? 'mutant' : 'path'}. ${USAGE}.`);
+  if (arg === '') throw new UsageError(`target '${raw}' names no ${kind === 'exec' ? 'command' : kind === 'mutant' ? 'mutant' : kind === 'python' ? 'module' : 'path'}. ${USAGE}.`);
   if (kind === 'mutant' && !MUTANT_NAMES.includes(arg)) {
     throw new UsageError(`unknown mutant '${arg}'. Known mutants: ${MUTANT_NAMES.join(', ')}.`);
   }
@@ -64,5 +64,7 @@ export async function openTarget(raw: string, opts: TargetOptions): Promise<Targ
       return (await importTargetModule<Opener>('./onnx/index.js', 'openOnnxTarget', 'onnx'))(spec.arg, opts);
     case 'exec':
       return (await importTargetModule<Opener>('./exec.js', 'openExecTarget', 'exec'))(spec.arg, opts);
+    case 'python':
+      return (await importTargetModule<Opener>('./python.js', 'openPythonTarget', 'python'))(spec.arg, opts);
   }
 }

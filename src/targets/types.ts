@@ -4,7 +4,7 @@
  */
 export type Capability = 'forward' | 'gradient' | 'update';
 
-export type TargetKind = 'reference' | 'mutant' | 'tfjs' | 'onnx' | 'exec';
+export type TargetKind = 'reference' | 'mutant' | 'tfjs' | 'onnx' | 'exec' | 'python';
 
 export interface Target {
   /** The spec the user gave, e.g. `reference`, `mutant:round-no-ste`, `exec:python3 server.py`. */
@@ -15,6 +15,13 @@ export interface Target {
   readonly formats: readonly string[] | undefined;
   /** Extra facts for the report (module path, execution provider, server name…). */
   readonly info: Record<string, string>;
+  /** Versions of the software the target runs on (python: Python, torch, numpy), for the report's environment. */
+  readonly versions?: Record<string, string>;
+  /**
+   * Options that open this same target again without repeating discovery (python: the
+   * interpreter it chose); learnability workers open their own copy with them.
+   */
+  readonly reopenWith?: Partial<Omit<TargetOptions, 'registry' | 'log'>>;
 
   /** y = fq(x). Must return a new array of the same length. */
   forward(format: string, x: Float32Array, shape: readonly number[]): Promise<Float32Array>;
@@ -76,5 +83,11 @@ export interface TargetOptions {
   inputs?: string;
   /** onnx: the float model the quantized one was made from (`--float-model`), for per-weight and per-output SQNR. */
   floatModel?: string;
+  /** python: the interpreter (`--python`); default QUANT_AUDIT_PYTHON, else the first python3 on PATH that can load the module. */
+  python?: string;
+  /** python: how tensors reach the user's function (`--python-api`); default auto-detected. */
+  pythonApi?: 'auto' | 'torch' | 'numpy';
+  /** The formats the user selected (`--format`); python targets whose module declares none serve these. */
+  formats?: readonly string[];
   log?(message: string): void;
 }

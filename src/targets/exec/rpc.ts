@@ -11,7 +11,8 @@
  */
 import { TargetError } from '../../errors.js';
 import { lineText, parseLine, RawJsonString } from './reply.js';
-import { ServerProcess, type ServerExit } from './server-process.js';
+import { ServerProcess, type PayloadRequest, type ServerExit } from './server-process.js';
+import { resolveBinaryTensors } from './tensor.js';
 
 export interface RpcOptions {
   argv: readonly string[];
@@ -53,6 +54,18 @@ interface Pending {
 
 type JsonObject = Record<string, unknown>;
 
+/** The server answered with a JSON-RPC error object: its code and data stay readable (python: reads them). */
+export class RpcReplyError extends TargetError {
+  constructor(
+    message: string,
+    readonly code: unknown,
+    readonly rpcMessage: unknown,
+    readonly data: unknown,
+  ) {
+    super(message);
+  }
+}
+
 const ABANDONED_IDS_KEPT = 10_000;
 const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
 
@@ -84,9 +97,11 @@ export class ExecRpc {
   /**
    * Send one request; resolves with its `result`, rejects with a TargetError. `params` is
    * pre-serialized JSON (the target splices multi-megabyte base64 tensors in without
-   * JSON.stringify walking them, and they go to the pipe without another copy).
+   * JSON.stringify walking them, and they go to the pipe without another copy). `payload`:
+   * the raw bytes of a binary frame, written after the line (its length goes in `"binary"`).
+   * In the result, binary tensor descriptors come back as BinaryTensor (src/targets/exec/tensor.ts).
    */
-  call(method: string, format: string, params: JsonPieces | undefined): Promise<unknown> {
+  call(method: string, format: string, params: JsonPieces | undefined, payload?: readonly Buffer[]): Promise<unknown> {
     const what = describeCall(method, format);
     if (this.closing) return Promise.reject(new TargetError(`${what}: the exec target is closed.`));
     if (this.deadReason) return Promise.reject(new TargetError(`${what}: ${this.deadReason}`));
@@ -94,8 +109,9 @@ export class ExecRpc {
     if (poison) return Promise.reject(new TargetError(`${what}: not sent — ${poison}`));
 
     const id = this.nextId++;
-    const head = Buffer.from(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}`);
-    const line: JsonPieces = params === undefined ? [head, '}\n'] : [head, ',"params":', ...params, '}\n'];
+    const binary = payload === undefined ? '' : `,"binary":${payload.reduce((n, b) => n + b.length, 0)}`;
+    const head = Buffer.from(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}${binary}`);
+    const line: JsonPieces = params === undefined ? [head, '}\n', ...(payload ?? [])] : [head, ',"params":', ...params, '}\n', ...(payload ?? [])];
     return new Promise<unknown>((resolve, reject) => {
       const request: Pending = { id, method, format, line, resolve, reject };
       this.send(request);
@@ -177,13 +193,15 @@ export class ExecRpc {
 
   // ---- receiving ---------------------------------------------------------------------
 
-  private onLine(pieces: readonly Buffer[]): void {
+  private onLine(pieces: readonly Buffer[]): PayloadRequest | void {
     this.heardFrom = true;
     this.armWatchdog(); // any output is a sign of life
     const parsed = parseLine(pieces);
     if (!parsed.ok) {
       this.onMalformed(parsed.text, notJsonProblem(parsed.text));
-      return;
+      // If the broken line still announced a payload, skip it, so its bytes are not read as lines.
+      const announced = /"binary"\s*:\s*(\d{1,15})\s*[,}]/.exec(parsed.text);
+      return announced ? { bytes: Number(announced[1]), receive: () => undefined } : undefined;
     }
     const message = parsed.value;
     const size = pieces.reduce((n, p) => n + p.length, 0);
@@ -193,6 +211,20 @@ export class ExecRpc {
       return;
     }
     const reply = message as JsonObject;
+    if (!('binary' in reply)) {
+      this.onReply(reply, line);
+      return;
+    }
+    const bytes = reply.binary;
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
+      this.onMalformed(line(), `the server's reply has "binary": ${abbreviate(JSON.stringify(bytes))}, not the number of payload bytes that follow the line`);
+      return;
+    }
+    return { bytes, receive: (payload) => this.onReply(reply, line, payload) };
+  }
+
+  /** One whole reply (with the binary payload that followed its line, if any): settle its request. */
+  private onReply(reply: JsonObject, line: () => string, payload?: Buffer): void {
     const id = reply.id;
     if (reply.jsonrpc !== '2.0' && !this.warnedNoVersion) {
       this.warnedNoVersion = true;
@@ -222,15 +254,16 @@ export class ExecRpc {
     this.settle(request);
     const what = describeCall(request.method, request.format);
     if ('error' in reply && reply.error !== undefined && reply.error !== null) {
-      const detail = isErrorObject(reply.error) ? formatRpcError(reply.error) : `a malformed error member ${abbreviate(JSON.stringify(reply.error))}`;
-      request.reject(new TargetError(`${what}: the server returned an error: ${detail}`));
+      const error = isErrorObject(reply.error) ? reply.error : undefined;
+      const detail = error ? formatRpcError(error) : `a malformed error member ${abbreviate(JSON.stringify(reply.error))}`;
+      request.reject(new RpcReplyError(`${what}: the server returned an error: ${detail}`, error?.code, error?.message, error?.data));
       return;
     }
     if (!('result' in reply)) {
       request.reject(new TargetError(`${what}: the server's reply has neither "result" nor "error" (${abbreviate(line())}).`));
       return;
     }
-    request.resolve(reply.result);
+    request.resolve(payload === undefined ? reply.result : resolveBinaryTensors(reply.result, payload));
   }
 
   /** A stdout line that is not a response: charge the request it names, else the oldest. */

@@ -1,7 +1,8 @@
 /**
- * One spawned exec server: argv without a shell, stdout split into lines (one JSON-RPC
- * message each), stderr forwarded line by line to the log and kept (last lines) for error
- * messages, and an `ended` promise that settles once the process is gone and its stdout drained.
+ * One spawned exec server: argv without a shell, stdout split into messages (one JSON-RPC
+ * line each, optionally followed by a binary payload whose length the line announced),
+ * stderr forwarded line by line to the log and kept (last lines) for error messages, and an
+ * `ended` promise that settles once the process is gone and its stdout drained.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { basename } from 'node:path';
@@ -14,14 +15,24 @@ export interface ServerExit {
   spawnError?: NodeJS.ErrnoException;
 }
 
+/** What a line asks for when raw bytes follow it (docs/exec-protocol.md, "Binary tensor frames"). */
+export interface PayloadRequest {
+  /** How many bytes follow the line's newline. */
+  bytes: number;
+  /** Called with exactly `bytes` bytes, in one Buffer of its own (offset 0, so float32 views are aligned). */
+  receive(payload: Buffer): void;
+}
+
 export interface ServerProcessOptions {
   argv: readonly string[];
   /**
    * One complete stdout line without its newline, as the chunks it arrived in (views of
-   * buffers that are never reused; a long line is not joined into one copy).
+   * buffers that are never reused; a long line is not joined into one copy). Returns a
+   * PayloadRequest when the line announced raw bytes after it: they are collected and
+   * handed over before the next line is read.
    */
-  onLine(line: readonly Buffer[]): void;
-  /** A stdout line grew past maxLineBytes without a newline. */
+  onLine(line: readonly Buffer[]): PayloadRequest | void;
+  /** A stdout line grew past maxLineBytes without a newline, or a line announced a longer payload. */
   onOversizedLine(bytes: number): void;
   log(message: string): void;
   maxLineBytes: number;
@@ -38,6 +49,10 @@ export class ServerProcess {
   private readonly recentStderr: string[] = [];
   private stdoutChunks: Buffer[] = [];
   private stdoutBytes = 0;
+  /** The binary payload being collected after a line, if any. */
+  private payload: { request: PayloadRequest; buffer: Buffer; filled: number } | undefined;
+  /** Set once the framing is lost (a payload too large to accept): the rest of stdout is not read. */
+  private discarding = false;
   private stderrPartial = '';
   private exited = false;
 
@@ -136,8 +151,15 @@ export class ServerProcess {
   }
 
   private onStdout(chunk: Buffer): void {
+    if (this.discarding) return;
     let start = 0;
-    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+    while (start < chunk.length) {
+      if (this.payload) {
+        start = this.fillPayload(chunk, start);
+        continue;
+      }
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
       const line = this.stdoutChunks;
       const bytes = this.stdoutBytes + nl - start;
       if (nl > start) line.push(chunk.subarray(start, nl));
@@ -146,9 +168,12 @@ export class ServerProcess {
       start = nl + 1;
       const last = line[line.length - 1];
       if (last && last[last.length - 1] === 13) line[line.length - 1] = last.subarray(0, -1);
-      if (!isBlank(line, bytes)) this.opts.onLine(line);
+      if (isBlank(line, bytes)) continue;
+      const wants = this.opts.onLine(line);
+      if (wants) this.expectPayload(wants);
+      if (this.discarding) return;
     }
-    if (start < chunk.length) {
+    if (start < chunk.length && !this.payload) {
       this.stdoutChunks.push(chunk.subarray(start));
       this.stdoutBytes += chunk.length - start;
       if (this.stdoutBytes > this.opts.maxLineBytes) {
@@ -158,6 +183,32 @@ export class ServerProcess {
         this.opts.onOversizedLine(bytes);
       }
     }
+  }
+
+  private expectPayload(request: PayloadRequest): void {
+    if (request.bytes > this.opts.maxLineBytes) {
+      this.discarding = true;
+      this.opts.onOversizedLine(request.bytes);
+      return;
+    }
+    if (request.bytes === 0) {
+      request.receive(Buffer.alloc(0));
+      return;
+    }
+    this.payload = { request, buffer: Buffer.allocUnsafeSlow(request.bytes), filled: 0 };
+  }
+
+  /** Copy payload bytes from chunk[start…]; returns where the chunk's unread part begins. */
+  private fillPayload(chunk: Buffer, start: number): number {
+    const p = this.payload!;
+    const n = Math.min(chunk.length - start, p.buffer.length - p.filled);
+    chunk.copy(p.buffer, p.filled, start, start + n);
+    p.filled += n;
+    if (p.filled === p.buffer.length) {
+      this.payload = undefined;
+      p.request.receive(p.buffer);
+    }
+    return start + n;
   }
 
   private onStderr(text: string): void {
