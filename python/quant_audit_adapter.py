@@ -110,7 +110,8 @@ def traceback_tail(exc, lines=TRACEBACK_LINES):
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not f.filename.startswith("<frozen") and os.path.abspath(f.filename) != here]
     text = "".join(traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc))
-    text = [line.strip() for line in text.splitlines() if line.strip()]
+    # Python 3.11+ underlines the failing expression with ^ and ~: noise in a one-line message.
+    text = [line.strip() for line in text.splitlines() if line.strip() and line.strip().strip("^~") != ""]
     return " ⏎ ".join(text[-lines:])
 
 

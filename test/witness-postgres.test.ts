@@ -2,16 +2,17 @@
  * Fleet witness from a real PostgreSQL server (started by .ci/services.sh on 127.0.0.1; the URL is
  * in .tmp/pg-url or QA_TEST_PG_URL). The same 12 lanes loaded into a table give the identical
  * report as the CSV; bad credentials, unreachable servers, empty tables, NULL/NaN values, writes
- * and injection attempts are clear errors or listed rows. Skipped, with the reason printed, only
- * when no server can be reached.
+ * and injection attempts are clear errors or listed rows. When no server can be reached the
+ * tests are skipped locally, with the reason printed, and fail in CI (test/requirements.ts).
  */
-import { test, after } from 'node:test';
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { UsageError } from '../src/errors.js';
 import { igSamples } from '../fixtures/fleet/generate.js';
 import { IGLA_CSV, sourceFree, witness } from './support/witness-helpers.js';
+import { testWith, type Requirement } from './support/requirements.js';
 
 const url = process.env.QA_TEST_PG_URL ?? readUrlFile();
 const table = `witness_igla_${process.pid}`;
@@ -57,7 +58,7 @@ async function setUp(): Promise<string | undefined> {
 }
 
 const skip = await setUp();
-if (skip !== undefined) process.stderr.write(`witness-postgres: SKIPPED: ${skip}\n`);
+const PG: Requirement = { what: 'a PostgreSQL test server (bash .ci/services.sh)', missing: skip };
 
 after(async () => {
   if (skip !== undefined || url === undefined) return;
@@ -67,7 +68,6 @@ after(async () => {
   await client.end();
 });
 
-const opts = { skip: skip ?? false };
 const is = (re: RegExp) => (e: unknown) => e instanceof UsageError && re.test(e.message);
 const withPassword = (password: string): string => {
   const u = new URL(url!);
@@ -75,7 +75,7 @@ const withPassword = (password: string): string => {
   return u.toString();
 };
 
-test('the 12 lanes from a PostgreSQL table give the identical report as the CSV (--table and --query)', opts, async () => {
+testWith(PG, 'the 12 lanes from a PostgreSQL table give the identical report as the CSV (--table and --query)', async () => {
   const csv = await witness(IGLA_CSV);
   const byTable = await witness(url, { table: table });
   assert.equal(byTable.source.kind, 'postgres');
@@ -91,7 +91,7 @@ test('the 12 lanes from a PostgreSQL table give the identical report as the CSV 
   assert.deepEqual(sourceFree(byEnv.report), sourceFree(csv.report));
 });
 
-test('a wrong password, an unreachable server and a missing database are clear errors', opts, async () => {
+testWith(PG, 'a wrong password, an unreachable server and a missing database are clear errors', async () => {
   await assert.rejects(witness(withPassword('wrong-password'), { table }), (e: unknown) => is(/rejected the login: .*password authentication failed.*\(28P01\)/)(e) && !(e as Error).message.includes('wrong-password'));
   const u = new URL(url!);
   u.port = '1';
@@ -101,14 +101,14 @@ test('a wrong password, an unreachable server and a missing database are clear e
   await assert.rejects(witness(db.toString(), { table }), is(/no_such_db.*\(3D000\)/));
 });
 
-test('an empty table, a missing table and a missing column are clear errors', opts, async () => {
+testWith(PG, 'an empty table, a missing table and a missing column are clear errors', async () => {
   await assert.rejects(witness(url, { table: emptyTable }), is(/no samples in .*: the table or query returned no rows/));
   await assert.rejects(witness(url, { table: 'no_such_table' }), is(/relation "no_such_table" does not exist \(42P01\)/));
   await assert.rejects(witness(url, { table, columns: { name: 'lane', bpb: 'bpb', step: 'step', stepRequired: false } }), is(/table .* has no column 'lane' \(columns: id, canon_name, step, bpb, run_note\)/));
   await assert.rejects(witness(url, { query: `SELECT canon_name AS name, bpb FROM "${table}"` }), is(/the query returns no column 'canon_name' \(columns: name, bpb\)/));
 });
 
-test('NULL and NaN values: NaN/Inf are samples, NULLs are listed rows', opts, async () => {
+testWith(PG, 'NULL and NaN values: NaN/Inf are samples, NULLs are listed rows', async () => {
   const { fleet, report } = await witness(url, { table: oddTable, minSamples: 1 });
   assert.equal(fleet.rows, 5);
   assert.equal(fleet.rejectedCount, 2);
@@ -120,7 +120,7 @@ test('NULL and NaN values: NaN/Inf are samples, NULLs are listed rows', opts, as
   assert.match(lane.note!, /2 NaN\/Inf samples \(first at step 0\)/);
 });
 
-test('read-only: writes, second statements and injected table names fail and change nothing', opts, async () => {
+testWith(PG, 'read-only: writes, second statements and injected table names fail and change nothing', async () => {
   await assert.rejects(witness(url, { query: "SELECT 'QA-int8-h128-LR0.003-rng1-adamw' AS canon_name, nextval('witness_seq')::float8 AS bpb" }), is(/read-only transaction \(25006\)/));
   await assert.rejects(witness(url, { query: `SELECT canon_name, bpb FROM "${table}"; DROP TABLE "${table}"` }), (e: unknown) => e instanceof UsageError);
   await assert.rejects(witness(url, { table: `${table}"; DROP TABLE "${table}"; --` }), is(/does not exist \(42P01\)/));

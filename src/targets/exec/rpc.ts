@@ -217,7 +217,7 @@ export class ExecRpc {
     }
     const bytes = reply.binary;
     if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
-      this.onMalformed(line(), `the server's reply has "binary": ${abbreviate(JSON.stringify(bytes))}, not the number of payload bytes that follow the line`);
+      this.onMalformed(line(), `the server's reply has "binary": ${String(JSON.stringify(bytes)).slice(0, 80)}, not the number of payload bytes that follow the line`);
       return;
     }
     return { bytes, receive: (payload) => this.onReply(reply, line, payload) };
