@@ -83,7 +83,8 @@ test('html: a report with the diagnosis fields shows causes, consequences, and l
   assert.match(causalHtml, /<td class="cell fail" title="[^"]*"><a href="#w-missing-dequant-int4-1597"><span class="v fail">✗ supported<\/span> 8\.01<\/a><\/td>/);
   assert.match(causalHtml, /<span class="tag secondary">below the gate<\/span>/);
   // The dead lane no probe explains says so.
-  assert.match(causalHtml, /<code>QA-posit8-h128-LR0\.003-rng1597-muon<\/code> — no probe explains it/);
+  assert.match(causalHtml, /<code>QA-posit8-h128-LR0\.003-rng1597-muon<\/code> \(diverged\) — no probe explains it/);
+  assert.match(causalHtml, /— follows from <a href="#w-lost-updates-int4-1597">H4 · lost-updates<\/a><br><span class="sub">with fp32 master weights the same lane learns<\/span><\/li>/);
   // Each witness plot kind is drawn as a chart in its card.
   assert.deepEqual([...causalHtml.matchAll(/<figure class="chart witness-chart" data-kind="([^"]+)">/g)].map((m) => m[1]), ['transfer', 'gradient', 'updates', 'updates', 'lane', 'lane']);
 });

@@ -35,8 +35,8 @@ export interface DiagnosisView {
   format: string;
   site?: string;
   causes: { probe: string; hypothesis: string; summary: string }[];
-  consequences: { probe: string; hypothesis: string; explainedBy: string; explainedBySite?: string }[];
-  deadLanes: { lane: string; explainedBy: string[] }[];
+  consequences: { probe: string; hypothesis: string; explainedBy: string; explainedBySite?: string; explanation?: string }[];
+  deadLanes: { lane: string; status?: string; explainedBy: string[] }[];
 }
 
 export type ReportView = Omit<Report, 'results' | 'lanes'> & {

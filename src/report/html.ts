@@ -105,15 +105,15 @@ function diagnosisSection(report: ReportView, anchors: Map<ResultView, string>):
     const consequences = d.consequences.map((c) => {
       const cause = findCause(report.results, where, c.explainedBy, c.explainedBySite);
       const causeLabel = cause ? `${cause.hypothesis !== cause.probe ? `${cause.hypothesis} · ` : ''}${cause.probe}` : c.explainedBy;
-      return `<li>${resultLink(report, anchors, where, c.probe, c.hypothesis)} — follows from ${cause ? `<a href="#${anchors.get(cause)}">${esc(causeLabel)}</a>` : esc(causeLabel)}${c.explainedBySite !== undefined ? ` at <code>${esc(c.explainedBySite)}</code>` : ''}</li>`;
+      return `<li>${resultLink(report, anchors, where, c.probe, c.hypothesis)} — follows from ${cause ? `<a href="#${anchors.get(cause)}">${esc(causeLabel)}</a>` : esc(causeLabel)}${c.explainedBySite !== undefined ? ` at <code>${esc(c.explainedBySite)}</code>` : ''}${c.explanation ? `<br><span class="sub">${esc(c.explanation)}</span>` : ''}</li>`;
     });
-    const lanes = d.deadLanes.map((l) => `<li><code>${esc(l.lane)}</code> — ${l.explainedBy.length ? `explained by ${l.explainedBy.map((p) => resultLink(report, anchors, where, p, findCause(report.results, where, p)?.hypothesis ?? p)).join(', ')}` : 'no probe explains it'}</li>`);
+    const lanes = d.deadLanes.map((l) => `<li><code>${esc(l.lane)}</code>${l.status && l.status !== 'dead' ? ` (${esc(l.status)})` : ''} — ${l.explainedBy.length ? `explained by ${l.explainedBy.map((p) => resultLink(report, anchors, where, p, findCause(report.results, where, p)?.hypothesis ?? p)).join(', ')}` : 'no probe explains it'}</li>`);
     return [
       `<div class="diag" data-format="${esc(d.format)}">`,
       `<h3><code>${esc(d.format)}</code>${d.site !== undefined ? ` at site <code>${esc(d.site)}</code>` : ''}</h3>`,
       causes.length ? `<div>${causes.length > 1 ? 'Primary causes' : 'Primary cause'}:</div><ul>${causes.join('')}</ul>` : '<div>No primary cause found by a probe.</div>',
       consequences.length ? `<div>What follows from ${causes.length > 1 ? 'them' : 'it'}:</div><ul>${consequences.join('')}</ul>` : '',
-      lanes.length ? `<div>Dead lanes:</div><ul>${lanes.join('')}</ul>` : '',
+      lanes.length ? `<div>Dead or diverged lanes:</div><ul>${lanes.join('')}</ul>` : '',
       '</div>',
     ].filter((s) => s !== '').join('\n');
   });
@@ -122,7 +122,7 @@ function diagnosisSection(report: ReportView, anchors: Map<ResultView, string>):
 
 // ── matrix ───────────────────────────────────────────────────────────────────────────
 
-function matrixCell(results: ResultView[], anchors: Map<ResultView, string>): string {
+function matrixCell(results: ResultView[], anchors: Map<ResultView, string>, all: ResultView[]): string {
   const worst = worstResult(results as ProbeResult[]) as ResultView | undefined;
   if (worst === undefined) return '<td></td>';
   const word = `${VERDICT_MARK[worst.verdict]} ${VERDICT_WORD[worst.verdict]}`;
@@ -131,7 +131,8 @@ function matrixCell(results: ResultView[], anchors: Map<ResultView, string>): st
   const rule = fmtRule(worst.statistic);
   const title = `${worst.statistic.name}${rule ? `, fails when ${rule}` : ''}${worst.reason ? ` — ${worst.reason}` : ''}`;
   const body = `<span class="v ${worst.verdict}">${esc(word)}</span>${esc(value + count)}`;
-  const follows = worst.explainedBy !== undefined ? `<br><span class="follows">follows from ${esc(worst.explainedBy)}</span>` : '';
+  const cause = worst.explainedBy !== undefined ? findCause(all, worst, worst.explainedBy) : undefined;
+  const follows = worst.explainedBy !== undefined ? `<br><span class="follows">↳ follows from ${esc(cause && cause.hypothesis !== cause.probe ? cause.hypothesis : worst.explainedBy)}</span>` : '';
   const inner = worst.witness ? `<a href="#${anchors.get(worst)}">${body}</a>` : body;
   return `<td class="cell ${worst.verdict}" title="${esc(title)}">${inner}${follows}</td>`;
 }
@@ -142,7 +143,7 @@ function matrixSection(report: ReportView, anchors: Map<ResultView, string>): st
   const columns = probeColumns(report as never, results as ProbeResult[]);
   const formats = [...new Set(results.map((r) => r.format))];
   const head = `<tr><th scope="col">Format</th>${columns.map((p) => `<th scope="col">${esc(hypothesisLabel(p, results as ProbeResult[]))}</th>`).join('')}</tr>`;
-  const rows = formats.map((f) => `<tr><th scope="row"><code>${esc(f)}</code></th>${columns.map((p) => matrixCell(results.filter((r) => r.format === f && r.probe === p), anchors)).join('')}</tr>`);
+  const rows = formats.map((f) => `<tr><th scope="row"><code>${esc(f)}</code></th>${columns.map((p) => matrixCell(results.filter((r) => r.format === f && r.probe === p), anchors, report.results)).join('')}</tr>`);
   const rules = columns.map((p) => {
     const judged = results.find((r) => r.probe === p && r.verdict !== 'skipped' && r.statistic.threshold !== null) ?? results.find((r) => r.probe === p)!;
     const rule = fmtRule(judged.statistic);

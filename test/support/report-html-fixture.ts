@@ -114,8 +114,8 @@ export function causalReport(): Report {
         { probe: 'missing-dequant', hypothesis: 'H1', summary: 'the codes come back, not dequantized values' },
         { probe: 'lost-updates', hypothesis: 'H4', summary: 'updates below half a quantization step are rounded away' },
       ],
-      consequences: [{ probe: 'learnability', hypothesis: 'learnability', explainedBy: 'lost-updates' }],
-      deadLanes: [{ lane: 'QA-int4-h128-LR0.003-rng1597-adamw', explainedBy: ['lost-updates'] }],
+      consequences: [{ probe: 'learnability', hypothesis: 'learnability', explainedBy: 'lost-updates', explanation: 'with fp32 master weights the same lane learns' }],
+      deadLanes: [{ lane: 'QA-int4-h128-LR0.003-rng1597-adamw', status: 'dead', explainedBy: ['lost-updates'] }],
     },
     {
       format: 'int8',
@@ -126,7 +126,7 @@ export function causalReport(): Report {
       consequences: [{ probe: 'learnability', hypothesis: 'learnability', explainedBy: 'lost-updates' }],
       deadLanes: [{ lane: 'QA-int8-h128-LR0.003-rng1597-adamw', explainedBy: ['lost-updates'] }],
     },
-    { format: 'posit8', causes: [], consequences: [], deadLanes: [{ lane: 'QA-posit8-h128-LR0.003-rng1597-muon', explainedBy: [] }] },
+    { format: 'posit8', causes: [], consequences: [], deadLanes: [{ lane: 'QA-posit8-h128-LR0.003-rng1597-muon', status: 'diverged', explainedBy: [] }] },
   ];
   base.diagnosis = diagnosis;
   base.verdict = { ...base.verdict, supported: { H1: ['int4'], H3: ['int8'], ...base.verdict.supported } };
