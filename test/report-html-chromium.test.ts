@@ -176,7 +176,8 @@ test('chromium: diagnosis, diverged lane and every witness plot kind render; cop
   // Copy: the button's command lands on the clipboard.
   await browsers.light.context.grantPermissions(['clipboard-read', 'clipboard-write']);
   await page.click('#environment .cmd button.copy');
-  await page.waitForFunction(`document.querySelector('#environment .cmd button.copy').textContent === 'Copied'`);
+  // Wait through a selector: a string predicate would be eval'd in the page, which the report's CSP forbids.
+  await page.locator('#environment .cmd button.copy', { hasText: 'Copied' }).first().waitFor({ timeout: 10_000 });
   assert.equal(await page.evaluate('navigator.clipboard.readText()'), causal.report.run.command);
   await shot(page, 'causal-light');
   await page.emulateMedia({ media: 'print' });
