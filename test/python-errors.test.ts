@@ -8,7 +8,7 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPythonTarget } from '../src/targets/python.js';
@@ -82,19 +82,38 @@ testWith(TORCH, 'each bad return is a TargetError for its format, naming what ca
   await assert.rejects(t.forward('int9', x, [4]), /unknown format 'int9'; .*misbehaving\.py implements int8, int4/);
 });
 
-testWith(TORCH, 'a gradient through a detached output is 0 (the broken-STE finding), not an error', async () => {
+testWith(TORCH, 'a gradient through a detached output is 0 (the broken-STE finding), not an error; an nn.Module instance is deep-copied per request', async () => {
   const file = scratchModule(
     'detached.py',
-    'import torch\nFORMATS = ["int8"]\ndef fake_quant(x, fmt):\n    s = float(x.abs().max()) / 127\n    return torch.round(x.detach() / s) * s\n',
+    [
+      'import torch',
+      'from torch.ao.quantization import FakeQuantize',
+      'from torch.ao.quantization.observer import MinMaxObserver',
+      'FORMATS = ["int8"]',
+      'def fake_quant(x, fmt):',
+      '    s = float(x.abs().max()) / 127',
+      '    return torch.round(x.detach() / s) * s',
+      '# one module for all formats: its MinMaxObserver would widen its range over calls if it were reused',
+      'quantizer = FakeQuantize(observer=MinMaxObserver, quant_min=-127, quant_max=127, dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)',
+      '',
+    ].join('\n'),
   );
   const logs: string[] = [];
   const t = await open(file, { log: (m: string) => logs.push(m) });
+  const module = await open(`${file}:quantizer`, { formats: ['int8'] });
   try {
     const dx = await t.gradient!('int8', new Float32Array([0.5, -1, 0.25]), [3], new Float32Array([1, 2, 3]));
     assert.deepEqual([...dx], [0, 0, 0]);
     assert.ok(logs.some((m) => /gradient int8: the output does not depend on x through autograd: gradient 0/.test(m)), logs.join('\n'));
+
+    assert.equal(module.info.kind, 'nn.Module (deep-copied for every request)');
+    const big = await module.forward('int8', new Float32Array([127, -63.5, 1]), [3]); // scale 1
+    const small = await module.forward('int8', new Float32Array([1.27, -0.635, 0.01]), [3]); // scale 0.01, not 1 from the call before
+    assert.deepEqual([...big], [127, -64, 1]);
+    assert.deepEqual([...small].map((v) => Math.round(v * 100)), [127, -64, 1]);
+    assert.deepEqual([...(await module.gradient!('int8', new Float32Array([1, -2]), [2], new Float32Array([3, 4])))], [3, 4]);
   } finally {
-    await t.close();
+    await Promise.all([t.close(), module.close()]);
   }
 });
 
@@ -129,7 +148,23 @@ testWith(TORCH, 'a module that hangs at import is killed at the timeout, and the
     open(file, { timeoutMs: 300 }, { startupTimeoutMs: 1500 }),
     usage(/loading .*hangs\.py under .* did not finish \(no reply within 1500 ms of starting .*\)\. Something at import time hangs or waits/),
   );
+  // the adapter (its argv names the module) is gone, with its process group
+  assert.deepEqual(processesNaming(file), []);
 });
+
+/** Pids of live processes whose command line contains `text` (Linux /proc). */
+function processesNaming(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(text)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
 
 testWith(TORCH, 'python3 on PATH without torch is passed over for the next one that has it, and the report says so', async () => {
   // A python3 that cannot import torch: the real interpreter with a stub torch package that fails like a missing one.
