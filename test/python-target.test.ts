@@ -182,6 +182,9 @@ testWith(TORCH, 'binary frames and base64 carry the same bits (100 000 elements 
     }
     const y = await torchQuant!.forward('fp16', x, [100_000]);
     assert.ok(Number.isNaN(y[10]) && y[11] === Infinity && y[12] === -Infinity && Object.is(y[13], -0));
+    // an empty tensor is a frame with no bytes, both ways
+    assert.equal((await torchQuant!.forward('fp16', new Float32Array(0), [0, 4])).length, 0);
+    assert.equal((await base64.gradient!('bf16', new Float32Array(0), [0], new Float32Array(0))).length, 0);
   } finally {
     await base64.close();
   }
