@@ -65,7 +65,7 @@ export function laneLabel(lane: LaneView, panel: LaneView[]): string {
 function offChartLabel(v: number | null): string {
   if (v === null || Number.isNaN(v)) return 'NaN';
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '-∞';
-  return `↑ ${fmtBpb(v)}`;
+  return `↑ ${Math.abs(v) >= 100 ? fmtNum(v) : fmtBpb(v)}`;
 }
 
 function panelChart(optimizer: string, panel: LaneView[], baseline: number, idPrefix: string, captionId: string, size = { width: 620, height: 380 }): string {
@@ -80,15 +80,21 @@ function panelChart(optimizer: string, panel: LaneView[], baseline: number, idPr
   // A fleet's control need not be fp32 (posit16, gf256…): name it by its format.
   const controlFormats = [...new Set(panel.filter((l) => l.control === true).map((l) => l.format))];
   const legendOf = (key: string): string => (key === 'control' ? `${controlFormats.length === 1 ? `${controlFormats[0]} ` : ''}control` : STYLES[key]!.legend);
+  // Lanes that leave the axis at the same step get their value labels stacked, not overprinted.
+  const leftAt = new Map<number, number>();
   const drawOrder = [...panel].sort((a, b) => STYLES[laneStyleKey(a)]!.z - STYLES[laneStyleKey(b)]!.z);
   const series: Record<string, unknown>[] = drawOrder.map((lane) => {
     const style = STYLES[laneStyleKey(lane)]!;
     const c = colour(style.role);
-    const off: { coord: [number, number]; value: string }[] = [];
+    const off: { coord: [number, number]; value: string; label: { offset: [number, number] } }[] = [];
     const data = lane.curve.map((p) => {
       const v = p.bpb;
       const outside = v === null || !Number.isFinite(v) || v > axis.max;
-      if (outside && off.length === 0) off.push({ coord: [p.step, axis.max], value: offChartLabel(v) });
+      if (outside && off.length === 0) {
+        const stacked = leftAt.get(p.step) ?? 0;
+        leftAt.set(p.step, stacked + 1);
+        off.push({ coord: [p.step, axis.max], value: offChartLabel(v), label: { offset: [0, 13 * stacked] } });
+      }
       return [p.step, outside ? axis.max : Math.max(axis.min, v)];
     });
     const label = laneLabel(lane, panel);
@@ -111,7 +117,7 @@ function panelChart(optimizer: string, panel: LaneView[], baseline: number, idPr
               symbolSize: 11,
               symbolOffset: [0, 2],
               itemStyle: { color: c },
-              label: { show: true, position: 'bottom', color: c, fontSize: 11, formatter: (p: { value: string }) => p.value },
+              label: { show: true, position: 'right', distance: 4, color: c, fontSize: 11, formatter: (p: { value: string }) => p.value },
               data: off,
             },
           }
