@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { attach, type AttachFlags } from '../src/commands/attach.js';
 import { checkApiUrl, commentBody, COMMENT_LIMIT, markerFor } from '../src/github/comment.js';
+import { nextLink } from '../src/github/api.js';
 import { UsageError } from '../src/errors.js';
 
 const TOKEN = 'ghp_test_secret_0123456789';
@@ -111,7 +112,7 @@ test('attach creates the sticky comment once, then updates it; other comments ar
     assert.deepEqual(gh.comments.slice(0, 3).map((c) => c.body), ['first!', 'me too', 'ping']);
 
     // Every request carried the token, in the header only; nothing printed it.
-    assert.ok(gh.requests.every((r) => r.auth === `token ${TOKEN}`), JSON.stringify(gh.requests.map((r) => r.auth)));
+    assert.ok(gh.requests.every((r) => r.auth === `Bearer ${TOKEN}`), JSON.stringify(gh.requests.map((r) => r.auth)));
     assert.ok(gh.requests.some((r) => r.path.includes('page=2')), 'the listing followed the Link header');
     assert.ok(gh.requests.every((r) => !r.path.includes(TOKEN)));
     assert.ok(out.every((t) => !t.includes(TOKEN)));
@@ -195,4 +196,40 @@ test('a report longer than GitHub allows is cut at a section boundary, marker ke
   assert.ok(body.startsWith('<!-- quant-audit:report -->\n# T'));
   assert.ok(body.includes('## A') && !body.includes('## B'));
   assert.match(body, /cut to fit GitHub’s 65536-character comment limit/);
+});
+
+test('attach to a host that does not answer says it could not connect (not "GitHub answered 500")', async () => {
+  // A port that was just free: listen, note the port, close, then attach to it.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const { dir, md, flags } = setup();
+  try {
+    await expectUsage(
+      attach(md, flags(`http://127.0.0.1:${port}`), { out: () => undefined, env: { GITHUB_TOKEN: TOKEN } }),
+      new RegExp(`^could not connect to the GitHub API at http://127\\.0\\.0\\.1:${port} while listing the comments \\(ECONNREFUSED\\)\\. Check --api-url`),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('pagination follows Link rel="next" only on the API origin (the token never goes elsewhere)', async () => {
+  assert.equal(nextLink('<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last"'), 'https://api.github.com/x?page=2');
+  assert.equal(nextLink('<https://api.github.com/x?page=1>; rel="prev"'), undefined);
+  assert.equal(nextLink(null), undefined);
+  const evil = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', link: '<http://localhost:1/steal?page=2>; rel="next"' });
+    res.end('[]');
+  });
+  await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  const { port } = evil.address() as AddressInfo;
+  const { dir, md, flags } = setup();
+  try {
+    await expectUsage(attach(md, flags(`http://127.0.0.1:${port}`), { out: () => undefined, env: { GITHUB_TOKEN: TOKEN } }), /pointed listing the comments to another host \(http:\/\/localhost:1\); the token is not sent there/);
+  } finally {
+    await new Promise<void>((resolve) => evil.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -88,7 +88,7 @@ test('--ep cuda without the CUDA provider exits 2 and says how to install it (ne
     t.skip('this machine has the CUDA provider');
     return;
   }
-  await rejectsUsage(openOnnxTarget(join(FIX, 'quantizer-int8.onnx'), { ...opts, ep: 'cuda' }), /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
+  await rejectsUsage(openOnnxTarget(join(FIX, 'quantizer-int8.onnx'), { ...opts, ep: 'cuda' }), /ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js/);
 });
 
 test('not ONNX, empty, truncated, missing or a folder: UsageError naming the file', async () => {

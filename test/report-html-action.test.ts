@@ -67,7 +67,7 @@ test('action: report.html is uploaded and linked from the job summary before the
     const [run, upload, link, gate] = [steps.find((s) => s.id === 'run')!, steps.find((s) => s.id === 'upload')!, steps[steps.indexOf(steps.find((s) => s.id === 'upload')!) + 1]!, steps.at(-1)!];
     const r = runStep(run, inputs, env);
     assert.equal(r.status, 0, `the run step records the exit code instead of failing: ${r.stdout}`);
-    assert.match(r.stdout, /argv: --yes quant-audit run --out \S+ --target mutant:in-place --shard 2\/4/);
+    assert.match(r.stdout, /argv: --yes --package quant-audit quant-audit run --out \S+ --target mutant:in-place --shard 2\/4/);
     const out = outputs(githubOutput);
     assert.deepEqual(out, { 'exit-code': '1', 'report-dir': `${join(dir, 'reports')}/20261126-103105-x`, 'html-artifact': 'quant-audit-report-html-shard-2-of-4' });
 

@@ -6,8 +6,8 @@
  * (their conversation is an issue). The token only ever goes into the Authorization header:
  * it is never printed, logged, or put into an error message.
  */
-import { Octokit } from '@octokit/rest';
 import { UsageError } from '../errors.js';
+import { GitHubApi, GitHubHttpError } from './api.js';
 import { fitMarkdown } from '../report/summary.js';
 
 /** GitHub rejects issue comments longer than 65536 characters. */
@@ -72,8 +72,9 @@ export function commentBody(markdown: string, marker: string): string {
 }
 
 function describeApiError(e: unknown, t: StickyTarget, apiUrl: string, doing: string): Error {
-  const status = (e as { status?: unknown }).status;
-  const apiMessage = String((e as { response?: { data?: { message?: unknown } } }).response?.data?.message ?? '').slice(0, 200);
+  if (!(e instanceof GitHubHttpError)) return e as Error; // could not connect: already a UsageError that says so
+  const { status } = e;
+  const apiMessage = e.apiMessage.slice(0, 200);
   const where = `${t.owner}/${t.repo}#${t.issue}`;
   switch (status) {
     case 401:
@@ -87,38 +88,36 @@ function describeApiError(e: unknown, t: StickyTarget, apiUrl: string, doing: st
     case 422:
       return new UsageError(`GitHub refused the comment on ${where} (422 Unprocessable${apiMessage ? `: ${apiMessage}` : ''}); the body may be too long or the issue locked.`);
     default:
-      if (typeof status === 'number') return new UsageError(`GitHub answered ${status} while ${doing} on ${where}${apiMessage ? `: ${apiMessage}` : ''}.`);
-      return new UsageError(`cannot reach the GitHub API at ${apiUrl} while ${doing}: ${(e as Error).message ?? String(e)}.`);
+      return new UsageError(`GitHub answered ${status} while ${doing} on ${where}${apiMessage ? `: ${apiMessage}` : ''}.`);
   }
 }
 
+interface IssueComment {
+  id: number;
+  body?: string | null;
+  html_url: string;
+}
+
 export async function upsertStickyComment(opts: UpsertOptions, marker: string): Promise<UpsertResult> {
-  const octokit = new Octokit({
-    auth: opts.token,
-    baseUrl: opts.apiUrl,
-    userAgent: 'quant-audit',
-    request: { retries: 0 },
-    log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-  });
+  const api = new GitHubApi(opts.apiUrl, opts.token);
   const t = { owner: opts.owner, repo: opts.repo, issue: opts.issue };
-  let existing: { id: number } | undefined;
+  const repoPath = `/repos/${encodeURIComponent(opts.owner)}/${encodeURIComponent(opts.repo)}`;
+  let existing: IssueComment | undefined;
   try {
-    const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner: opts.owner, repo: opts.repo, issue_number: opts.issue, per_page: 100 });
-    for await (const page of pages) {
-      existing = page.data.find((c) => typeof c.body === 'string' && c.body.includes(marker));
+    for await (const page of api.pages<IssueComment>(`${repoPath}/issues/${opts.issue}/comments?per_page=100`, 'listing the comments')) {
+      existing = page.find((c) => typeof c.body === 'string' && c.body.includes(marker));
       if (existing) break;
     }
   } catch (e) {
     throw describeApiError(e, t, opts.apiUrl, 'listing the comments');
   }
+  const doing = existing ? 'updating the comment' : 'creating the comment';
   try {
-    if (existing) {
-      const res = await octokit.rest.issues.updateComment({ owner: opts.owner, repo: opts.repo, comment_id: existing.id, body: opts.body });
-      return { action: 'updated', id: res.data.id, url: res.data.html_url };
-    }
-    const res = await octokit.rest.issues.createComment({ owner: opts.owner, repo: opts.repo, issue_number: opts.issue, body: opts.body });
-    return { action: 'created', id: res.data.id, url: res.data.html_url };
+    const res = existing
+      ? await api.request<IssueComment>('PATCH', `${repoPath}/issues/comments/${existing.id}`, doing, { body: opts.body })
+      : await api.request<IssueComment>('POST', `${repoPath}/issues/${opts.issue}/comments`, doing, { body: opts.body });
+    return { action: existing ? 'updated' : 'created', id: res.id, url: res.html_url };
   } catch (e) {
-    throw describeApiError(e, t, opts.apiUrl, existing ? 'updating the comment' : 'creating the comment');
+    throw describeApiError(e, t, opts.apiUrl, doing);
   }
 }

@@ -13,7 +13,8 @@ export type Ep = 'cpu' | 'cuda';
 
 export const CUDA_HINT =
   'The CUDA execution provider of onnxruntime-node is not installed here. On a machine with an NVIDIA GPU and CUDA 12, ' +
-  'reinstall with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` (it downloads the CUDA provider libraries), or run with `--ep cpu`.';
+  'download its CUDA provider libraries with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` ' +
+  '(npm does not run that install script: package.json denies it), or run with `--ep cpu`.';
 
 /** Whether this onnxruntime-node build has the CUDA provider library next to its binding. */
 export function cudaProviderInstalled(): boolean {

@@ -31,6 +31,16 @@ export function parseTargetSpec(raw: string): TargetSpec {
   return { kind, arg, raw };
 }
 
+/**
+ * onnxruntime-node is an optional dependency: on Linux x64 its install script downloads CUDA
+ * libraries, and where that download fails npm drops the package instead of failing the install.
+ */
+export const ONNX_RUNTIME_MISSING =
+  'onnx: targets need onnxruntime-node, which is not installed here (it is an optional dependency: npm drops it when its install script, ' +
+  'which downloads CUDA libraries on Linux x64, fails). Its CPU binaries ship in the package, so install it without that script: ' +
+  'add "allowScripts": { "onnxruntime-node": false } to your package.json and run `npm install onnxruntime-node` ' +
+  '(older npm: `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node`).';
+
 /** Import a sibling target module by a computed path (so tsc does not require it to exist yet). */
 async function importTargetModule<T>(file: string, exportName: string, kind: string): Promise<T> {
   const specifier = new URL(file, import.meta.url).href;
@@ -39,6 +49,7 @@ async function importTargetModule<T>(file: string, exportName: string, kind: str
     mod = (await import(specifier)) as Record<string, unknown>;
   } catch (e) {
     const code = (e as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes("'onnxruntime-node'")) throw new UsageError(ONNX_RUNTIME_MISSING);
     if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(file.replace('./', ''))) {
       throw new UsageError(`${kind} targets are not available in this build (${file} is missing).`);
     }
