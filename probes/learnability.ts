@@ -124,13 +124,15 @@ export async function runLearnability(o: LearnabilityOptions): Promise<Learnabil
   const workers = Math.max(1, Math.min(o.workers ?? o.learnability.workers ?? availableParallelism(), specs.length));
   const executors = await openExecutors(workers, { target: o.target, targetOptions: o.targetOptions, backend: o.backend, corpus });
   let outcomes: LaneOutcome[];
+  // Progress counts the lanes the summary counts: the fp32 controls train too, but are not lanes under test.
   let done = 0;
+  const total = specs.filter((s) => !s.control).length;
   try {
     outcomes = await runSchedule(executors, specs, {
-      onEval: (spec, _step, bpb) => o.onProgress?.({ done, total: specs.length, lane: spec.name, bpb }),
+      onEval: (spec, _step, bpb) => o.onProgress?.({ done, total, lane: spec.name, bpb }),
       onDone: (spec, outcome) => {
-        done++;
-        o.onProgress?.({ done, total: specs.length, lane: spec.name, bpb: outcome.bpb });
+        if (!spec.control) done++;
+        o.onProgress?.({ done, total, lane: spec.name, bpb: outcome.bpb });
       },
     });
   } finally {

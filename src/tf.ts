@@ -14,6 +14,12 @@ export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
 const require = createRequire(import.meta.url);
+
+// tfjs prints a banner on stderr ("Hi, looks like you are running TensorFlow.js in Node.js…") the first
+// time its cpu backend holds a tensor. quant-audit chooses its backend itself and reports it, so the
+// banner is noise in every command's output. PROD only silences tfjs warnings: its correctness checks
+// hang on the DEBUG flag, which stays off either way.
+tf.env().set('PROD', true);
 let initialised: Promise<string> | undefined;
 let initialisedWith: BackendName | undefined;
 

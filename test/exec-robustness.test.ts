@@ -254,7 +254,7 @@ describe('exec target robustness', { concurrency: 4 }, () => {
 
   test('startup failures are UsageErrors that name the command', async () => {
     await assert.rejects(openExecTarget(misbehaving('exit-at-start'), options()), isUsageError(/^exec target '.*misbehave\.mjs --mode exit-at-start' did not start: the server exited with code 1 while handling it\. Its last stderr: misbehave: cannot load the quantizer library, exiting\. Check that the command runs/));
-    await assert.rejects(openExecTarget('quant-audit-no-such-program --serve', options()), isUsageError(/^exec target 'quant-audit-no-such-program --serve' did not start: the server could not be started \(ENOENT\)/));
+    await assert.rejects(openExecTarget('quant-audit-no-such-program --serve', options()), isUsageError(/^exec target 'quant-audit-no-such-program --serve' did not start: the server could not be started \('quant-audit-no-such-program' was not found on PATH\)\. Check that/));
     await assert.rejects(openExecTarget(misbehaving('bad-describe'), options()), isUsageError(/did not start: its describe result has "formats" = "int8", not a non-empty list of format names/));
     await assert.rejects(openExecTarget(misbehaving('unknown-capability'), options()), isUsageError(/lists unknown capabilities teleport \(valid: forward, gradient, update\)/));
     await assert.rejects(

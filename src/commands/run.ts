@@ -12,25 +12,40 @@ import { renderMarkdown } from '../report/markdown.js';
 import { serializeReport } from '../report/json.js';
 import { useColor } from '../color.js';
 import { criticalSection, dirsCreatedSince, installInterruptHandlers, listDir } from '../signals.js';
+import { DEFAULTS, OPTIMIZERS } from '../run/defaults.js';
+import { DEFAULT_LR } from '../train/settings.js';
+
+/** The exit codes every command shares (README "Exit codes", docs/reports.md). */
+export const EXIT_CODES_HELP = `Exit codes:
+  0    nothing at or above --fail-on
+  1    falsified: a witness at or above --fail-on
+  2    usage, config or input error (the message names the input)
+  3    inconclusive: the fp32 control did not learn, or the target or environment failed
+  130  interrupted (143 for SIGTERM); nothing half-written`;
+
+const RUN_EXAMPLES = `Examples:
+  $ quant-audit run --all                                    every probe × every format on the reference, + the lanes
+  $ quant-audit run --target tfjs:./fake-quant.mjs --format int8 nf4 --probe broken-ste lost-updates`;
 
 export function registerRun(program: Command): void {
+  const d = DEFAULTS;
   program
     .command('run')
     .description('run probes and learnability lanes on a target and write an evidence report')
     .option('--all', 'every probe and every built-in format (the default without config or flags)')
-    .option('--target <spec>', 'reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND | python:PATH.py:FUNCTION')
-    .option('--probe <id...>', 'probe ids (space- or comma-separated, repeatable)')
-    .option('--format <name...>', 'format names (space- or comma-separated, repeatable)')
-    .option('--optimizer <name...>', 'adamw | muon')
-    .option('--seed <n...>', 'seeds')
-    .option('--lr <x...>', 'learning rates for the lanes (and lost-updates)')
-    .option('--steps <n>', 'training steps per lane')
-    .option('--corpus <path|builtin:NAME>', 'builtin:english | builtin:markov | a text file')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
-    .addOption(new Option('--ep <name>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']))
+    .option('--target <spec>', `reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND | python:PATH.py:FUNCTION (default: ${d.target})`)
+    .option('--probe <id...>', 'probe ids, space- or comma-separated (default: every probe, + learnability)')
+    .option('--format <name...>', 'format names, space- or comma-separated (default: every format the target supports; `quant-audit formats` lists them)')
+    .option('--optimizer <name...>', `lane optimizers (default: ${OPTIMIZERS.join(' ')})`)
+    .option('--seed <n...>', `seeds (default: ${d.seeds.join(' ')})`)
+    .option('--lr <x...>', `learning rates for the lanes and lost-updates (default: lanes ${DEFAULT_LR}, lost-updates ${d.probeLrs.join(' ')})`)
+    .option('--steps <n>', `training steps per lane (default: ${d.steps})`)
+    .option('--corpus <path|builtin:NAME>', `builtin:english | builtin:markov | a text file (default: ${d.corpus})`)
+    .addOption(new Option('--backend <name>', `tfjs backend (default: ${d.backend})`).choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--ep <name>', `ONNX Runtime execution provider (default: ${d.ep})`).choices(['cpu', 'cuda']))
     .option('--config <file>', 'config file (default: ./quant-audit.yaml when present)')
-    .option('--out <dir>', 'where run directories go (default: reports/)')
-    .addOption(new Option('--fail-on <level>', 'exit 1 at or above this level').choices(['dead', 'partial', 'fail', 'never']))
+    .option('--out <dir>', `where run directories go (default: ${d.out}/)`)
+    .addOption(new Option('--fail-on <level>', `exit 1 at or above this level (default: ${d.failOn})`).choices(['dead', 'partial', 'fail', 'never']))
     .option('--shard <i/n>', 'run a deterministic 1/N of the probe × format and lane matrix (1-based)')
     .option('--no-master-weights', 'round weights in place after every step (reproduces the lost-updates bug)')
     .option('--input <file>', 'ONNX: model inputs as .json or .npy (default: seeded inputs from declared shapes)')
@@ -41,15 +56,21 @@ export function registerRun(program: Command): void {
     .addOption(new Option('--python-api <api>', 'python: hand the function torch tensors or NumPy arrays (default: detected)').choices(['auto', 'torch', 'numpy']))
     .option('--json', 'also print report.json on stdout (tables go to stderr)')
     .option('--quiet', 'print only the verdict line')
-    .action(async (flags: RunFlags) => {
+    .option('--dry-run', 'check flags and config and print what would run; run nothing')
+    .addHelpText('after', `\n${RUN_EXAMPLES}\n\n${EXIT_CODES_HELP}\n`)
+    .action(async (flags: RunFlags & { dryRun?: boolean }) => {
       // Loaded here, not at start-up: they pull in tfjs, which other commands do not need.
-      const { buildPlan } = await import('../run/plan.js');
-      const { executePlan } = await import('../run/execute.js');
-      const { createLaneProgress } = await import('../train/progress.js');
+      const { buildPlan, describePlan } = await import('../run/plan.js');
       const plan = buildPlan(flags);
+      if (flags.dryRun) {
+        process.stdout.write(describePlan(plan));
+        return;
+      }
+      const { executePlan } = await import('../run/execute.js');
+      const { laneProgressFor } = await import('../train/progress.js');
       const err = process.stderr;
       const human = plan.json ? err : process.stdout;
-      const progress = !plan.quiet && err.isTTY ? createLaneProgress(err) : undefined;
+      const progress = plan.quiet ? undefined : laneProgressFor(err);
       let uninstall: (() => void) | undefined;
       try {
         const report = await executePlan(

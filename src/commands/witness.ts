@@ -37,6 +37,8 @@ interface WitnessFlags {
   out?: string;
   write: boolean;
   json?: boolean;
+  as?: 'terminal' | 'md';
+  /** Old name of --as. */
   format?: 'terminal' | 'md';
   quiet?: boolean;
 }
@@ -64,7 +66,8 @@ export function registerWitness(program: Command): void {
     .option('--out <dir>', 'where run directories go (default: reports/)')
     .option('--no-write', 'do not write a run directory (print only)')
     .option('--json', 'print report.json on stdout (the table goes to stderr)')
-    .addOption(new Option('--format <view>', 'view printed on stdout').choices(['terminal', 'md']))
+    .addOption(new Option('--as <view>', 'view printed on stdout (default: terminal)').choices(['terminal', 'md']))
+    .addOption(new Option('--format <view>', 'old name of --as').choices(['terminal', 'md']).hideHelp())
     .option('--quiet', 'print only the verdict line')
     .action(async (flags: WitnessFlags) => {
       const cfg = loadConfig(flags.config);
@@ -119,7 +122,7 @@ export function registerWitness(program: Command): void {
       if (flags.write) written = await writeRunReport(report, flags.out ?? cfg.out ?? 'reports');
       const human = flags.json ? err : process.stdout;
       if (flags.quiet) human.write(`${report.verdict.summary}\n`);
-      else if (flags.format === 'md') human.write(renderMarkdown(report));
+      else if ((flags.as ?? flags.format) === 'md') human.write(renderMarkdown(report));
       else human.write(renderTerminal(report, { color: useColor(human), compact: !human.isTTY }));
       if (written && !flags.quiet) human.write(`\nreport: ${written.files.json}\n        ${written.files.md}\n        ${written.files.xml}\n`);
       if (flags.json) process.stdout.write(serializeReport(report));

@@ -232,7 +232,7 @@ function environmentSection(report: ReportView): string {
     commandBlock(run.command),
     repros.length ? details(`Reproduce each witness (${repros.length})`, repros.map((c) => commandBlock(c)).join('\n')) : '',
     `<div>Re-render this page from its report.json:</div>`,
-    commandBlock(`npx quant-audit report reports/${run.id}/report.json --format html > report.html`),
+    commandBlock(`npx quant-audit report reports/${run.id}/report.json --as html > report.html`),
     `<div class="scroll">${htmlTable(['What', 'Value'], rows.map(([k, v]) => [k, v]))}</div>`,
     thresholds.length ? details(`Thresholds (${thresholds.length})`, htmlTable(['Threshold', 'Value'], thresholds, { numeric: [1] })) : '',
     '</section>',

@@ -12,22 +12,11 @@ import type { FailOn } from '../report/types.js';
 import { PROBES } from '../../probes/index.js';
 import { resolveLimits } from '../limits.js';
 import { didYouMean } from '../suggest.js';
+import { DEFAULTS, OPTIMIZERS } from './defaults.js';
 
+export { DEFAULTS, OPTIMIZERS };
 export const LEARNABILITY_ID = 'learnability';
-export const OPTIMIZERS = ['adamw', 'muon'] as const;
 export const FAIL_ON: readonly FailOn[] = ['dead', 'partial', 'fail', 'never'];
-export const DEFAULTS = {
-  target: 'reference',
-  seeds: [1597],
-  steps: 100,
-  corpus: 'builtin:english',
-  backend: 'auto' as BackendName,
-  ep: 'cpu' as const,
-  failOn: 'fail' as FailOn,
-  out: 'reports',
-  /** lost-updates learning rates (DESIGN.md: 1e-4 and 1e-3 by default). */
-  probeLrs: [1e-4, 1e-3],
-};
 
 /** The options commander hands us (all optional; arrays for repeatable flags). */
 export interface RunFlags {
@@ -211,4 +200,26 @@ export function buildPlan(flags: RunFlags): RunPlan {
     registry,
     config,
   };
+}
+
+/** What `run --dry-run` prints: the settled plan, one setting a line, and that nothing ran. */
+export function describePlan(plan: RunPlan): string {
+  const list = (v: readonly (string | number)[] | undefined, fallback: string): string => (v && v.length > 0 ? v.join(' ') : fallback);
+  const rows: [string, string][] = [
+    ['target', plan.target],
+    ['probes', list(plan.probes, '(none)')],
+    ['formats', list(plan.formats, `every format the target supports (${plan.registry.names().length} in the registry)`)],
+    ['optimizers', list(plan.optimizers, '(none)')],
+    ['seeds', list(plan.seeds, '(none)')],
+    ['lr', plan.lrs ? plan.lrs.join(' ') : `the trainer's default for lanes; ${plan.probeLrs.join(' ')} for lost-updates`],
+    ['steps', String(plan.steps)],
+    ['corpus', plan.corpus],
+    ['backend', plan.backend],
+    ['fail-on', plan.failOn],
+    ['shard', plan.shard ?? '(all)'],
+    ['config', plan.config.path ?? '(none)'],
+    ['out', plan.out],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return `dry run: the flags and config are valid; nothing was run.\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`;
 }

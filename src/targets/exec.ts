@@ -63,7 +63,7 @@ export async function openExecTarget(command: string, opts: TargetOptions, tunin
     description = parseDescription(await rpc.call('describe', '', undefined));
   } catch (e) {
     await rpc.close();
-    const why = e instanceof TargetError ? e.message.replace(/^describe: /, '') : (e as Error).message;
+    const why = (e instanceof TargetError ? e.message.replace(/^describe: /, '') : (e as Error).message).replace(/\.$/, '');
     throw new UsageError(
       `exec target '${command}' did not start: ${why}. Check that the command runs on its own from this directory ` +
         `and answers "describe" as in docs/exec-protocol.md.`,

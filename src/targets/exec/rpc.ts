@@ -413,9 +413,17 @@ function poisonKey(method: string, format: string): string {
 }
 
 function describeExit(exit: ServerExit): string {
-  if (exit.spawnError) return `could not be started (${exit.spawnError.code ?? exit.spawnError.message})`;
+  if (exit.spawnError) return `could not be started (${spawnProblem(exit.spawnError)})`;
   if (exit.signal) return `was killed by ${exit.signal}`;
   return `exited with code ${exit.code}`;
+}
+
+/** Why spawn failed, in the user's terms: a missing program is "not found on PATH", not ENOENT. */
+export function spawnProblem(e: NodeJS.ErrnoException): string {
+  const program = typeof e.path === 'string' ? e.path : '';
+  if (e.code === 'ENOENT') return program.includes('/') ? `'${program}' does not exist` : `'${program}' was not found on PATH`;
+  if (e.code === 'EACCES') return `'${program}' is not executable (EACCES)`;
+  return e.code ?? e.message;
 }
 
 function isErrorObject(e: unknown): e is { code?: unknown; message?: unknown; data?: unknown } {
