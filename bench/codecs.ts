@@ -16,6 +16,9 @@ import { defaultRegistry, fakeQuant, fakeQuantScalar, encode } from '../src/form
 import { fastPathOf, type FastPath } from '../src/formats/fast.js';
 import { makeModel, ELEM } from '../src/onnx/builder.js';
 import { Rng } from '../src/rng.js';
+import { benchClock } from './when.js';
+
+const clock = benchClock();
 
 const N = 4 * 1024 * 1024;
 const RUNS = 9; // best of: other work on a shared machine only ever slows a run down
@@ -95,7 +98,7 @@ async function main(): Promise<void> {
   const m = (ms: number): string => (rate(ms) / 1e6).toFixed(1);
   const lines: string[] = [];
   lines.push('## Codec throughput (bench/codecs.ts)', '');
-  lines.push(`Date 2026-11-26 · ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}) · node ${process.version} · onnxruntime-node ${ort.env.versions?.common ?? ''}`);
+  lines.push(`${clock.line()} · onnxruntime-node ${ort.env.versions?.common ?? ''}`);
   lines.push(`Data: ${N} float32 values N(0,1), seed 1; fakeQuant = decode∘encode with each format's own scaling; best of ${RUNS} runs (scalar path: best of 3) in process CPU time; single JS thread. Machine load during the run (1-min load average): ${os.loadavg()[0]!.toFixed(1)}.`, '');
   lines.push(`Float32Array copy (out.set(x)): ${m(copyMs)} M elements/s — the memory-bandwidth ceiling.`, '');
   lines.push('| peer | ONNX Runtime QDQ, 1 thread (M/s, CPU time) | ONNX Runtime QDQ, all cores (M/s, wall) | quant-audit fakeQuant (M/s) | ratio vs ORT 1 thread | ratio vs ORT all cores | goal ≥ 1.0× ORT 1 thread |');

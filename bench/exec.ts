@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { quote } from 'shell-quote';
@@ -21,6 +21,9 @@ import { openPythonTarget } from '../src/targets/python.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { Rng } from '../src/rng.js';
 import type { Target } from '../src/targets/types.js';
+import { benchClock } from './when.js';
+
+const clock = benchClock();
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SMALL = 256;
@@ -250,7 +253,7 @@ async function main(): Promise<void> {
   const lines = [
     '## exec and python target overhead (issues 7, 15)',
     '',
-    `Date ${new Date().toISOString().slice(0, 10)} · machine: ${availableParallelism()} cores (\`nproc\`), ${cpus()[0]?.model ?? 'unknown CPU'}, shared with other agents' builds and tests · Node ${process.version} · ${version('python3', ['--version'])} for fixtures/exec/server.py · python: targets on ${torchVersion}.`,
+    `${clock.line()} · ${version('python3', ['--version'])} for fixtures/exec/server.py · python: targets on ${torchVersion}.`,
     `Command: \`npx tsc -p . && node dist/bench/exec.js --write\`. forward int8, small = ${SMALL} elements, large = ${LARGE} elements (4 MiB of float32 each way);`,
     'MB/s counts the input tensor bytes (10^6 B) per round trip; the reply carries as many again (5.6 MB of base64, or 4 MiB raw in a binary frame, each way).',
     `Load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) on ${availableParallelism()} cores — wall times include waiting for a core, so compare rows of one run (binary and base64 of a server run back to back).`,

@@ -7,7 +7,7 @@
  *   npx tsc -p . && node dist/bench/fuzz.js [--seed N] [--onnx N] [--config N] [--report N]
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPlan } from '../src/run/plan.js';
 import { executePlan } from '../src/run/execute.js';
@@ -17,6 +17,9 @@ import { renderAs } from '../src/commands/report.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { Rng } from '../src/rng.js';
 import { classify, configCase, hostileTensors, onnxCase, onnxFixtures, reportCase, ROOT, Tally, writeCase, type Outcome } from '../test/support/fuzz-support.js';
+import { benchClock } from './when.js';
+
+const clock = benchClock();
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
   const md = [
     '## Fuzz (long form)',
     '',
-    `Date 2026-11-26 · machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.versions.node} · seed ${SEED} · ${tally.total()} cases in ${seconds} s.`,
+    `${clock.line()} · seed ${SEED} · ${tally.total()} cases in ${seconds} s.`,
     '',
     'Command: `npx tsc -p . && node dist/bench/fuzz.js` (options `--seed N --onnx N --config N --report N`).',
     '',

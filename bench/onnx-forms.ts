@@ -8,7 +8,7 @@
  *   npx tsc -p . && node --max-old-space-size=4096 dist/bench/onnx-forms.js
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ELEM, makeModel } from '../src/onnx/builder.js';
@@ -18,6 +18,9 @@ import { defaultRegistry } from '../src/formats/registry.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
 import { Rng } from '../src/rng.js';
+import { benchClock } from './when.js';
+
+const clock = benchClock();
 
 const BLOCK = 32;
 
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
   const lines = [
     '## ONNX target: stored-weight audit cost (MatMulNBits)',
     '',
-    `Date 2026-12-05 · machine: ${cpus().length} cores (nproc), ${cpus()[0]?.model ?? 'cpu'} · node ${process.version} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu · load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')} (1-min / 5-min / 15-min; the machine was shared with other agents' builds and tests during this run)`,
+    `${clock.line()} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu`,
     'Command: `npx tsc -p . && node --max-old-space-size=4096 dist/bench/onnx-forms.js` (all rows from one run).',
     '',
     `Model: x[8, ${k}] → com.microsoft MatMulNBits (4-bit, block ${BLOCK}, scales per block, no zero-points) → y[8, N], generated in the bench (not committed).`,

@@ -7,7 +7,7 @@
  *   npx tsc -p . && node dist/bench/onnx.js
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ELEM, makeModel, type Initializer, type ModelSpec, type NodeSpec } from '../src/onnx/builder.js';
@@ -20,6 +20,9 @@ import { seededFeeds } from '../src/onnx/inputs.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { Rng } from '../src/rng.js';
 import { onnx } from '../src/onnx/proto.js';
+import { benchClock } from './when.js';
+
+const clock = benchClock();
 
 /**
  * The bench model. Activation scales are calibrated on `x` (the audit's seeded batch) so that a
@@ -173,7 +176,7 @@ async function main(): Promise<void> {
   const lines = [
     '## ONNX target: QDQ site audit cost',
     '',
-    `Date 2026-11-26 · machine: ${cpus().length} cores (nproc), ${cpus()[0]?.model ?? 'cpu'} · node ${process.version} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu · load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')} (1-min / 5-min / 15-min; the 1-min figure includes the bench itself)`,
+    `${clock.line()} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu`,
     'Command: `npx tsc -p . && node dist/bench/onnx.js` (all rows from one run).',
     '',
     'Model: L layers of width W, each an int8 activation Q/DQ (per tensor) and an int8 per-channel weight Q/DQ before a Gemm,',

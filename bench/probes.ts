@@ -2,7 +2,6 @@
 // on the reference (typed arrays) and, as the peer in the same run, on a tfjs-module target
 // (the fp32-fallback mutant's adapter path with the reference codec behind it: tensors in/out).
 //   npx tsc -p . && node dist/bench/probes.js
-import { cpus } from 'node:os';
 import { initTf } from '../src/tf.js';
 import { defaultRegistry } from '../src/formats/index.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
@@ -10,6 +9,9 @@ import { openTarget } from '../src/targets/index.js';
 import { runProbeOn } from '../probes/run.js';
 import { PROBES } from '../probes/index.js';
 import type { ProbeContext } from '../probes/types.js';
+import { benchClock } from './when.js';
+
+const clock = benchClock();
 
 async function timeAll(spec: string): Promise<{ totalMs: number; perProbe: Record<string, number> }> {
   const target = await openTarget(spec, { registry: defaultRegistry });
@@ -33,7 +35,7 @@ const n = defaultRegistry.names().length;
 const lines = [
   `## probes (bench/probes.ts)`,
   ``,
-  `Date 2026-11-26 · ${cpus().length} cores (nproc) · node ${process.version} · tfjs backend ${backend}`,
+  `${clock.line()} · tfjs backend ${backend}`,
   `Command: \`npx tsc -p . && node dist/bench/probes.js\``,
   ``,
   `All six probes × ${n} formats (${6 * n} probe runs), seed 1, after one warm-up pass:`,

@@ -11,7 +11,6 @@
  */
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { cpus, loadavg } from 'node:os';
 import { once } from 'node:events';
 import pg from 'pg';
 import { FleetSamples } from '../src/witness/aggregate.js';
@@ -20,6 +19,9 @@ import { readJsonl } from '../src/witness/jsonl.js';
 import { readPostgres } from '../src/witness/postgres.js';
 import { DEFAULT_COLUMNS } from '../src/witness/source.js';
 import { Rng } from '../src/rng.js';
+import { benchClock } from './when.js';
+
+const clock = benchClock();
 
 const FORMATS = ['int4', 'int8', 'uint8', 'fp8-e4m3', 'fp8-e5m2', 'nf4', 'posit8', 'posit16', 'fp16', 'bf16', 'gf8', 'gf16', 'mxfp8', 'mxfp4', 'fp4-e2m1', 'fp32'];
 const LANES = FORMATS.flatMap((f) => ['adamw', 'muon'].flatMap((o) => [1597, 42].map((seed) => `IGLA-TIER1-${f}-h128-LR0.0001-rng${seed}-${o}`)));
@@ -176,7 +178,7 @@ async function main(): Promise<void> {
   const lines = [
     '## Fleet witness (`quant-audit witness`)',
     '',
-    `Date 2026-11-26 · ${cpus().length} cores (\`nproc\`), ${cpus()[0]?.model ?? ''} · node ${process.version} · PostgreSQL from .ci/services.sh on 127.0.0.1 · load average while measuring ${loadavg().map((l) => l.toFixed(1)).join(' ')} (the machine was shared; CPU seconds are the fairer number).`,
+    `${clock.line()} · PostgreSQL from .ci/services.sh on 127.0.0.1 (CPU seconds are the fairer number on a shared machine).`,
     `Data: ${LANES.length} lanes interleaved step by step (generated under .tmp/, not in git). Goals: CSV ≥ 1M rows/s on 10M rows, PostgreSQL ≥ 300k rows/s.`,
     '',
     '| source | rows | wall s | rows/s (wall) | CPU s (node) | rows per CPU-second | peak JS heap |',

@@ -179,7 +179,7 @@ export async function runLearnability(o: LearnabilityOptions): Promise<Learnabil
   }
   for (const c of lanes.filter((l) => l.control)) {
     if (!(c.bestBpb <= uniformBaselineBits(m.vocab) - numberThreshold(o.thresholds, 'learnability.controlMinDrop'))) {
-      notes.push(`the fp32 control ${c.name} reached only ${c.bestBpb}: its lanes are inconclusive (raise --steps or --lr).`);
+      notes.push(`the fp32 control lane ${c.name} reached only ${c.bestBpb}: its lanes are inconclusive (raise --steps or --lr).`);
     }
   }
   return {

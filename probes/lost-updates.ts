@@ -41,7 +41,9 @@ export interface UpdateMeasurement {
 }
 
 export interface UpdateJudgement {
-  verdict: 'pass' | 'fail';
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  /** Why the retained share cannot be read as H4 (a value outside [0, 1]). */
+  reason?: string;
   /** Lowest retained share over the learning rates where the test can tell (null: it never can). */
   retained: number | null;
   lr: number | null;
@@ -62,7 +64,29 @@ export function judgeLostUpdates(ms: readonly UpdateMeasurement[], minRetained: 
     if (worst === undefined || !(r >= worst.retained)) worst = { retained: r, lr: m.lr };
   }
   if (!worst) return { verdict: 'pass', retained: null, lr: null };
+  // retained is a projection onto in-place (0) → master (1); outside [0, 1] the target did something else.
+  const beyond = measuredBeyondMaster(ms);
+  if (worst.retained >= minRetained && beyond) {
+    return {
+      verdict: 'inconclusive',
+      retained: beyond.retained,
+      lr: beyond.lr,
+      reason: `retained ${beyond.retained.toPrecision(3)} at lr ${beyond.lr} is above 1: the target's update moved the weights further than fp32 master weights would (an update applied more than once, or a scaled step), so H4 cannot be judged from it`,
+    };
+  }
   return { verdict: worst.retained >= minRetained ? 'pass' : 'fail', retained: worst.retained, lr: worst.lr };
+}
+
+/** Tolerance on the [0, 1] scale before a retained share counts as outside it (rounding of the last step). */
+export const RETAINED_SLACK = 0.05;
+
+function measuredBeyondMaster(ms: readonly UpdateMeasurement[]): { retained: number; lr: number } | undefined {
+  for (const m of ms) {
+    if (!(m.masterMovement > 0) || m.gap / m.masterMovement < MIN_RELATIVE_GAP) continue;
+    const r = retainedShare(m);
+    if (r > 1 + RETAINED_SLACK) return { retained: r, lr: m.lr };
+  }
+  return undefined;
 }
 
 /** 1 for values in the inner half of their block (|w| below half the block's max in its direction). */
@@ -189,6 +213,7 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
   const j = judgeLostUpdates(measured, minRetained);
   const outcome: ProbeOutcome = {
     verdict: j.verdict,
+    ...(j.reason ? { reason: j.reason } : {}),
     statistic: statistic(STAT, j.retained ?? 1, minRetained, '<'),
     evidence: {
       measurements: { retained: j.retained === null ? null : cell(j.retained), lr: j.lr, steps: UPDATE_STEPS, movableFractionAtMinLr: cell(movableAtMin) },
@@ -207,8 +232,13 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
     const d = detail.get(j.lr!)!;
     const idx = topIndices((i) => (mask[i] ? Math.abs(d.master[i]! - d.y[i]!) : 0), w.length);
     outcome.witness = {
-      summary: `${spec.name}: ${UPDATE_STEPS} updates of +${j.lr} through the target's update step kept ${cell(j.retained!)} of the movement fp32 master weights give (1 = master weights, 0 = exactly what rounding in place gives): updates below half a quantization step are rounded away. Samples: w, target after updates, fp32-master expectation`,
+      summary:
+        `${spec.name}: ${UPDATE_STEPS} updates of +${j.lr} through the target's update step kept ${cell(j.retained!)} of the movement fp32 master weights give (1 = master weights, 0 = exactly what rounding in place gives): ` +
+        (j.retained! < -RETAINED_SLACK
+          ? 'below 0: the weights moved against the update, further from the master-weight result than rounding in place leaves them (a sign error in the update, or a step applied as a subtraction).'
+          : 'updates below half a quantization step are rounded away.'),
       samples: samplesAt(idx, w, d.y, d.master),
+      sampleLabels: { x: 'w before', y: `target after ${UPDATE_STEPS} updates`, expected: 'fp32 master weights' },
       repro: ctx.reproCommand('lost-updates', spec.name),
     };
   }

@@ -5,13 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { attach, type AttachFlags } from '../src/commands/attach.js';
 import { checkApiUrl, commentBody, COMMENT_LIMIT, markerFor } from '../src/github/comment.js';
 import { nextLink } from '../src/github/api.js';
+import { writeRunReport } from '../src/report/write.js';
+import { fixtureReport } from './report-fixture.js';
 import { UsageError } from '../src/errors.js';
 
 const TOKEN = 'ghp_test_secret_0123456789';
@@ -230,6 +232,45 @@ test('pagination follows Link rel="next" only on the API origin (the token never
     await expectUsage(attach(md, flags(`http://127.0.0.1:${port}`), { out: () => undefined, env: { GITHUB_TOKEN: TOKEN } }), /pointed listing the comments to another host \(http:\/\/localhost:1\); the token is not sent there/);
   } finally {
     await new Promise<void>((resolve) => evil.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a report over 65,536 characters is posted in its short form: headline, lanes, every witness with its repro, fixes, a link to the rest', async () => {
+  const gh = await fakeGitHub();
+  const dir = mkdtempSync(join(tmpdir(), 'qa-attach-big-'));
+  try {
+    // The fixture report with its witnesses repeated over many seeds and long evidence: ~3× the limit.
+    const base = fixtureReport();
+    const failing = base.results.filter((r) => r.verdict === 'fail');
+    const results = [...base.results];
+    for (let seed = 1; seed <= 40; seed++) {
+      for (const r of failing) {
+        results.push({
+          ...r,
+          seed,
+          evidence: { ...r.evidence, notes: ['x'.repeat(1500)] },
+          ...(r.witness ? { witness: { ...r.witness, repro: `${r.witness.repro} --seed ${seed}` } } : {}),
+        });
+      }
+    }
+    const big = { ...base, results };
+    const written = await writeRunReport(big, join(dir, 'reports'));
+    const full = readFileSync(written.files.md, 'utf8');
+    assert.ok(full.length > 2 * COMMENT_LIMIT, `the full report is ${full.length} characters`);
+    await attach(written.files.md, { repo: 'octo-org/trainer', issue: '7', apiUrl: gh.url }, { out: () => undefined, env: { GITHUB_TOKEN: TOKEN, GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'octo-org/trainer', GITHUB_RUN_ID: '42' } });
+    const body = gh.comments[0]!.body;
+    assert.ok(body.length <= COMMENT_LIMIT, `${body.length} characters`);
+    assert.ok(body.startsWith(`${markerFor()}\n# R7 falsification witness`));
+    assert.match(body, /^## Lanes$/m);
+    assert.match(body, /^## Suggested fixes$/m);
+    const fails = results.filter((r) => r.verdict === 'fail');
+    assert.match(body, new RegExp(`^## Witnesses \\(${fails.length}\\)$`, 'm'));
+    for (const r of fails) assert.ok(body.includes(`\`${r.witness!.repro}\``), `the repro of ${r.probe} ${r.format} seed ${r.seed} is in the comment`);
+    assert.match(body, /full report: the workflow run's artifacts, https:\/\/github\.com\/octo-org\/trainer\/actions\/runs\/42/);
+    assert.doesNotMatch(body, /x{1500}/, 'per-witness evidence is what was trimmed');
+  } finally {
+    await gh.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,11 +4,13 @@
  * GITHUB_TOKEN (or GH_TOKEN); API from --api-url, GITHUB_API_URL (set by GitHub Actions,
  * also on Enterprise), or https://api.github.com. --dry-run prints the body and sends nothing.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { checkApiUrl, commentBody, markerFor, parseIssue, parseRepo, upsertStickyComment } from '../github/comment.js';
+import { checkApiUrl, COMMENT_LIMIT, commentBody, markerFor, parseIssue, parseRepo, upsertStickyComment } from '../github/comment.js';
 import { renderMarkdown } from '../report/markdown.js';
+import { renderComment } from '../report/comment.js';
 import { readReport, resolveReportPath } from '../report/write.js';
 
 export interface AttachFlags {
@@ -19,9 +21,15 @@ export interface AttachFlags {
   dryRun?: boolean;
 }
 
-/** The markdown to post: a report.md, or a report.json rendered; default reports/latest. */
-export function loadMarkdown(path: string | undefined): { file: string; markdown: string } {
+/**
+ * The markdown to post: a report.md, or a report.json rendered; default reports/latest. When the
+ * report.json is at hand (given, or beside the report.md) and the report is longer than a
+ * comment may be, its short form (src/report/comment.ts) is posted instead of a cut one.
+ */
+export function loadMarkdown(path: string | undefined, fit?: { limit: number; fullReport: (file: string) => string }): { file: string; markdown: string } {
   const file = resolveReportPath(path ?? 'reports', 'report.md');
+  const json = file.endsWith('.json') ? file : join(dirname(file), 'report.json');
+  if (fit && existsSync(json)) return { file, markdown: renderComment(readReport(json), { limit: fit.limit, fullReport: fit.fullReport(file.endsWith('.json') ? join(dirname(file), 'report.md') : file) }) };
   if (file.endsWith('.json')) return { file, markdown: renderMarkdown(readReport(file)) };
   try {
     return { file, markdown: readFileSync(file, 'utf8') };
@@ -29,6 +37,13 @@ export function loadMarkdown(path: string | undefined): { file: string; markdown
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(e))}. Pass a report.md (or report.json), or run \`quant-audit run\` first so reports/latest exists.`);
   }
+}
+
+/** Where the full report is: the workflow run (its artifacts) in GitHub Actions, else the report.md path. */
+export function fullReportLink(reportMd: string, env: NodeJS.ProcessEnv): string {
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run } = env;
+  if (server && repo && run) return `the workflow run's artifacts, ${server}/${repo}/actions/runs/${run} (${reportMd} there)`;
+  return `\`${reportMd}\``;
 }
 
 export interface AttachIo {
@@ -42,7 +57,7 @@ export async function attach(path: string | undefined, flags: AttachFlags, io: A
   const issue = parseIssue(flags.issue);
   const apiUrl = checkApiUrl(flags.apiUrl ?? io.env.GITHUB_API_URL ?? 'https://api.github.com');
   const marker = markerFor(flags.key);
-  const { file, markdown } = loadMarkdown(path);
+  const { file, markdown } = loadMarkdown(path, { limit: COMMENT_LIMIT - marker.length - 64, fullReport: (md) => fullReportLink(md, io.env) });
   const body = commentBody(markdown, marker);
   if (flags.dryRun) {
     io.out(`dry run: would create or update the comment marked ${marker} on ${owner}/${repo}#${issue} via ${apiUrl} (${body.length} characters from ${file}); nothing was sent.\n\n${body}`);

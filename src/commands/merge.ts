@@ -8,6 +8,7 @@ import { useColor } from '../color.js';
 import { serializeReport } from '../report/json.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { mergeReports } from '../report/merge.js';
+import { shellQuote } from '../shell.js';
 import { appendStepSummary } from '../report/summary.js';
 import { renderTerminal } from '../report/terminal.js';
 import type { FailOn } from '../report/types.js';
@@ -31,6 +32,7 @@ export async function merge(files: string[], flags: MergeFlags, io: MergeIo): Pr
   const reports = files.map((f) => readReport(f));
   const merged = mergeReports(reports, {
     names: files,
+    command: shellQuote(['quant-audit', 'merge', ...files, ...(flags.failOn ? ['--fail-on', flags.failOn] : [])]),
     ...(flags.failOn ? { failOn: flags.failOn } : {}),
     onWarning: (m) => io.stderr.write(`quant-audit: warning: ${m}\n`),
   });

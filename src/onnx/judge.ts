@@ -202,7 +202,7 @@ export function judgeRoundtrip(f: SiteFindings, ctx: JudgeContext): ProbeResult 
   if (broken) {
     const why = value === null || s.nonFiniteOutput > s.nonFiniteInput
       ? `${s.nonFiniteOutput} of ${s.elements} outputs are NaN/Inf on ${s.nonFiniteInput === 0 ? 'finite' : 'partly non-finite'} input`
-      : `local SQNR ${fmt(value)} dB < ${threshold} dB (a correctly scaled ${f.site.codeType?.name ?? ''} quantizer reaches ${fmt(s.refSqnrDb)} dB on the same tensor)`;
+      : `local SQNR ${fmt(value)} dB < ${threshold} dB (a correctly scaled ${f.site.codeType?.name ?? ''} quantizer ${Number.isFinite(s.refSqnrDb) ? `reaches ${fmt(s.refSqnrDb)} dB` : 'reproduces it exactly (no error: SQNR without bound)'} on the same tensor)`;
     result.witness = witness(f, ctx, 'roundtrip', `${f.site.name}: ${why}; cumulative SQNR vs float twin ${fmt(s.cumulativeSqnrDb)} dB`);
   }
   return result;

@@ -14,6 +14,8 @@ import {
   fmtValue,
   hypothesisLabel,
   judgedLanes,
+  judgedOnly,
+  siteColumnLabel,
   laneStatusLabel,
   probeColumns,
   resultCoordinates,
@@ -97,7 +99,7 @@ function headline(report: Report): string {
     ...(report.results.length > 0 ? [plural(supported.length, 'hypothesis', 'hypotheses') + ' supported'] : []),
     ...(judged.length > 0 ? [`${dead.length} of ${judged.length} lanes dead`, `${partial.length} partial`] : []),
   ];
-  const lines = [`# R7 falsification witness — ${text(report.run.target)}`, '', `${state}${facts.length ? `: ${facts.join(', ')}.` : '.'}`];
+  const lines = [`# R7 falsification witness (R7: a reproducible counterexample to a claim about the quantizer) — ${text(report.run.target)}`, '', `${state}${facts.length ? `: ${facts.join(', ')}.` : '.'}`];
   const byHypothesis = new Map<string, string>();
   for (const r of report.results) if (!byHypothesis.has(r.hypothesis)) byHypothesis.set(r.hypothesis, r.probe);
   if (supported.length > 0) {
@@ -179,7 +181,8 @@ function statisticsLegend(columns: string[], results: ProbeResult[]): string {
 }
 
 function matrixSection(report: Report): string {
-  const results = report.results.filter((r) => r.site === undefined);
+  const all = report.results.filter((r) => r.site === undefined);
+  const results = judgedOnly(all);
   if (results.length === 0) return '';
   const columns = probeColumns(report, results);
   const formats = [...new Set(results.map((r) => r.format))];
@@ -191,18 +194,19 @@ function matrixSection(report: Report): string {
     'Each cell: the verdict on the hypothesis for that format, with the measured statistic (the worst one when several optimizers or seeds ran).',
     '',
     rows.length > FOLD_ROWS ? details(`${rows.length} formats × ${columns.length} probes`, tbl) : tbl,
+    ...(all.length > results.length ? ['', `${plural(all.length - results.length, 'result')} skipped for every format of a row or column are left out (listed under Not judged).`] : []),
     '',
     details('Statistic per column', statisticsLegend(columns, results)),
   ].join('\n');
 }
 
 function sitesSection(report: Report): string {
-  const results = report.results.filter((r) => r.site !== undefined);
+  const results = judgedOnly(report.results.filter((r) => r.site !== undefined), (r) => `${r.site}\u0000${r.format}`);
   if (results.length === 0) return '';
   const columns = probeColumns(report, results);
   const keys = [...new Map(results.map((r) => [`${r.site}\u0000${r.format}`, { site: r.site!, format: r.format }])).values()];
   const rows = keys.map(({ site, format }) => [code(site), code(format), ...columns.map((p) => matrixCell(results.filter((r) => r.site === site && r.format === format && r.probe === p)))]);
-  const tbl = table(['Site', 'Format', ...columns.map((p) => hypothesisLabel(p, results))], rows);
+  const tbl = table(['Site', 'Format', ...columns.map((p) => siteColumnLabel(p, results))], rows);
   const failing = new Set(results.filter((r) => r.verdict === 'fail').map((r) => r.site!));
   return [
     '## Quantization sites',
@@ -243,9 +247,10 @@ function witnessBlock(r: ProbeResult): string {
   if (w?.samples && w.samples.length > 0) {
     const withExpected = w.samples.some((s) => s.expected !== undefined);
     const withNote = w.samples.some((s) => s.note !== undefined);
-    const headings = ['x', 'target', ...(withExpected ? ['reference'] : []), ...(withNote ? ['note'] : [])];
+    const labels = w.sampleLabels ?? { x: 'x', y: 'target', expected: 'reference' };
+    const headings = [labels.x, labels.y, ...(withExpected ? [labels.expected ?? 'reference'] : []), ...(withNote ? ['note'] : [])];
     const rows = w.samples.map((s) => [fmtNum(s.x), fmtNum(s.y), ...(withExpected ? [s.expected === undefined ? '' : fmtNum(s.expected)] : []), ...(withNote ? [text(s.note ?? '')] : [])]);
-    lines.push('', table(headings, rows, headings.map((h) => (h === 'note' ? 'l' : 'r'))));
+    lines.push('', table(headings.map(text), rows, headings.map((h, i) => (withNote && i === headings.length - 1 ? 'l' : 'r'))));
   }
   if (w) lines.push('', 'Reproduce:', '', fence('sh', w.repro));
   const ev = evidenceDetails(r);
@@ -288,6 +293,15 @@ function notJudgedSection(report: Report): string {
   return ['## Not judged', '', details(summary, table(['Verdict', 'Probe', 'Where', 'Why'], rows))].join('\n');
 }
 
+/** One line for the corpus: its spec, then what it is and its size (the spec is not repeated). */
+function corpusLine(run: Report['run']): string {
+  if (run.corpus === null) return 'n/a';
+  const info = { ...(run.corpusInfo ?? {}) };
+  delete info.corpus;
+  const parts = Object.entries(info).map(([k, v]) => (k === 'source' ? text(String(v)) : `${text(k)} ${typeof v === 'number' ? fmtNum(v) : text(v)}`));
+  return [code(run.corpus), ...parts].join(' · ');
+}
+
 function environmentSection(report: Report): string {
   const run = report.run;
   const rows: [string, string][] = [
@@ -298,19 +312,21 @@ function environmentSection(report: Report): string {
     ['Backend', text(run.backend)],
     ['Execution provider', run.ep === null ? 'n/a' : text(run.ep)],
     ['Seeds', run.seeds.join(', ') || 'n/a'],
-    ['Corpus', run.corpus === null ? 'n/a' : code(run.corpus)],
-    ...Object.entries(run.corpusInfo ?? {}).map(([k, v]): [string, string] => [`Corpus ${text(k)}`, typeof v === 'number' ? fmtNum(v) : text(v)]),
+    ['Corpus', corpusLine(run)],
     ['Formats', run.formats.map(code).join(', ') || 'n/a'],
     ['Probes', run.probes.map(code).join(', ') || 'n/a'],
     ['Gate', code(`--fail-on ${run.failOn}`)],
     ...(run.shard ? [['Shard', `${run.shard.index}/${run.shard.count}`] as [string, string]] : []),
     ['Started', run.startedAt],
     ...(run.durationMs !== undefined ? [['Duration', `${fmtNum(run.durationMs / 1000)} s`] as [string, string]] : []),
-    ...Object.entries(run.versions).map(([k, v]): [string, string] => [`Version ${text(k)}`, text(v)]),
+    ['Versions', Object.entries(run.versions).filter(([k]) => k !== 'quant-audit').map(([k, v]) => `${text(k)} ${text(v)}`).join(' · ') || 'n/a'],
+    ...(run.machine ? [['Machine', Object.values(run.machine).map(text).join(' · ')] as [string, string]] : []),
+    ...(run.mergeCommand ? [['Merged by', code(run.mergeCommand)] as [string, string]] : []),
   ];
   const thresholds = Object.entries(report.thresholds).map(([k, v]) => [code(k), Array.isArray(v) ? `[${v.map(fmtNum).join(', ')}]` : fmtNum(v)]);
   const parts = ['## Environment', '', table(['What', 'Value'], rows.map(([k, v]) => [k, v])), '', 'Command:', '', fence('sh', run.command)];
   if (thresholds.length > 0) parts.push('', details(`Thresholds (${thresholds.length})`, table(['Threshold', 'Value'], thresholds, ['l', 'r'])));
   return parts.join('\n');
 }
+
 

@@ -26,6 +26,8 @@ export interface MergeOptions {
   names?: string[];
   /** Gate the merged report at this level instead of the shards' common --fail-on. */
   failOn?: FailOn;
+  /** The `quant-audit merge …` command line, recorded as run.mergeCommand. */
+  command?: string;
   onWarning?: (message: string) => void;
 }
 
@@ -35,6 +37,12 @@ const SAME_EXPERIMENT: readonly (keyof Report['run'])[] = ['target', 'backend', 
 /** Strip `--shard I/N` / `--shard=I/N` from a recorded command line. */
 export function unshardedCommand(command: string): string {
   return command.replace(/\s+--shard(?:=|\s+)\S+/g, '');
+}
+
+/** `command` gated at `failOn`: its --fail-on replaced, or added when it had none. */
+export function withFailOn(command: string, failOn: FailOn): string {
+  const replaced = command.replace(/(\s--fail-on(?:=|\s+))\S+/, `$1${failOn}`);
+  return replaced !== command || /\s--fail-on(=|\s)/.test(command) ? replaced : `${command} --fail-on ${failOn}`;
 }
 
 /** Flags that change where and how a run reports or how fast it goes, never what it measures. */
@@ -121,7 +129,9 @@ export function mergeReports(reports: Report[], options: MergeOptions = {}): Rep
 
   const starts = reports.map((r) => r.run.startedAt).sort();
   const ends = reports.map((r) => r.run.finishedAt).filter((x): x is string => x !== undefined).sort();
-  const run: Report['run'] = { ...first.run, command: unshardedCommand(first.run.command), failOn, startedAt: starts[0]! };
+  // The recorded command is the unsharded run at the merged gate: what would have produced this report in one job.
+  const run: Report['run'] = { ...first.run, command: withFailOn(unshardedCommand(first.run.command), failOn), failOn, startedAt: starts[0]! };
+  if (options.command !== undefined) run.mergeCommand = options.command;
   delete run.shard;
   if (ends.length > 0) run.finishedAt = ends[ends.length - 1]!;
   else delete run.finishedAt;

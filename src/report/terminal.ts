@@ -6,7 +6,7 @@
  */
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
-import { fmtBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, judgedLanes, probeColumns, resultCoordinates, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
+import { fmtBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, judgedLanes, judgedOnly, probeColumns, resultCoordinates, siteColumnLabel, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
 import { LANE_STATUS_ICON } from '../verdict/lanes.js';
 import type { LaneStatus, ProbeResult, Report, Verdict } from './types.js';
 
@@ -56,12 +56,13 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     if (dead > 0) out.push(c.red(`${dead} of ${judgedLanes(report.lanes).length} lanes dead`));
   }
 
-  const matrix = (results: ProbeResult[], rowKey: (r: ProbeResult) => string, rowHead: string): void => {
+  const matrix = (all: ProbeResult[], rowKey: (r: ProbeResult) => string, rowHead: string): void => {
+    const results = judgedOnly(all, rowKey);
     if (results.length === 0) return;
     const columns = probeColumns(report, results);
     const rows = [...new Set(results.map(rowKey))];
     const widths = opts.width ? columnWidths(opts.width, columns.length + 1) : undefined;
-    const t = newTable([rowHead, ...columns.map((p) => hypothesisLabel(p, results))], widths);
+    const t = newTable([rowHead, ...columns.map((p) => (rowHead === 'site' ? siteColumnLabel(p, results) : hypothesisLabel(p, results)))], widths);
     for (const row of rows) {
       t.push([
         row,
@@ -85,7 +86,15 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       out.push(`${c.red('✗')} ${c.bold(r.hypothesis === r.probe ? r.probe : `${r.hypothesis} ${r.probe}`)} ${resultCoordinates(r)}: ${fmtStatistic(r.statistic)}`);
       if (r.witness) {
         out.push(`    ${r.witness.summary}`);
-        if (!compact) for (const s of (r.witness.samples ?? []).slice(0, 4)) out.push(c.gray(`    x=${fmtNum(s.x)} → ${fmtNum(s.y)}${s.expected !== undefined ? ` (reference ${fmtNum(s.expected)})` : ''}${s.note ? `  ${s.note}` : ''}`));
+        const labels = r.witness.sampleLabels;
+        if (!compact) {
+          for (const s of (r.witness.samples ?? []).slice(0, 4)) {
+            const line = labels
+              ? `${labels.x} ${fmtNum(s.x)} · ${labels.y} ${fmtNum(s.y)}${s.expected !== undefined ? ` · ${labels.expected ?? 'reference'} ${fmtNum(s.expected)}` : ''}`
+              : `x=${fmtNum(s.x)} → ${fmtNum(s.y)}${s.expected !== undefined ? ` (reference ${fmtNum(s.expected)})` : ''}`;
+            out.push(c.gray(`    ${line}${s.note ? `  ${s.note}` : ''}`));
+          }
+        }
         out.push(c.gray(`    repro: ${r.witness.repro}`));
       }
     }

@@ -98,3 +98,28 @@ export function hypothesisLabel(probe: string, results: ProbeResult[]): string {
 export function judgedLanes(lanes: Lane[]): Lane[] {
   return lanes.filter((l) => l.control !== true);
 }
+
+/**
+ * The results worth a matrix cell: rows (formats or sites) and columns (probes) in which every
+ * result was skipped are left out — an ONNX model gets no row of `skip` under the format probes.
+ */
+export function judgedOnly(results: ProbeResult[], rowKey: (r: ProbeResult) => string = (r) => r.format): ProbeResult[] {
+  const judgedRows = new Set(results.filter((r) => r.verdict !== 'skipped').map(rowKey));
+  const judgedColumns = new Set(results.filter((r) => r.verdict !== 'skipped').map((r) => r.probe));
+  return results.filter((r) => judgedRows.has(rowKey(r)) && judgedColumns.has(r.probe));
+}
+
+/**
+ * A sites-table column names the statistic its cells show, and which way is good
+ * ("roundtrip: local SQNR (dB), higher is better"), when every site in it measures the same one.
+ */
+export function siteColumnLabel(probe: string, results: ProbeResult[]): string {
+  const label = hypothesisLabel(probe, results);
+  const stats = results.filter((r) => r.probe === probe && r.verdict !== 'skipped').map((r) => r.statistic);
+  const names = new Set(stats.map((s) => s.name));
+  if (stats.length === 0 || names.size !== 1) return label;
+  const s = stats[0]!;
+  const short = s.name.split(/ of | vs /)[0]!;
+  const way = s.comparator === '<' ? 'higher is better' : s.comparator === '>' ? 'lower is better' : 'inside the range is good';
+  return `${label}: ${short}, ${way}`;
+}

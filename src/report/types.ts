@@ -38,6 +38,8 @@ export interface Witness {
   summary: string;
   /** A handful of telling values: inputs and what the target returned (and what the reference returns). */
   samples?: { x: number; y: number; expected?: number; note?: string }[];
+  /** What the sample columns are, when not "x / target / reference" (lost-updates: w, after the updates, fp32 master). */
+  sampleLabels?: { x: string; y: string; expected?: string };
   repro: string;
   /** The picture that proves it (≤ 512 points): x → fq(x) for target and reference, gradient vs the STE's, weight trajectories… */
   plot?: WitnessPlot;
@@ -109,6 +111,10 @@ export interface RunInfo {
   finishedAt?: string;
   durationMs?: number;
   versions: Record<string, string>;
+  /** Where it ran: os, cpu (model × cores). */
+  machine?: Record<string, string>;
+  /** For a report joined by `quant-audit merge`: that command line (run.command is then the unsharded run). */
+  mergeCommand?: string;
 }
 
 export interface ReportVerdict {

@@ -7,6 +7,7 @@ import { shellQuote } from '../shell.js';
 import { UsageError } from '../errors.js';
 import { initTf } from '../tf.js';
 import { VERSION } from '../version.js';
+import { machineInfo, runVersions } from './environment.js';
 import { openTarget } from '../targets/index.js';
 import type { Target } from '../targets/types.js';
 import { PROBES } from '../../probes/index.js';
@@ -182,7 +183,8 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
-    versions: { 'quant-audit': VERSION, node: process.versions.node, ...target.versions },
+    versions: { ...runVersions({ tfjs: target.kind !== 'onnx' || plan.probes.includes(LEARNABILITY_ID), onnx: target.kind === 'onnx' }), ...target.versions },
+    machine: machineInfo(),
   };
   const baseline = uniformBaselineBits(128);
   const report: Report = {

@@ -95,7 +95,7 @@ export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
         },
       };
       if (verdict === 'fail') {
-        const cText = c ? `the fp32 control (${c.name}) reached ${fmt(c.bestBpb)}` : 'no control';
+        const cText = c ? `the fp32 control lane ${c.name} reached ${fmt(c.bestBpb)}` : 'no control lane';
         result.witness = {
           summary: `${LANE_STATUS_ICON[l.status]} ${l.name} is ${l.status}: best bpb ${fmt(l.bestBpb)} after ${l.stepsRun ?? l.steps} steps (uniform baseline ${baseline.toFixed(2)}, dead at ≥ ${deadLine.toFixed(2)}); ${cText}.`,
           samples: l.curve.slice(0, 1).concat(l.curve.slice(-1)).map((p) => ({
@@ -112,7 +112,7 @@ export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
           l.targetError !== undefined
             ? `target error while training: ${l.targetError}`
             : c
-              ? `the fp32 control ${c.name} did not learn (best bpb ${fmt(c.bestBpb)}), so the format cannot be judged`
+              ? `the fp32 control lane ${c.name} did not learn (best bpb ${fmt(c.bestBpb)}), so the format cannot be judged`
               : 'no control lane was run';
       }
       return result;

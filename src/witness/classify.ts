@@ -147,10 +147,10 @@ export function classifyFleet(fleet: FleetSamples, opts: ClassifyOptions): Fleet
         // the yardstick is clean against itself, unless it did not learn (then the gate says inconclusive)
         if (lane.bestBpb <= baseline - controlMinDrop) lane.status = 'clean';
         else lane.status = classifyLane(lane.bestBpb, baseline, undefined, margins) === 'dead' ? 'dead' : 'partial';
-        note(lane, `control for ${lane.optimizer}`);
+        note(lane, `the ${lane.format} control lane for ${lane.optimizer}`);
       } else if (!(control.bestBpb <= baseline - controlMinDrop)) {
         lane.status = 'inconclusive';
-        note(lane, `control ${control.name} did not learn (best ${fmt(control.bestBpb)})`);
+        note(lane, `the ${control.format} control lane ${control.name} did not learn (best bpb ${fmt(control.bestBpb)}), so the format cannot be judged`);
       } else {
         lane.status = classifyLane(lane.bestBpb, baseline, control.bestBpb, margins);
       }
