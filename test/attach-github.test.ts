@@ -13,7 +13,7 @@ import { attach, type AttachFlags } from '../src/commands/attach.js';
 import { checkApiUrl, commentBody, COMMENT_LIMIT, markerFor } from '../src/github/comment.js';
 import { nextLink } from '../src/github/api.js';
 import { writeRunReport } from '../src/report/write.js';
-import { fixtureReport } from './report-fixture.js';
+import { fixtureReport } from './support/report-fixture.js';
 import { UsageError } from '../src/errors.js';
 
 const TOKEN = 'ghp_test_secret_0123456789';

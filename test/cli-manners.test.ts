@@ -15,7 +15,7 @@ import { buildProgram } from '../src/cli.js';
 import { useColor } from '../src/color.js';
 import { createLaneLines, laneProgressFor } from '../src/train/progress.js';
 import { writeRunReport } from '../src/report/write.js';
-import { fixtureReport } from './report-fixture.js';
+import { fixtureReport } from './support/report-fixture.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 

@@ -52,7 +52,7 @@ test('merge command: writes one run directory, prints, appends the job summary, 
     assert.equal(merged.run.id, '20261126-103100-mutant-in-place');
     assert.equal(merged.results.length, fixtureReport().results.length);
     assert.match(stderr.text(), /merged 4 shards into .*merged\/20261126-103100-mutant-in-place\/report\.json/);
-    assert.ok(readFileSync(summary, 'utf8').startsWith('# R7 falsification witness — mutant:in-place\n'));
+    assert.ok(readFileSync(summary, 'utf8').startsWith('# R7 falsification witness (R7: a reproducible counterexample to a claim about the quantizer) — mutant:in-place\n'));
     // Gate override: --fail-on never → the fixture's inconclusive lane still makes it 3.
     assert.equal(await merge(files, { out: join(dir, 'merged'), quiet: true, failOn: 'never' }, { stdout: collect(), stderr: collect(), env: {} }), 3);
   } finally {

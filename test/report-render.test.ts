@@ -28,7 +28,7 @@ function headings(root: Root, depth: number): string[] {
 }
 
 test('markdown: title and headline name the target and the verdict', () => {
-  assert.deepEqual(headings(tree, 1), ['R7 falsification witness — mutant:in-place']);
+  assert.deepEqual(headings(tree, 1), ['R7 falsification witness (R7: a reproducible counterexample to a claim about the quantizer) — mutant:in-place']);
   const headline = textOf(tree.children[1]!);
   assert.equal(headline, 'Falsified (exit 1 at --fail-on fail): 3 hypotheses supported, 3 of 8 lanes dead, 1 partial.'.replace(/^/, '🔴 '));
   assert.match(md, /- ❌ \*\*H4 · lost-updates\*\* — updates smaller than half a quantization step vanish \(no fp32 master weights\): `int4`, `int8`/);
@@ -64,7 +64,7 @@ test('markdown: hypothesis matrix is format × hypothesis with the statistic; si
   assert.equal(matrix.rows[3]![1], '✅ refuted ∞ dB');
   assert.equal(matrix.rows[3]![5], '❔ inconclusive');
   const sites = tables(tree).find((t) => t.header[0] === 'Site')!;
-  assert.deepEqual(sites.header, ['Site', 'Format', 'roundtrip', 'H2 · scale-collapse']);
+  assert.deepEqual(sites.header, ['Site', 'Format', 'roundtrip: SQNR deficit, lower is better', 'H2 · scale-collapse: zero fraction, lower is better']);
   assert.deepEqual(sites.rows, [
     ['conv1/QuantizeLinear', 'int8', '✅ refuted 0.2', ''],
     ['fc2/QuantizeLinear', 'uint8', '', '❌ supported 0.97'],
@@ -113,15 +113,16 @@ test('markdown: the environment names version, backend, ep, seeds and corpus', (
   assert.equal(get('Backend'), 'wasm');
   assert.equal(get('Execution provider'), 'n/a');
   assert.equal(get('Seeds'), '1597');
-  assert.equal(get('Corpus'), 'builtin:english');
-  assert.equal(get('Corpus bytes'), '1000000');
+  assert.equal(get('Corpus'), 'builtin:english · name brown · bytes 1000000 · vocab 128', 'one row: the spec once, then what it is');
+  assert.equal(get('Corpus bytes'), undefined);
+  assert.equal(get('Versions'), 'node 20.19.0 · @tensorflow/tfjs 4.22.0', 'one row, without repeating quant-audit');
 });
 
 test('markdown: a fleet witness report (lanes only) renders lanes and a chart, no matrix', () => {
   const fleet = fleetReport();
   const out = renderMarkdown(fleet);
   const t = parseGfm(out);
-  assert.deepEqual(headings(t, 1), ['R7 falsification witness — fleet.csv']);
+  assert.deepEqual(headings(t, 1), ['R7 falsification witness (R7: a reproducible counterexample to a claim about the quantizer) — fleet.csv']);
   assert.deepEqual(headings(t, 2), ['Lanes', 'Environment']);
   for (const c of codeBlocks(t, 'mermaid')) assert.deepEqual(validateXyChart(c), []);
   assert.match(out, /💀 \*\*Falsified\*\*|🔴 \*\*Falsified\*\* \(exit 1 at `--fail-on dead`\): 3 of 7 lanes dead, 1 partial\./);

@@ -12,6 +12,7 @@
  */
 import { UsageError } from '../errors.js';
 import { buildVerdict } from '../verdict/gate.js';
+import { DEFAULTS } from '../run/defaults.js';
 import { canonicalOrder, laneKey } from './order.js';
 import { formatShard } from './shard.js';
 import { stableJson } from './json.js';
@@ -39,10 +40,10 @@ export function unshardedCommand(command: string): string {
   return command.replace(/\s+--shard(?:=|\s+)\S+/g, '');
 }
 
-/** `command` gated at `failOn`: its --fail-on replaced, or added when it had none. */
+/** `command` gated at `failOn`: its --fail-on replaced, or added when it had none and `failOn` is not the default. */
 export function withFailOn(command: string, failOn: FailOn): string {
-  const replaced = command.replace(/(\s--fail-on(?:=|\s+))\S+/, `$1${failOn}`);
-  return replaced !== command || /\s--fail-on(=|\s)/.test(command) ? replaced : `${command} --fail-on ${failOn}`;
+  if (/\s--fail-on(=|\s)/.test(command)) return command.replace(/(\s--fail-on(?:=|\s+))\S+/, `$1${failOn}`);
+  return failOn === DEFAULTS.failOn ? command : `${command} --fail-on ${failOn}`;
 }
 
 /** Flags that change where and how a run reports or how fast it goes, never what it measures. */
