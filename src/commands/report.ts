@@ -14,18 +14,15 @@ import { renderTerminal } from '../report/terminal.js';
 import type { Report } from '../report/types.js';
 import { readReport } from '../report/write.js';
 
-<<<<<<< HEAD
 export type ReportFormat = 'md' | 'junit' | 'terminal' | 'json';
+const REPORT_VIEWS = ['md', 'junit', 'terminal', 'json', 'html'] as const;
+type ReportView = (typeof REPORT_VIEWS)[number];
 
 /** report.html's renderer, loaded on first use: its chart library is heavy, and no other view or command needs it. */
 export async function renderHtmlLazily(report: Report): Promise<string> {
   const { renderHtml } = await import('../report/html.js');
   return renderHtml(report);
 }
-=======
-export type ReportFormat = 'md' | 'junit' | 'terminal' | 'json' | 'html';
-const REPORT_VIEWS: ReportFormat[] = ['md', 'junit', 'terminal', 'json', 'html'];
->>>>>>> 4d53735 (docs that run: every sh/yaml/json example and transcript in README.md and docs/ is executed or validated (test/docs-examples); run --dry-run; run --help shows defaults, examples, exit codes; --as for output views (--format kept as a hidden alias); lane progress as lines in CI/pipes, counted as the summary counts; FORCE_COLOR=0; no tfjs banner; 'not found on PATH' for a missing exec program; README examples fixed)
 
 export function renderAs(report: Report, format: ReportFormat, stream: { isTTY?: boolean; columns?: number } = process.stdout): string {
   switch (format) {
@@ -45,16 +42,11 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('re-render a saved run (report.json, a run directory, or reports/latest)')
     .argument('<file>', 'report.json of a run')
-<<<<<<< HEAD
-    .addOption(new Option('--format <format>', 'view to print').choices(['md', 'junit', 'terminal', 'json', 'html']).default('terminal'))
-    .action(async (file: string, opts: { format: ReportFormat | 'html' }) => {
-      const report = readReport(file);
-      process.stdout.write(opts.format === 'html' ? await renderHtmlLazily(report) : renderAs(report, opts.format));
-=======
     .addOption(new Option('--as <view>', 'view to print (default: terminal)').choices(REPORT_VIEWS))
     .addOption(new Option('--format <view>', 'old name of --as').choices(REPORT_VIEWS).hideHelp())
-    .action((file: string, opts: { as?: ReportFormat; format?: ReportFormat }) => {
-      process.stdout.write(renderAs(readReport(file), opts.as ?? opts.format ?? 'terminal'));
->>>>>>> 4d53735 (docs that run: every sh/yaml/json example and transcript in README.md and docs/ is executed or validated (test/docs-examples); run --dry-run; run --help shows defaults, examples, exit codes; --as for output views (--format kept as a hidden alias); lane progress as lines in CI/pipes, counted as the summary counts; FORCE_COLOR=0; no tfjs banner; 'not found on PATH' for a missing exec program; README examples fixed)
+    .action(async (file: string, opts: { as?: ReportView; format?: ReportView }) => {
+      const report = readReport(file);
+      const view = opts.as ?? opts.format ?? 'terminal';
+      process.stdout.write(view === 'html' ? await renderHtmlLazily(report) : renderAs(report, view));
     });
 }
