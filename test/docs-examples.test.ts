@@ -10,7 +10,8 @@
  *  - a quant-audit.yaml goes through the real config loader and run planner; a GitHub workflow
  *    (or a list of its steps) must give the action only inputs action.yml declares, and its
  *    quant-audit commands are parsed like the others.
- *  - npm commands (install, build, test) are what .ci/run and test/install.test.ts run.
+ *  - npm commands (install, build, test) are what .ci/run and test/install.test.ts run; an
+ *    `apt-get install` must name packages a .ci/ script installs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -152,8 +153,17 @@ async function checkCommand(where: string, cmd: Command, out: string, expect: { 
   assert.match(r.stdout, /^dry run: the flags and config are valid/);
 }
 
+/** The scripts CI runs: a Debian package a doc tells you to install must be one they install too. */
+const CI_SCRIPTS = readdirSync(join(REPO, '.ci')).map((f) => readFileSync(join(REPO, '.ci', f), 'utf8')).join('\n');
+
 function checkNpm(where: string, cmd: Command): void {
-  assert.equal(cmd.argv[0], 'npm', `${where}: an example runs \`${cmd.argv.join(' ')}\`: only quant-audit and npm steps are checked here; add a check for it`);
+  if (cmd.argv[0] === 'apt-get' && cmd.argv[1] === 'install') {
+    for (const pkg of cmd.argv.slice(2).filter((a) => !a.startsWith('-'))) {
+      assert.match(CI_SCRIPTS, new RegExp(`apt-get install[^\\n]*\\b${pkg.replace(/[.+]/g, '\\$&')}\\b`), `${where}: the docs install ${pkg}, which no .ci/ script installs`);
+    }
+    return;
+  }
+  assert.equal(cmd.argv[0], 'npm', `${where}: an example runs \`${cmd.argv.join(' ')}\`: only quant-audit, npm and apt-get install steps are checked here; add a check for it`);
   assert.ok(NPM_STEPS.has(cmd.argv[1] ?? ''), `${where}: npm ${cmd.argv[1]} is not a step the suite covers`);
 }
 

@@ -129,7 +129,7 @@ testWith(TORCH, 'loading failures are usage errors that quote the traceback', as
   await assert.rejects(open(`${scratchModule('no_formats.py', 'import numpy as np\ndef fake_quant(x, fmt):\n    return x\n')}`), usage(/declares no formats: add FORMATS = \['int8', …\].*or name them with --format/));
   await assert.rejects(open(`${scratchModule('bad_formats.py', 'FORMATS = "int8"\ndef fake_quant(x, fmt):\n    return x\n')}`), usage(/FORMATS must be a list of format names such as \['int8', 'int4'\], got 'int8'/));
   await assert.rejects(open('fixtures/python/does_not_exist.py:fake_quant'), usage(/python target file 'fixtures\/python\/does_not_exist\.py' does not exist/));
-  await assert.rejects(open(`${PY_FIXTURES}torch_quant.py`, { python: '/nonexistent/python3' }), usage(/the interpreter \/nonexistent\/python3 \(--python\) could not be started \(ENOENT\)/));
+  await assert.rejects(open(`${PY_FIXTURES}torch_quant.py`, { python: '/nonexistent/python3' }), usage(/the interpreter \/nonexistent\/python3 \(--python\) could not be started \('\/nonexistent\/python3' does not exist\)/));
   // without FORMATS, the --format list is what the module serves
   const t = await open(`${scratchModule('plain.py', 'import numpy as np\ndef fake_quant(x, fmt):\n    return np.round(x)\n')}`, { formats: ['int8', 'int4'] });
   try {
