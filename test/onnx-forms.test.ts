@@ -22,7 +22,7 @@ import { ort } from '../src/onnx/session.js';
 import { Rng } from '../src/rng.js';
 import { dequantize } from '../src/onnx/forms/code-stats.js';
 import { discoverWeightSites, readWeight } from '../src/onnx/forms/weights.js';
-import { compareOutputs, crossCheckResult, optimisedOutputs } from '../src/onnx/forms/crosscheck.js';
+import { RuntimeCrash, compareOutputs, crashResult, crossCheckResult, optimisedOutputs } from '../src/onnx/forms/crosscheck.js';
 import { BLOCK, DEAD, formFixtures } from '../fixtures/onnx/forms.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -292,7 +292,7 @@ test('runtime cross-check: a session that disagrees with the optimised one is an
   const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
   const plain = new Map([['y', (await s.run({ x })).y!.data as Float32Array]]);
   await s.release();
-  const optimised = await optimisedOutputs(bytes, { x }, 'cpu', 'env fixture');
+  const optimised = await optimisedOutputs({ bytes }, { x }, 'cpu', 'env fixture');
   assert.ok(plain.get('y')!.some((v) => !Number.isFinite(v)), 'onnxruntime-node 1.30 unoptimised: NaN in y');
   assert.ok(optimised.get('y')!.every((v) => Number.isFinite(v) && Math.abs(v) < 10));
   const cmp = compareOutputs(plain, optimised, 20);
@@ -322,4 +322,37 @@ test('CLI: run --target onnx:M.onnx --float-model F.onnx on a broken MatMulNBits
   const missing = cli(['--target', 'onnx:fixtures/onnx/nbits-good.onnx', '--float-model', 'fixtures/onnx/float-embed.onnx']);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /--float-model '.*float-embed\.onnx' does not take the quantized model's inputs/);
+});
+
+test('runtime cross-check: an optimised session that aborts its process ends the child, and is reported as an environment problem', async () => {
+  // int4 weights stored per channel → DequantizeLinear → Transpose → MatMul: onnxruntime-node 1.30 aborts (C++ assertion) optimising it with 'all'
+  const rng = new Rng(3);
+  const codes = (n: number) => Array.from({ length: n }, () => rng.int(16) - 8);
+  const spec: ModelSpec = {
+    opset: 21,
+    nodes: [
+      { op: 'DequantizeLinear', name: 'w_dq', inputs: ['w', 's', 'z'], outputs: ['wd'], attrs: { axis: 0 } },
+      { op: 'Transpose', name: 't', inputs: ['wd'], outputs: ['wt'] },
+      { op: 'MatMul', name: 'mm', inputs: ['x', 'wt'], outputs: ['y'] },
+    ],
+    inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: ['batch', 16] }],
+    outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: ['batch', 8] }],
+    initializers: [
+      { name: 'w', elemType: ELEM.INT4, dims: [8, 16], values: codes(128) },
+      { name: 's', elemType: ELEM.FLOAT, dims: [8], values: new Array(8).fill(0.05) },
+      { name: 'z', elemType: ELEM.INT4, dims: [8], values: new Array(8).fill(0) },
+    ],
+  };
+  const x = new ort.Tensor('float32', new Rng(7).normalArray(8 * 16), [8, 16]);
+  let crash: unknown;
+  try {
+    await optimisedOutputs({ bytes: makeModel(spec) }, { x }, 'cpu', 'the transpose model');
+  } catch (e) {
+    crash = e;
+  }
+  assert.ok(crash instanceof RuntimeCrash, `expected the child to die, got ${String(crash)}`);
+  assert.match((crash as Error).message, /onnxruntime-node 1\.30\.0 ended the process running the transpose model with SIGABRT/);
+  const r = crashResult((crash as Error).message, 'cpu', 7, 'repro');
+  assert.equal(r.verdict, 'inconclusive');
+  assert.match(r.reason!, /environment problem, not a finding about the model: .* graphOptimizationLevel 'all' on the cpu execution provider/);
 });

@@ -11,7 +11,11 @@ import type { ProbeResult } from '../../report/types.js';
 import { countNonFinite, sqnrDb } from '../../stats.js';
 import { numberThreshold, type Thresholds } from '../../thresholds.js';
 import type { Feeds } from '../inputs.js';
-import { createSession, ort, type Ep } from '../session.js';
+import { fork } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../../errors.js';
+import { ort, type Ep } from '../session.js';
 
 export const CROSSCHECK_PROBE = 'runtime-crosscheck';
 
@@ -42,15 +46,43 @@ export function runtimeName(): string {
   return `onnxruntime-node ${ort.env.versions?.common ?? ''}`.trim();
 }
 
-/** The optimised session's outputs on the same inputs. */
-export async function optimisedOutputs(bytes: Uint8Array, feeds: Feeds, ep: Ep, what: string): Promise<Map<string, Float32Array>> {
-  const { session } = await createSession(bytes, ep, what, { optimize: true });
-  try {
-    const out = await session.run(feeds);
-    return new Map(Object.entries(out).filter(([, t]) => t.type === 'float32').map(([k, t]) => [k, t.data as Float32Array]));
-  } finally {
-    await session.release();
-  }
+/** The optimised session crashed the process that ran it (a native abort): an environment problem of its own. */
+export class RuntimeCrash extends Error {}
+
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'crosscheck-child.js');
+
+/**
+ * The optimised session's outputs on the same inputs, computed in a child process (crosscheck-child.ts) so that a
+ * native abort while optimising ends the child, not quant-audit. `source` is the model file (when its bytes are the
+ * model as it is) or the bytes.
+ */
+export async function optimisedOutputs(source: { path: string } | { bytes: Uint8Array }, feeds: Feeds, ep: Ep, what: string): Promise<Map<string, Float32Array>> {
+  const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 2000) stderr += d.toString(); });
+  const plainFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { type: t.type, data: t.data, dims: [...t.dims] }]));
+  return await new Promise((resolve, reject) => {
+    let answered = false;
+    child.once('message', (m: { outputs?: Record<string, Float32Array>; error?: string }) => {
+      answered = true;
+      if (m.error) reject(new UsageError(`onnx: onnxruntime cannot run ${what}: ${m.error}.`));
+      else resolve(new Map(Object.entries(m.outputs ?? {})));
+    });
+    child.once('exit', (code, signal) => {
+      if (!answered) reject(new RuntimeCrash(`${runtimeName()} ended the process running ${what} with ${signal ?? `exit code ${code}`}${stderr ? ` (${stderr.replace(/\s+/g, ' ').trim().slice(0, 300)})` : ''}`));
+    });
+    child.send({ ...('path' in source ? { path: source.path } : { bytes: source.bytes }), feeds: plainFeeds, ep });
+  });
+}
+
+/** The cross-check when the optimised session crashed: inconclusive, naming the runtime and the setting. */
+export function crashResult(message: string, ep: Ep, seed: number, reproCommand: string): ProbeResult {
+  return {
+    probe: CROSSCHECK_PROBE, hypothesis: 'environment', format: 'any', seed, verdict: 'inconclusive',
+    reason: `environment problem, not a finding about the model: ${message} — graphOptimizationLevel 'all' on the ${ep} execution provider, what a deployment's session runs; the audit's own session ('disabled') ran, but its results could not be cross-checked (repro: ${reproCommand})`,
+    statistic: { name: 'model outputs where the audit session and the optimised session disagree', value: null, threshold: 0, comparator: '>' },
+    evidence: { measurements: { runtime: runtimeName(), ep, auditSession: "graphOptimizationLevel 'disabled'", reference: "graphOptimizationLevel 'all' (crashed)" } },
+  };
 }
 
 export function crossCheckResult(cmp: OutputComparison[], ep: Ep, seed: number, thresholds: Thresholds, reproCommand: string): ProbeResult {

@@ -15,7 +15,7 @@ import type { QdqSite } from '../sites.js';
 import { onnx } from '../proto.js';
 import { auditWeights } from './audit.js';
 import { discoverActivationSites } from './activations.js';
-import { compareOutputs, crossCheckResult, demoteSessionFailures, optimisedOutputs } from './crosscheck.js';
+import { RuntimeCrash, compareOutputs, crashResult, crossCheckResult, demoteSessionFailures, optimisedOutputs } from './crosscheck.js';
 import { numberThreshold } from '../../thresholds.js';
 import { compareWithFloat, openFloatModel, pairWeights } from './float-model.js';
 import type { WeightSite } from './weights.js';
@@ -46,13 +46,20 @@ export async function auditModelForms(loaded: LoadedModel, index: GraphIndex, si
     });
     sessionResults = qdq.results;
     // The audit session (no graph optimisations) against the optimised one, same inputs: a runtime fault is not the model's.
-    const bytes = loaded.bytes ?? onnx.ModelProto.encode(loaded.model).finish();
-    const optimised = await optimisedOutputs(bytes, qdq.feeds, opts.ep, `'${loaded.path}' (optimised, for the cross-check)`);
-    const cmp = compareOutputs(qdq.outputs, optimised, numberThreshold(opts.thresholds, 'onnx.crossCheckSqnrDb'));
-    check = crossCheckResult(cmp, opts.ep, opts.seed, opts.thresholds, opts.reproCommand('runtime-crosscheck', 'any'));
+    const source = loaded.bytes ? { path: loaded.path } : { bytes: onnx.ModelProto.encode(loaded.model).finish() };
+    const repro = opts.reproCommand('runtime-crosscheck', 'any');
+    let optimised: Map<string, Float32Array> | undefined;
+    try {
+      optimised = await optimisedOutputs(source, qdq.feeds, opts.ep, `'${loaded.path}' (optimised, for the cross-check)`);
+    } catch (e) {
+      if (!(e instanceof RuntimeCrash)) throw e;
+      check = crashResult(e.message, opts.ep, opts.seed, repro);
+    }
+    if (optimised) check = crossCheckResult(compareOutputs(qdq.outputs, optimised, numberThreshold(opts.thresholds, 'onnx.crossCheckSqnrDb')), opts.ep, opts.seed, opts.thresholds, repro);
+    check = check!;
     const twin = Object.entries(qdq.results[0]?.evidence.measurements ?? {}).filter(([k]) => k.startsWith('outputSqnrDb.'));
-    if (twin.length > 0) check.evidence.notes!.push(`the audit session's outputs against its float twin (every Q/DQ bypassed, same session): ${twin.map(([k, v]) => `${k.slice('outputSqnrDb.'.length)} ${v} dB`).join(', ')}`);
-    if (check.verdict === 'inconclusive') {
+    if (twin.length > 0) (check.evidence.notes ??= []).push(`the audit session's outputs against its float twin (every Q/DQ bypassed, same session): ${twin.map(([k, v]) => `${k.slice('outputSqnrDb.'.length)} ${v} dB`).join(', ')}`);
+    if (check.verdict === 'inconclusive' && optimised) {
       // Scales that are NaN, Inf, zero or negative in the file are undefined behaviour: fused and unfused kernels differ on them.
       const own = sessionResults.filter((r) => r.verdict === 'fail' && ['lint.nonfinite-scale', 'lint.zero-scale', 'lint.negative-scale'].some((k) => k in r.evidence.measurements));
       if (own.length > 0) {
