@@ -17,6 +17,9 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   // scale-collapse (H2): weight-like inputs, target minus reference on the same inputs
   'scale-collapse.maxZeroExcess': 0.25, // share of nonzero inputs sent to 0, above the reference's share
   'scale-collapse.maxSignLossExcess': 0.25, // share of negative inputs that lose their sign, above the reference's share
+  'scale-collapse.maxSignFlipExcess': 0.05, // share of nonzero inputs returned with the opposite sign (either way), above the reference's
+  'scale-collapse.maxModeExcess': 0.25, // share of values on their group's most common level, above the reference's share
+  'scale-collapse.maxCollapsedGroupExcess': 0.1, // share of groups (blocks, or channels) collapsed to one level, above the reference's
   'scale-collapse.minBitsRatio': 0.5, // effective bits (entropy of outputs) as a share of the reference's
   'scale-collapse.maxZeroFraction': 0.9, // absolute limit, only for formats without a reference codec
   // broken-ste (H3): d/dx sum(fq(x)*g) against g*1[x in range]
@@ -27,8 +30,10 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   // format-applied (H5)
   'format-applied.maxUnchangedFraction': 0.5, // share of non-representable x returned bit-for-bit unchanged
   'format-applied.maxDistinctOverCodes': 1, // distinct outputs per scale block / the format's code count
+  'format-applied.maxOffGridFraction': 0.01, // share of outputs not on the format's grid at any one scale per group
   // learnability lane statuses (bits per byte); see src/verdict/lanes.ts
   'learnability.deadMargin': 0.1, // dead when best bpb >= log2(V) - deadMargin
+  'learnability.divergedRatio': 1.25, // diverged when the last bpb is non-finite or > this × log2(V)
   'learnability.cleanMargin': 0.05, // clean when best bpb <= control + cleanMargin
   'learnability.learnsMargin': 0.5, // learns when best bpb <= control + learnsMargin
   'learnability.learnsBelowBaseline': 1.0, // without a control: learns when bpb <= log2(V) - this

@@ -43,7 +43,7 @@ test('lane names follow QA-{format}-h{hidden}-LR{lr}-rng{seed}-{opt}', () => {
   assert.equal(laneName('posit16', 128, 1e-4, 7, 'muon'), 'QA-posit16-h128-LR0.0001-rng7-muon');
 });
 
-test('statuses against a control at 4.00: 6.95 dead, 4.03 clean, 4.40 learns, 5.00 partial, NaN dead', () => {
+test('statuses against a control at 4.00: 6.95 dead, 4.03 clean, 4.40 learns, 5.00 partial, NaN diverged', () => {
   const judged = judgeLanes(
     [lane('fp32', 4.0), lane('int2', 6.95), lane('int8', 4.03), lane('int4', 4.4), lane('fp4-e2m1', 5.0), lane('nf4', Number.NaN)],
     { thresholds: DEFAULT_THRESHOLDS },
@@ -56,7 +56,7 @@ test('statuses against a control at 4.00: 6.95 dead, 4.03 clean, 4.40 learns, 5.
       ['int8', 'clean'],
       ['int4', 'learns'],
       ['fp4-e2m1', 'partial'],
-      ['nf4', 'dead'],
+      ['nf4', 'diverged'],
     ],
   );
 });

@@ -103,8 +103,8 @@ test('flags: bit-identical curve (H5), too few samples, NaN samples, an unparsed
   // int8: 2 samples + 1 rejected row
   assert.equal(lane('int8').status, 'inconclusive');
   assert.match(lane('int8').note!, /only 2 samples \(--min-samples 3\)/);
-  // nf4 diverged: best 6.95 (dead), last NaN, NaN counted
-  assert.equal(lane('nf4').status, 'dead');
+  // nf4 diverged: best 6.95, last NaN, NaN counted
+  assert.equal(lane('nf4').status, 'diverged');
   assert.equal(lane('nf4').bestBpb, 6.95);
   assert.ok(Number.isNaN(lane('nf4').bpb));
   assert.match(lane('nf4').note!, /2 NaN\/Inf samples \(first at step 100\)/);
@@ -164,7 +164,7 @@ test('empty input, header only, all names unparsed, an unknown extension: clear 
     assert.equal(fleet.rejectedCount, 2);
     assert.match(report.run.targetInfo!['rejected 1']!, /nan\.jsonl:2: 'bpb' is null, not a number/);
     assert.match(report.run.targetInfo!['rejected 2']!, /nan\.jsonl:3: not valid JSON/);
-    assert.equal(report.lanes[0]!.status, 'dead'); // only a NaN sample: it did not learn
+    assert.equal(report.lanes[0]!.status, 'diverged'); // only a NaN sample: it did not learn, its loss is not a number
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,11 @@ export const SCHEMA_VERSION = 1;
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'skipped';
 export type Comparator = '<' | '<=' | '>' | '>=' | 'outside' | 'inside' | '==' | '!=';
-export type LaneStatus = 'dead' | 'partial' | 'learns' | 'clean' | 'inconclusive';
+/**
+ * `diverged`: the loss went non-finite or far above the uniform baseline — a dead lane that did
+ * worse than not learning; its bpb is not a meaningful number and is never printed as one.
+ */
+export type LaneStatus = 'dead' | 'diverged' | 'partial' | 'learns' | 'clean' | 'inconclusive';
 export type FailOn = 'dead' | 'partial' | 'fail' | 'never';
 
 /** The headline number of a probe and the rule that judged it ("fail when value <comparator> threshold"). */
@@ -54,6 +58,22 @@ export interface WitnessPlot {
   series: { name: string; y: (number | null)[] }[];
 }
 
+export const WITNESS_PLOT_MAX_POINTS = 512;
+
+/**
+ * Data for a witness's chart, kept in report.json so every view can draw it:
+ * `transfer` x against fq(x) (target and reference), `gradient` x against dx (target and the
+ * STE's expectation), `updates` weight index against weights (start, target, fp32 master),
+ * `scale-sweep` input scale against rms ratio.
+ */
+export interface WitnessPlot {
+  kind: 'transfer' | 'gradient' | 'updates' | 'scale-sweep';
+  xLabel: string;
+  yLabel: string;
+  x: number[];
+  series: { name: string; y: (number | null)[] }[];
+}
+
 export interface ProbeResult {
   probe: string;
   hypothesis: string;
@@ -66,6 +86,18 @@ export interface ProbeResult {
   evidence: Evidence;
   witness?: Witness;
   reason?: string;
+  /**
+   * A failure that follows from another failing hypothesis on the same format (or, for an ONNX
+   * site, from an upstream site): the probe id of that cause. A consequence, not a cause: it is
+   * shown as such and not counted by the gate. Decided by an experiment (`explanation`).
+   */
+  explainedBy?: string;
+  /** ONNX: the upstream site whose failure explains this one. */
+  explainedBySite?: string;
+  /** One line: the measurement that showed this failure follows from `explainedBy`. */
+  explanation?: string;
+  /** The gate's decision at the run's --fail-on: this result counts towards exit 1 (set by src/verdict/gate.ts only). */
+  gated?: boolean;
   durationMs?: number;
 }
 
@@ -88,7 +120,23 @@ export interface Lane {
   note?: string;
   /** The target failed while training this lane (threw, wrong length…): the lane is inconclusive, not dead. */
   targetError?: string;
+  /** Dead or diverged lanes: the primary causes on this format that explain it ([] = no probe explains it). */
+  explainedBy?: string[];
+  /** The gate's decision at the run's --fail-on (set by src/verdict/gate.ts only). */
+  gated?: boolean;
   durationMs?: number;
+}
+
+/** One format's (or ONNX site's) differential diagnosis: causes first, what follows from them second. */
+export interface Diagnosis {
+  format: string;
+  site?: string;
+  /** Primary causes: failing results that no other failing hypothesis explains. */
+  causes: { probe: string; hypothesis: string; summary: string }[];
+  /** Failing results that follow from a cause (results[].explainedBy). */
+  consequences: { probe: string; hypothesis: string; explainedBy: string; explainedBySite?: string; explanation?: string }[];
+  /** Dead or diverged lanes of this format and the causes that explain them ([] = no probe explains it: a finding too). */
+  deadLanes: { lane: string; status: LaneStatus; explainedBy: string[] }[];
 }
 
 export interface RunInfo {
@@ -136,5 +184,7 @@ export interface Report {
   legend: Record<string, string>;
   results: ProbeResult[];
   lanes: Lane[];
+  /** Per format (and ONNX site) with any failing result or dead lane; absent in reports written before 0.2. */
+  diagnosis?: Diagnosis[];
   verdict: ReportVerdict;
 }

@@ -5,7 +5,7 @@
  * lane judged against it inconclusive — the infrastructure, not the format, failed.
  */
 import type { Lane, LaneStatus, ProbeResult } from '../report/types.js';
-import { classifyLane, laneMargins, uniformBaselineBits, LANE_STATUS_ICON } from '../verdict/lanes.js';
+import { classifyLane, diverged, laneMargins, uniformBaselineBits, LANE_STATUS_ICON, NOT_LEARNING } from '../verdict/lanes.js';
 import { numberThreshold, type Thresholds } from '../thresholds.js';
 import { VOCAB } from '../corpus/index.js';
 
@@ -35,10 +35,10 @@ export function judgeLanes(lanes: Omit<Lane, 'status'>[], ctx: JudgeContext): La
   return lanes.map((l): Lane => {
     // A target that crashed says nothing about the format: inconclusive, never dead.
     if (l.targetError !== undefined) return { ...l, status: 'inconclusive' };
-    if (l.control) return { ...l, status: classifyLane(l.bestBpb, baseline, undefined, margins) };
+    if (l.control) return { ...l, status: classifyLane(l.bestBpb, baseline, undefined, margins, l.bpb) };
     const c = controls.get(key(l));
-    if (!c || !controlLearned(c.bestBpb, ctx.thresholds, ctx.vocab)) return { ...l, status: 'inconclusive' };
-    return { ...l, status: classifyLane(l.bestBpb, baseline, c.bestBpb, margins) };
+    if (!c || !controlLearned(c.bestBpb, ctx.thresholds, ctx.vocab) || diverged(c.bpb, baseline, margins)) return { ...l, status: 'inconclusive' };
+    return { ...l, status: classifyLane(l.bestBpb, baseline, c.bestBpb, margins, l.bpb) };
   });
 }
 
@@ -96,8 +96,12 @@ export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
       };
       if (verdict === 'fail') {
         const cText = c ? `the fp32 control lane ${c.name} reached ${fmt(c.bestBpb)}` : 'no control lane';
+        const what =
+          l.status === 'diverged'
+            ? `its loss diverged (last bpb ${Number.isFinite(l.bpb) ? `${fmt(l.bpb)}, above ${(baseline * margins.divergedRatio).toFixed(2)}` : fmt(l.bpb)}) after ${l.stepsRun ?? l.steps} steps`
+            : `best bpb ${fmt(l.bestBpb)} after ${l.stepsRun ?? l.steps} steps (uniform baseline ${baseline.toFixed(2)}, dead at ≥ ${deadLine.toFixed(2)})`;
         result.witness = {
-          summary: `${LANE_STATUS_ICON[l.status]} ${l.name} is ${l.status}: best bpb ${fmt(l.bestBpb)} after ${l.stepsRun ?? l.steps} steps (uniform baseline ${baseline.toFixed(2)}, dead at ≥ ${deadLine.toFixed(2)}); ${cText}.`,
+          summary: `${LANE_STATUS_ICON[l.status]} ${l.name} is ${l.status}: ${what}; ${cText}.`,
           samples: l.curve.slice(0, 1).concat(l.curve.slice(-1)).map((p) => ({
             x: p.step,
             y: round(p.bpb),
@@ -125,7 +129,7 @@ export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
  * lane table and gates only at --fail-on partial (src/verdict/gate.ts).
  */
 function verdictOf(s: LaneStatus): ProbeResult['verdict'] {
-  if (s === 'dead') return 'fail';
+  if (NOT_LEARNING.includes(s)) return 'fail';
   if (s === 'inconclusive') return 'inconclusive';
   return 'pass';
 }

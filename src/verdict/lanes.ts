@@ -4,13 +4,17 @@
  *   clean    best bpb <= control + cleanMargin          (as good as the fp32/16-bit control)
  *   learns   best bpb <= control + learnsMargin         (or, with no control, <= log2(V) - learnsBelowBaseline)
  *   partial  anything in between
- * NaN bpb counts as dead (a lane that diverged did not learn).
+ *   diverged the last loss is non-finite or above divergedRatio × log2(V): worse than not
+ *            learning (confidently wrong predictions). A dead lane, shown as such, never as a
+ *            bits-per-byte number (a diverged lane's loss says nothing about the format).
  */
 import type { LaneStatus } from '../report/types.js';
 import { numberThreshold, type Thresholds } from '../thresholds.js';
 
 export interface LaneMargins {
   deadMargin: number;
+  /** diverged when the last bpb is above this multiple of the uniform baseline */
+  divergedRatio: number;
   cleanMargin: number;
   learnsMargin: number;
   learnsBelowBaseline: number;
@@ -19,6 +23,7 @@ export interface LaneMargins {
 export function laneMargins(t: Thresholds): LaneMargins {
   return {
     deadMargin: numberThreshold(t, 'learnability.deadMargin'),
+    divergedRatio: numberThreshold(t, 'learnability.divergedRatio'),
     cleanMargin: numberThreshold(t, 'learnability.cleanMargin'),
     learnsMargin: numberThreshold(t, 'learnability.learnsMargin'),
     learnsBelowBaseline: numberThreshold(t, 'learnability.learnsBelowBaseline'),
@@ -29,8 +34,17 @@ export function uniformBaselineBits(vocab: number): number {
   return Math.log2(vocab);
 }
 
-export function classifyLane(bestBpb: number, baseline: number, controlBpb: number | undefined, m: LaneMargins): Exclude<LaneStatus, 'inconclusive'> {
-  if (!Number.isFinite(bestBpb) || bestBpb >= baseline - m.deadMargin) return 'dead';
+/** The loss blew up: the last bpb is non-finite or far above the uniform baseline. */
+export function diverged(finalBpb: number, baseline: number, m: Pick<LaneMargins, 'divergedRatio'>): boolean {
+  return !Number.isFinite(finalBpb) || finalBpb > baseline * m.divergedRatio;
+}
+
+/** Dead and diverged lanes: the lanes that did not learn (what --fail-on dead gates on). */
+export const NOT_LEARNING: readonly LaneStatus[] = ['dead', 'diverged'];
+
+export function classifyLane(bestBpb: number, baseline: number, controlBpb: number | undefined, m: LaneMargins, finalBpb = bestBpb): Exclude<LaneStatus, 'inconclusive'> {
+  if (diverged(finalBpb, baseline, m) || !Number.isFinite(bestBpb)) return 'diverged';
+  if (bestBpb >= baseline - m.deadMargin) return 'dead';
   if (controlBpb !== undefined && Number.isFinite(controlBpb)) {
     if (bestBpb <= controlBpb + m.cleanMargin) return 'clean';
     if (bestBpb <= controlBpb + m.learnsMargin) return 'learns';
@@ -41,6 +55,7 @@ export function classifyLane(bestBpb: number, baseline: number, controlBpb: numb
 
 export const LANE_STATUS_ICON: Record<LaneStatus, string> = {
   dead: '💀',
+  diverged: '💥',
   partial: '🔴',
   learns: '🟡',
   clean: '✅',
@@ -50,6 +65,7 @@ export const LANE_STATUS_ICON: Record<LaneStatus, string> = {
 export function laneLegend(m: LaneMargins, baseline: number): Record<string, string> {
   return {
     dead: `💀 dead: best bpb >= ${(baseline - m.deadMargin).toFixed(2)} (uniform baseline log2(V) = ${baseline.toFixed(2)} minus ${m.deadMargin})`,
+    diverged: `💥 diverged: the loss went non-finite or above ${(baseline * m.divergedRatio).toFixed(2)} bits (${m.divergedRatio}× the uniform baseline); a dead lane whose bpb is not a measurement`,
     partial: `🔴 partial: below dead but more than ${m.learnsMargin} bits above the control`,
     learns: `🟡 learns: within ${m.learnsMargin} bits of the control (or ${m.learnsBelowBaseline} bits below baseline when there is no control)`,
     clean: `✅ clean: within ${m.cleanMargin} bits of the control`,

@@ -141,18 +141,20 @@ export function classifyFleet(fleet: FleetSamples, opts: ClassifyOptions): Fleet
       const control = controlByOptimizer.get(lane.optimizer);
       if (control === undefined) {
         uncontrolled.add(lane.optimizer);
-        lane.status = classifyLane(lane.bestBpb, baseline, undefined, margins);
+        lane.status = classifyLane(lane.bestBpb, baseline, undefined, margins, lane.bpb);
         note(lane, `no ≥16-bit control lane with optimizer ${lane.optimizer}: judged against log2(V) only`);
       } else if (control === lane) {
         // the yardstick is clean against itself, unless it did not learn (then the gate says inconclusive)
-        if (lane.bestBpb <= baseline - controlMinDrop) lane.status = 'clean';
-        else lane.status = classifyLane(lane.bestBpb, baseline, undefined, margins) === 'dead' ? 'dead' : 'partial';
+        const alone = classifyLane(lane.bestBpb, baseline, undefined, margins, lane.bpb);
+        if (alone === 'diverged') lane.status = 'diverged';
+        else if (lane.bestBpb <= baseline - controlMinDrop) lane.status = 'clean';
+        else lane.status = alone === 'dead' ? 'dead' : 'partial';
         note(lane, `the ${lane.format} control lane for ${lane.optimizer}`);
       } else if (!(control.bestBpb <= baseline - controlMinDrop)) {
         lane.status = 'inconclusive';
         note(lane, `the ${control.format} control lane ${control.name} did not learn (best bpb ${fmt(control.bestBpb)}), so the format cannot be judged`);
       } else {
-        lane.status = classifyLane(lane.bestBpb, baseline, control.bestBpb, margins);
+        lane.status = classifyLane(lane.bestBpb, baseline, control.bestBpb, margins, lane.bpb);
       }
     }
     if (lane.flags.includes('unknown-format')) note(lane, `format '${lane.format}' is not in quant-audit's registry`);

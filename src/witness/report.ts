@@ -6,7 +6,7 @@
  */
 import type { FailOn, Lane, ProbeResult, Report } from '../report/types.js';
 import { SCHEMA_VERSION } from '../report/types.js';
-import { buildVerdict } from '../verdict/gate.js';
+import { judgeRun } from '../verdict/gate.js';
 import { laneLegend, laneMargins } from '../verdict/lanes.js';
 import type { Thresholds } from '../thresholds.js';
 import { VERSION } from '../version.js';
@@ -39,7 +39,7 @@ export interface WitnessReportInput {
 }
 
 /** Dead first, then partial, learns, clean, inconclusive; worst bpb first within a status; then name. */
-const STATUS_ORDER = { dead: 0, partial: 1, learns: 2, clean: 3, inconclusive: 4 } as const;
+const STATUS_ORDER = { diverged: 0, dead: 1, partial: 2, learns: 3, clean: 4, inconclusive: 5 } as const;
 
 export function buildWitnessReport(input: WitnessReportInput): Report {
   const { classification: c, fleet } = input;
@@ -68,7 +68,7 @@ export function buildWitnessReport(input: WitnessReportInput): Report {
 
   const formats = [...new Set(c.lanes.filter((l) => l.fields !== null).map((l) => l.format))].sort();
   const seeds = [...new Set(c.lanes.map((l) => l.seed).filter((s) => s >= 0))].sort((a, b) => a - b);
-  const verdict = buildVerdict(results, lanes, input.failOn);
+  const judged = judgeRun(results, lanes, input.failOn);
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'quant-audit', version: VERSION },
@@ -93,9 +93,10 @@ export function buildWitnessReport(input: WitnessReportInput): Report {
     },
     thresholds,
     legend: laneLegend(margins, c.baseline),
-    results,
-    lanes,
-    verdict,
+    results: judged.results,
+    lanes: judged.lanes,
+    diagnosis: judged.diagnosis,
+    verdict: judged.verdict,
   };
   return report;
 }
