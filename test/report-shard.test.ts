@@ -19,13 +19,13 @@ test('stableHash is FNV-1a 32-bit (fixed values, so shards agree across machines
   assert.equal(stableHash(''), 0x811c9dc5);
   assert.equal(stableHash('a'), 0xe40c292c);
   assert.equal(stableHash('foobar'), 0xbf9cf968);
-  assert.equal(shardOf(probeJobKey('broken-ste', 'int8'), 1), 1);
+  assert.equal(shardOf(probeJobKey('int8'), 1), 1);
 });
 
 test('shards partition any job set: union is everything, no overlap, roughly balanced', () => {
   const probes = ['roundtrip', 'missing-dequant', 'scale-collapse', 'broken-ste', 'lost-updates', 'format-applied', 'learnability'];
   const formats = ['int2', 'int3', 'int4', 'int8', 'uint4', 'uint8', 'fp16', 'bf16', 'fp8-e4m3', 'fp8-e5m2', 'gf8', 'gf16', 'posit8', 'posit16', 'nf4', 'mxfp8', 'mxfp4', 'mxint8'];
-  const keys = probes.flatMap((p) => formats.map((f) => probeJobKey(p, f)));
+  const keys = [...formats.map((f) => probeJobKey(f)), ...probes.flatMap((p) => formats.map((f) => `QA-${f}-${p}`))];
   for (const n of [1, 2, 3, 4, 7]) {
     const shards = Array.from({ length: n }, (_, i) => keys.filter((k) => inShard(k, { index: i + 1, count: n })));
     const union = shards.flat().sort();

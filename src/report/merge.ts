@@ -11,7 +11,7 @@
  * unless they are exact duplicates.
  */
 import { UsageError } from '../errors.js';
-import { buildVerdict } from '../verdict/gate.js';
+import { judgeRun, measuredOnly } from '../verdict/gate.js';
 import { DEFAULTS } from '../run/defaults.js';
 import { canonicalOrder, laneKey } from './order.js';
 import { formatShard } from './shard.js';
@@ -125,8 +125,9 @@ export function mergeReports(reports: Report[], options: MergeOptions = {}): Rep
 
   // Results: only exact duplicates are dropped (ProbeResult has no lr, so two results may share
   // probe/format/optimizer/seed and differ legitimately). Lanes are named uniquely.
-  const results = dedupe<ProbeResult>(order, reports, names, (r) => r.results, (x) => stableJson(x), 'result', warn);
-  const lanes = dedupe<Lane>(order, reports, names, (r) => r.lanes, laneKey, 'lane', warn);
+  // What each shard measured, without the judgement derived from it: the merged report is judged again as a whole.
+  const results = dedupe<ProbeResult>(order, reports, names, (r) => r.results.map(measuredOnly), (x) => stableJson(x), 'result', warn);
+  const lanes = dedupe<Lane>(order, reports, names, (r) => r.lanes.map(measuredOnly), laneKey, 'lane', warn);
 
   const starts = reports.map((r) => r.run.startedAt).sort();
   const ends = reports.map((r) => r.run.finishedAt).filter((x): x is string => x !== undefined).sort();
@@ -140,7 +141,8 @@ export function mergeReports(reports: Report[], options: MergeOptions = {}): Rep
   if (durations.every((d): d is number => d !== undefined)) run.durationMs = durations.reduce((a, b) => a + b, 0);
   else delete run.durationMs;
 
-  return canonicalOrder({ ...first, run, results, lanes, verdict: buildVerdict(results, lanes, failOn) });
+  const judged = judgeRun(results, lanes, failOn);
+  return canonicalOrder({ ...first, run, results: judged.results, lanes: judged.lanes, diagnosis: judged.diagnosis, verdict: judged.verdict });
 }
 
 function dedupe<T>(

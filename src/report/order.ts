@@ -75,12 +75,14 @@ export function laneKey(l: Lane): string {
   return l.name;
 }
 
-/** A copy of the report with results and lanes in canonical order (the verdict is left as is). */
+/** A copy of the report with results, lanes and diagnosis entries in canonical order (the verdict is left as is). */
 export function canonicalOrder(report: Report): Report {
   const formats = report.run.formats ?? [];
+  const byFormat = ranked(formats);
   return {
     ...report,
     results: [...report.results].sort(compareResults(formats)),
     lanes: [...report.lanes].sort(compareLanes(formats)),
+    ...(report.diagnosis ? { diagnosis: [...report.diagnosis].sort((a, b) => byFormat(a.format, b.format) || optString(a.site, b.site)) } : {}),
   };
 }

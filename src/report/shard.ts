@@ -1,7 +1,7 @@
 /**
  * Sharding: `run --shard I/N` runs a deterministic 1/N of the job matrix so a CI matrix of
  * N jobs covers it exactly once. A job belongs to shard (hash(key) mod N) + 1, where the key
- * names the job (`probe|format` for a probe job, the lane group for learnability lanes) and
+ * names the job (`probes|format` for the probe jobs of one format, the lane name for learnability lanes) and
  * the hash is FNV-1a 32-bit over the key's UTF-8 bytes: stable across machines, Node
  * versions and job order, so the union of shards 1..N is the full set and no two overlap.
  */
@@ -47,7 +47,10 @@ export function inShard(key: string, shard: Shard): boolean {
   return shardOf(key, shard.count) === shard.index;
 }
 
-/** The job key of a probe job. */
-export function probeJobKey(probe: string, format: string): string {
-  return `${probe}|${format}`;
+/**
+ * The job key of a format's probe jobs: every probe of one format runs in the same shard, so
+ * the causal experiments between them (probes/causes.ts) see all of that format's failures.
+ */
+export function probeJobKey(format: string): string {
+  return `probes|${format}`;
 }

@@ -12,11 +12,11 @@ import { openTarget } from '../targets/index.js';
 import type { Target } from '../targets/types.js';
 import { PROBES } from '../../probes/index.js';
 import type { ProbeContext } from '../../probes/types.js';
-import { runProbeOn, skippedResult } from '../../probes/run.js';
+import { runProbesOnFormat, skippedResult } from '../../probes/run.js';
 import { runLearnability } from '../../probes/learnability.js';
 import type { Lane, ProbeResult, Report, RunInfo } from '../report/types.js';
 import { SCHEMA_VERSION } from '../report/types.js';
-import { buildVerdict } from '../verdict/gate.js';
+import { judgeRun } from '../verdict/gate.js';
 import { canonicalOrder } from '../report/merge.js';
 import { inShard, parseShard, probeJobKey } from '../report/shard.js';
 import { laneLegend, laneMargins, uniformBaselineBits } from '../verdict/lanes.js';
@@ -59,22 +59,24 @@ function targetFormats(plan: RunPlan, target: Target): string[] {
 async function runProbeJobs(plan: RunPlan, target: Target, formats: string[], hooks: RunHooks): Promise<ProbeResult[]> {
   const shard = plan.shard ? parseShard(plan.shard) : undefined;
   const probes = PROBES.filter((p) => plan.probes.includes(p.id));
-  const jobs = probes.flatMap((probe) => formats.map((format) => ({ probe, format })));
-  const mine = jobs.filter((j) => !shard || inShard(probeJobKey(j.probe.id, j.format), shard));
+  if (probes.length === 0) return [];
+  // Every probe of a format runs in one shard, so the causal experiments between them see all its failures.
+  const mine = formats.filter((format) => !shard || inShard(probeJobKey(format), shard));
   const results: ProbeResult[] = [];
   let done = 0;
+  const total = mine.length * probes.length * plan.seeds.length;
   for (const seed of plan.seeds) {
     const ctx: ProbeContext = {
       seed,
       thresholds: plan.thresholds,
       lrs: plan.probeLrs,
       resolveFormat: (name) => plan.registry.get(name),
+      registryFormats: () => plan.registry.all(),
       reproCommand: (probe, format) => reproCommand({ ...plan, seeds: [seed] }, probe, format),
       log: hooks.log,
     };
-    for (const { probe, format } of mine) {
-      results.push(await runProbeOn(probe, target, format, ctx));
-      hooks.onProbe?.(++done, mine.length * plan.seeds.length, `${probe.id} ${format}`);
+    for (const format of mine) {
+      results.push(...(await runProbesOnFormat(probes, target, format, ctx, (r) => hooks.onProbe?.(++done, total, `${r.probe} ${format}`))));
     }
   }
   return results;
@@ -187,6 +189,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     machine: machineInfo(),
   };
   const baseline = uniformBaselineBits(128);
+  const judged = judgeRun(results, lanes, plan.failOn);
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'quant-audit', version: VERSION },
@@ -194,9 +197,10 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     run,
     thresholds: Object.fromEntries(Object.entries(plan.thresholds).map(([k, v]) => [k, typeof v === 'number' ? v : [...v]])),
     legend: laneLegend(laneMargins(plan.thresholds), baseline),
-    results,
-    lanes,
-    verdict: buildVerdict(results, lanes, plan.failOn),
+    results: judged.results,
+    lanes: judged.lanes,
+    diagnosis: judged.diagnosis,
+    verdict: judged.verdict,
   };
   if (notes.length) report.run.targetInfo = { ...report.run.targetInfo, notes: notes.join(' | ') };
   return canonicalOrder(report);

@@ -4,9 +4,13 @@
  * What each --fail-on level gates on (non-control lanes only; a control lane is the yardstick),
  * from the most lenient to the strictest:
  *   never    nothing: findings never fail the job
- *   dead     a dead lane
- *   fail     any probe `fail` (a witness), or a dead lane           (default)
+ *   dead     a lane that did not learn (dead or diverged)
+ *   fail     a primary cause (a probe `fail` that no other failure explains), or a dead lane   (default)
  *   partial  everything `fail` gates on, and partial lanes too
+ * A failure that follows from another (`explainedBy`, src/verdict/diagnosis.ts) is shown but
+ * not counted: the gate counts causes, not their symptoms. The gate is the one owner of these
+ * decisions: it marks every result and lane it counts with `gated: true`, and the views read
+ * that mark instead of re-deriving the rule.
  * A partial lane learned (it is below the dead line) but stayed more than learnsMargin above
  * its control: on a correct codec that is the format's own coarseness (int2 has three
  * levels), so only the strictest level gates on it.
@@ -24,17 +28,65 @@
  *
  * Pure and order-independent: the same multiset of results and lanes gives the same verdict.
  */
-import type { FailOn, Lane, LaneStatus, ProbeResult, ReportVerdict } from '../report/types.js';
+import type { Diagnosis, FailOn, Lane, LaneStatus, ProbeResult, Report, ReportVerdict } from '../report/types.js';
 import { EXIT } from '../errors.js';
+import { diagnose, isConsequence, isPrimaryCause } from './diagnosis.js';
 
 export const FAIL_ON_LEVELS: readonly FailOn[] = ['dead', 'partial', 'fail', 'never'];
 
 const GATED_LANE_STATUSES: Record<FailOn, readonly LaneStatus[]> = {
-  dead: ['dead'],
-  partial: ['dead', 'partial'],
-  fail: ['dead'],
+  dead: ['dead', 'diverged'],
+  partial: ['dead', 'diverged', 'partial'],
+  fail: ['dead', 'diverged'],
   never: [],
 };
+
+/** Whether the gate at `failOn` counts this result (a primary cause, at the levels that gate on probe witnesses). */
+export function resultGated(r: ProbeResult, failOn: FailOn): boolean {
+  return (failOn === 'fail' || failOn === 'partial') && isPrimaryCause(r);
+}
+
+/** Whether the gate at `failOn` counts this lane. */
+export function laneGated(l: Lane, failOn: FailOn): boolean {
+  return l.control !== true && GATED_LANE_STATUSES[failOn].includes(l.status);
+}
+
+export interface Judged {
+  results: ProbeResult[];
+  lanes: Lane[];
+  diagnosis: Diagnosis[];
+  verdict: ReportVerdict;
+}
+
+/**
+ * Diagnosis, then the gate: the one path from results and lanes to what a report says. Every
+ * result and lane comes back with its `gated` mark; derived fields from an earlier pass are
+ * recomputed, so judging a merged report again gives the same answer.
+ */
+export function judgeRun(results: readonly ProbeResult[], lanes: readonly Lane[], failOn: FailOn): Judged {
+  const d = diagnose(results, lanes);
+  const gatedResults = d.results.map((r): ProbeResult => ({ ...r, gated: resultGated(r, failOn) }));
+  const gatedLanes = d.lanes.map((l): Lane => ({ ...l, gated: laneGated(l, failOn) }));
+  return { results: gatedResults, lanes: gatedLanes, diagnosis: d.diagnosis, verdict: buildVerdict(gatedResults, gatedLanes, failOn) };
+}
+
+/** A result or lane without what judgeRun derives (gate marks, lane and learnability explanations): what a shard measured. */
+export function measuredOnly<T extends ProbeResult | Lane>(item: T): T {
+  const out = { ...item };
+  delete out.gated;
+  if ('curve' in out) delete (out as Lane).explainedBy;
+  else if ((out as ProbeResult).probe === 'learnability') {
+    delete (out as ProbeResult).explainedBy;
+    delete (out as ProbeResult).explanation;
+  }
+  return out;
+}
+
+/** judgeRun applied to a whole report (merge, re-gating). */
+export function judgeReport(report: Report, failOn: FailOn = report.run.failOn): Report {
+  const j = judgeRun(report.results, report.lanes, failOn);
+  return { ...report, results: j.results, lanes: j.lanes, diagnosis: j.diagnosis, verdict: j.verdict };
+}
 
 /** A control lane that did not learn makes every lane it controls unjudgeable. */
 function controlFailed(lane: Lane): boolean {
@@ -48,35 +100,45 @@ function resultLabel(r: ProbeResult): string {
   return [r.probe, r.format, r.optimizer, r.site].filter((x) => x !== undefined && x !== '').join(' ');
 }
 
+/**
+ * The verdict from results and lanes. `supported` lists primary causes only (hypothesis →
+ * formats); a failure explained by another is a consequence and is not a supported hypothesis
+ * of its own. An inconclusive result that a cause explains (a lost-updates test that could
+ * not observe anything because the forward pass is collapsed) does not make the run
+ * inconclusive: the cause is the finding.
+ */
 export function buildVerdict(results: ProbeResult[], lanes: Lane[], failOn: FailOn): ReportVerdict {
   const judged = lanes.filter((l) => l.control !== true);
   const failedResults = results.filter((r) => r.verdict === 'fail');
-  const deadLanes = unique(judged.filter((l) => l.status === 'dead').map((l) => l.name));
+  const causes = failedResults.filter(isPrimaryCause);
+  const deadLanes = unique(judged.filter((l) => GATED_LANE_STATUSES.dead.includes(l.status)).map((l) => l.name));
 
   const supported: Record<string, string[]> = {};
-  for (const r of failedResults) (supported[r.hypothesis] ??= []).push(r.format);
+  for (const r of causes) (supported[r.hypothesis] ??= []).push(r.format);
   for (const h of Object.keys(supported)) supported[h] = unique(supported[h]!);
   const supportedSorted = Object.fromEntries(Object.keys(supported).sort(byCodeUnits).map((h) => [h, supported[h]!]));
 
-  const gatedLanes = judged.filter((l) => GATED_LANE_STATUSES[failOn].includes(l.status));
+  const gatedLanes = judged.filter((l) => laneGated(l, failOn));
   const resultsGated = failOn === 'fail' || failOn === 'partial';
-  const gatedResults = resultsGated ? failedResults : [];
+  const gatedResults = results.filter((r) => resultGated(r, failOn));
   const gated = gatedLanes.length + gatedResults.length;
 
   const failedControls = unique(lanes.filter(controlFailed).map((l) => l.name));
   const unjudgedLanes = unique(judged.filter((l) => l.status === 'inconclusive').map((l) => l.name));
-  const unjudgedResults = resultsGated ? unique(results.filter((r) => r.verdict === 'inconclusive').map(resultLabel)) : [];
+  const unjudgedResults = resultsGated ? unique(results.filter((r) => r.verdict === 'inconclusive' && !isConsequence(r)).map(resultLabel)) : [];
   const inconclusive = failedControls.length + unjudgedLanes.length + unjudgedResults.length > 0;
 
-  const falsified = failedResults.length + deadLanes.length > 0;
+  const falsified = causes.length + deadLanes.length > 0;
   const exitCode = gated > 0 ? EXIT.falsified : inconclusive ? EXIT.inconclusive : EXIT.ok;
 
   const parts: string[] = [];
   const hyps = Object.entries(supportedSorted).map(([h, fs]) => `${h} for ${fs.join(', ')}`);
   if (hyps.length > 0) parts.push(`supported: ${hyps.join('; ')}`);
+  const consequences = failedResults.length - causes.length;
+  if (consequences > 0) parts.push(`${consequences} ${consequences === 1 ? 'failure follows' : 'failures follow'} from ${consequences === 1 ? 'it' : 'them'}`);
   if (judged.length > 0) {
     const count = (s: LaneStatus): number => judged.filter((l) => l.status === s).length;
-    const laneParts = (['dead', 'partial', 'learns', 'clean', 'inconclusive'] as const).filter((s) => count(s) > 0).map((s) => `${count(s)} ${s}`);
+    const laneParts = (['dead', 'diverged', 'partial', 'learns', 'clean', 'inconclusive'] as const).filter((s) => count(s) > 0).map((s) => `${count(s)} ${s}`);
     parts.push(`lanes: ${laneParts.join(', ')} of ${judged.length}`);
   }
   if (failedControls.length > 0) parts.push(`control did not learn: ${failedControls.join(', ')}`);

@@ -4,7 +4,7 @@
  * a skipped and an inconclusive probe, QDQ site rows, a NaN witness sample and every
  * optional field filled in (so the schema is exercised on all of them).
  */
-import { buildVerdict } from '../../src/verdict/gate.js';
+import { buildVerdict, judgeReport } from '../../src/verdict/gate.js';
 import { canonicalOrder } from '../../src/report/merge.js';
 import { inShard, probeJobKey } from '../../src/report/shard.js';
 import type { Rng } from '../../src/rng.js';
@@ -115,6 +115,14 @@ export function fixtureResults(): ProbeResult[] {
     evidence: { measurements: { scale: 12.5, zeroPoint: 0 } },
     witness: { summary: 'scale 12.5 rounds 97% of the activations this site sees to zero', samples: [{ x: 0.3, y: 0, expected: 0.2980 }], repro: 'npx quant-audit run --target onnx:model.onnx --probe scale-collapse --format uint8 # site fc2/QuantizeLinear' },
   });
+  // A downstream site that only collapsed because fc2 zeroed its input: a consequence, not a second cause.
+  results.push({
+    probe: 'scale-collapse', hypothesis: 'H2', format: 'uint8', site: 'fc3/QuantizeLinear', verdict: 'fail', seed: 1597,
+    statistic: { name: 'zero fraction', value: 0.99, threshold: 0.5, comparator: '>' },
+    evidence: { measurements: { scale: 0.02, zeroPoint: 0 } },
+    witness: { summary: 'fc3 sees an input that is 99% zeros', repro: 'npx quant-audit run --target onnx:model.onnx' },
+    explainedBy: 'scale-collapse', explainedBySite: 'fc2/QuantizeLinear', explanation: 'on the float twin’s activations (fc2 bypassed) fc3 passes: zero fraction 0.01',
+  });
   return results;
 }
 
@@ -122,21 +130,21 @@ export function fixtureLanes(): Lane[] {
   return [
     lane('fp32', 'adamw', 'clean', 2.669, { control: true, masterWeights: true }),
     lane('fp32', 'muon', 'clean', 2.702, { control: true, masterWeights: true }),
-    lane('int4', 'adamw', 'dead', 6.99),
-    lane('int8', 'adamw', 'dead', 6.985),
-    lane('posit8', 'adamw', 'partial', 5.4),
-    lane('nf4', 'adamw', 'learns', 3.0, { note: 'early stop at step 80', stepsRun: 80, curve: curve(7.0, 3.0, 80, 20) }),
-    lane('int4', 'muon', 'learns', 3.1),
-    lane('int8', 'muon', 'clean', 2.71),
-    lane('posit8', 'muon', 'dead', Number.NaN, { bpb: Number.NaN, curve: [{ step: 0, bpb: 7 }, { step: 20, bpb: Number.NaN }] }),
-    lane('nf4', 'muon', 'inconclusive', 4.0),
+    lane('int4', 'adamw', 'dead', 6.99, { masterWeights: false }),
+    lane('int8', 'adamw', 'dead', 6.985, { masterWeights: false }),
+    lane('posit8', 'adamw', 'partial', 5.4, { masterWeights: false }),
+    lane('nf4', 'adamw', 'learns', 3.0, { masterWeights: false, note: 'early stop at step 80', stepsRun: 80, curve: curve(7.0, 3.0, 80, 20) }),
+    lane('int4', 'muon', 'learns', 3.1, { masterWeights: false }),
+    lane('int8', 'muon', 'clean', 2.71, { masterWeights: false }),
+    lane('posit8', 'muon', 'diverged', Number.NaN, { masterWeights: false, bpb: Number.NaN, curve: [{ step: 0, bpb: 7 }, { step: 20, bpb: Number.NaN }] }),
+    lane('nf4', 'muon', 'inconclusive', 4.0, { masterWeights: false }),
   ];
 }
 
 export function fixtureReport(failOn: FailOn = 'fail'): Report {
   const results = fixtureResults();
   const lanes = fixtureLanes();
-  return canonicalOrder({
+  return judged({
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'quant-audit', version: '0.1.0' },
     kind: 'run',
@@ -167,10 +175,15 @@ export function fixtureReport(failOn: FailOn = 'fail'): Report {
   });
 }
 
+/** A report through the one judging path a run takes (diagnosis, gate marks, verdict), in canonical order. */
+function judged(r: Report): Report {
+  return canonicalOrder(judgeReport(r));
+}
+
 /** A fleet witness report: lanes only, no probe results, target = the data source. */
 export function fleetReport(): Report {
   const lanes = fixtureLanes().filter((l) => l.status !== 'inconclusive').map((l) => ({ ...l, durationMs: undefined }));
-  return {
+  return judged({
     ...fixtureReport(),
     kind: 'witness',
     run: {
@@ -190,18 +203,18 @@ export function fleetReport(): Report {
     results: [],
     lanes,
     verdict: buildVerdict([], lanes, 'dead'),
-  };
+  });
 }
 
-/** Split the fixture like `run --shard I/N` would: probe jobs by probe|format, lanes by lane group; controls in every shard. */
+/** Split the fixture like `run --shard I/N` would: probe jobs by format, lanes by lane group; controls in every shard. */
 export function shardOfReport(full: Report, index: number, count: number, rng: Rng): Report {
   const shard = { index, count };
-  const results: ProbeResult[] = full.results.filter((r) => inShard(probeJobKey(r.probe, r.format), shard));
+  const results: ProbeResult[] = full.results.filter((r) => inShard(probeJobKey(r.format), shard));
   const lanes: Lane[] = full.lanes.filter((l) => l.control === true || inShard(`learnability|${l.format}|${l.optimizer}`, shard));
   const jitter = <T extends { durationMs?: number }>(x: T): T => ({ ...structuredClone(x), durationMs: Math.floor(rng.next() * 1000) });
   const shuffled = <T>(xs: T[]): T[] => xs.map((x) => [rng.next(), x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
   return {
-    ...structuredClone(full),
+    ...judgeReport({ ...full, results: shuffled(results.map(jitter)), lanes: shuffled(lanes.map(jitter)) }),
     run: {
       ...structuredClone(full.run),
       id: `shard-${index}`,
@@ -211,9 +224,6 @@ export function shardOfReport(full: Report, index: number, count: number, rng: R
       finishedAt: `2026-11-26T10:4${index}:00.000Z`,
       durationMs: 60000 + index,
     },
-    results: shuffled(results.map(jitter)),
-    lanes: shuffled(lanes.map(jitter)),
-    verdict: buildVerdict(results, lanes, full.run.failOn),
   };
 }
 
