@@ -3,11 +3,11 @@
  * own coarseness is never mistaken for a bug), skipped outcomes, witness samples.
  */
 import { fakeQuant, steMask } from '../src/formats/index.js';
-import { entropyBits } from '../src/stats.js';
+import { countNonFinite, entropyBits } from '../src/stats.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { Target } from '../src/targets/types.js';
-import type { Statistic } from '../src/report/types.js';
-import type { ProbeOutcome } from './types.js';
+import { WITNESS_PLOT_MAX_POINTS, type Statistic, type WitnessPlot } from '../src/report/types.js';
+import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import type { ProbeInput } from './inputs.js';
 
 /** fq_ref(x) from the registry's codec, or undefined when the format has no working reference. */
@@ -28,8 +28,30 @@ export function referenceSteMask(spec: FormatSpec, input: ProbeInput): Uint8Arra
   }
 }
 
-export async function targetForward(target: Target, spec: FormatSpec, input: ProbeInput): Promise<Float32Array> {
-  return target.forward(spec.name, input.x, input.shape);
+/** fq(x) by the target and the reference on one input, from the format's observation cache when it has it. */
+export async function observe(target: Target, spec: FormatSpec, input: ProbeInput, ctx: Pick<ProbeContext, 'observations'>): Promise<Observation> {
+  const key = `${input.name}@${input.shape.join('x')}`;
+  const cached = ctx.observations?.get(key);
+  if (cached) return cached;
+  const y = await target.forward(spec.name, input.x, input.shape);
+  const o: Observation = { input, y, ref: referenceForward(spec, input) };
+  ctx.observations?.set(key, o);
+  return o;
+}
+
+export async function observeAll(target: Target, spec: FormatSpec, inputs: readonly ProbeInput[], ctx: Pick<ProbeContext, 'observations'>): Promise<Observation[]> {
+  const out: Observation[] = [];
+  for (const input of inputs) out.push(await observe(target, spec, input, ctx));
+  return out;
+}
+
+/** The run of a forward probe: observe its inputs, then judge (the same judge the causal experiments re-run). */
+export function forwardRun(probe: Pick<ForwardProbe, 'inputs' | 'judge'>, statisticName: string) {
+  return async (target: Target, spec: FormatSpec, ctx: ProbeContext): Promise<ProbeOutcome> => {
+    const notImplemented = formatNotImplemented(target, spec, statisticName);
+    if (notImplemented) return notImplemented;
+    return probe.judge(spec, await observeAll(target, spec, probe.inputs(ctx.seed), ctx), ctx);
+  };
 }
 
 /** A probe that could not run says why; it never passes silently. */
@@ -132,4 +154,56 @@ export function blockEntropyBits(y: Float32Array, block: number): number {
     blocks++;
   }
   return blocks === 0 ? 0 : sum / blocks;
+}
+
+/** Indices of at most `max` points spread evenly over the elements sorted by `key` (ties by index): a deterministic subsample for plots. */
+export function plotIndices(length: number, key: (i: number) => number, max = WITNESS_PLOT_MAX_POINTS): number[] {
+  const order = Array.from({ length }, (_, i) => i).sort((a, b) => key(a) - key(b) || a - b);
+  if (order.length <= max) return order;
+  const picked: number[] = [];
+  for (let k = 0; k < max; k++) picked.push(order[Math.round((k * (order.length - 1)) / (max - 1))]!);
+  return picked;
+}
+
+/** Plot value: rounded to 6 digits, non-finite as null (the samples table says NaN/Inf in words). */
+function plotValue(v: number): number | null {
+  return Number.isFinite(v) ? round6(v) : null;
+}
+
+/** x against fq(x) for the target and the reference: a staircase, codes, zeros or a sign flip are visible at a glance. */
+export function transferPlot(o: Observation, title: string): WitnessPlot {
+  const { x } = o.input;
+  const idx = plotIndices(x.length, (i) => x[i]!);
+  return {
+    kind: 'transfer',
+    xLabel: `x (${title})`,
+    yLabel: 'fq(x)',
+    x: idx.map((i) => round6(x[i]!)),
+    series: [
+      { name: 'target', y: idx.map((i) => plotValue(o.y[i]!)) },
+      ...(o.ref ? [{ name: 'reference', y: idx.map((i) => plotValue(o.ref![i]!)) }] : []),
+    ],
+  };
+}
+
+/** The same shape for any pair of per-element series against x (gradients: target dx and the STE's expectation). */
+export function seriesPlot(kind: WitnessPlot['kind'], x: ArrayLike<number>, xLabel: string, yLabel: string, series: { name: string; y: ArrayLike<number> }[]): WitnessPlot {
+  const idx = plotIndices(x.length, (i) => x[i]!);
+  return { kind, xLabel, yLabel, x: idx.map((i) => round6(x[i]!)), series: series.map((s) => ({ name: s.name, y: idx.map((i) => plotValue(s.y[i]!)) })) };
+}
+
+/**
+ * A probe whose statistic would be computed from NaN/Inf outputs: inconclusive, never a fail
+ * (a NaN statistic is evidence for nothing). The roundtrip probe is the one that judges
+ * non-finite outputs; a causal experiment links this result to it (probes/causes.ts).
+ */
+export function nonFiniteOutcome(statisticName: string, spec: FormatSpec, o: Observation): ProbeOutcome {
+  const bad = countNonFinite(o.y) - countNonFinite(o.input.x);
+  const reason = `${spec.name} returned ${bad} NaN/Inf value${bad === 1 ? '' : 's'} for finite input on ${o.input.name}: this hypothesis cannot be judged on outputs that are not numbers`;
+  return {
+    verdict: 'inconclusive',
+    statistic: { name: statisticName, value: null, threshold: null, comparator: '==' },
+    evidence: { measurements: { nonFiniteOutputs: bad, input: o.input.name }, notes: [reason] },
+    reason,
+  };
 }

@@ -1,12 +1,15 @@
 /**
  * Seeded probe inputs that look like the tensors a quantizer really sees: weight-like
- * (N(0, 0.02) as GPT-style init, U(±1/√fan_in) as Kaiming/Glorot-uniform init) and
- * activation-like (N(0, 1), heavy-tailed with a few large outliers), each at several
- * overall scales. Same seed ⇒ the same numbers on every machine.
+ * (N(0, 0.02) as GPT-style init, U(±1/√fan_in) as Kaiming/Glorot-uniform init, all-zero as a
+ * zero-initialised LoRA B matrix), activation-like (N(0, 1), heavy-tailed with a few large
+ * outliers), one-sided tensors (post-ReLU, post-softmax, norm gains near 1, log-probabilities:
+ * groups that do not straddle 0), and a mixed tensor whose channels are all-zero, constant, tiny or normal (the
+ * groups a per-channel or per-block scale has to survive), each at several overall scales.
+ * Same seed ⇒ the same numbers on every machine. docs/probes.md lists which probe uses which.
  */
 import { Rng } from '../src/rng.js';
 
-export type InputKind = 'weight' | 'activation';
+export type InputKind = 'weight' | 'activation' | 'one-sided' | 'groups';
 
 export interface ProbeInput {
   /** e.g. `weight-normal×1e-3`: shown in evidence tables. */
@@ -15,6 +18,9 @@ export interface ProbeInput {
   /** [rows, cols]: rows are channels (per-channel scaling uses axis 0). */
   shape: [number, number];
   x: Float32Array;
+  /** For an input made by `scaled`: the base input's name and the overall scale applied to it. */
+  base?: string;
+  overallScale?: number;
 }
 
 /** 32 channels × fan-in 64: 2048 values, whole blocks for block sizes 32 and 64. */
@@ -55,6 +61,82 @@ export function activationHeavyTailed(seed: number, shape = PROBE_SHAPE): ProbeI
   return { name: 'activation-heavy', kind: 'activation', shape, x };
 }
 
+/** max(0, N(0, 1)): half the values exactly 0, the rest one-sided (post-ReLU). */
+export function activationRelu(seed: number, shape = PROBE_SHAPE): ProbeInput {
+  const x = labelled(seed, 'activation-relu').normalArray(shape[0] * shape[1], 1);
+  for (let i = 0; i < x.length; i++) if (x[i]! < 0) x[i] = 0;
+  return { name: 'activation-relu', kind: 'one-sided', shape, x };
+}
+
+/** Each row softmax(N(0, 2) logits): positive, summing to 1 per row, most values small (post-softmax attention). */
+export function activationSoftmax(seed: number, shape = PROBE_SHAPE): ProbeInput {
+  const [rows, cols] = shape;
+  const x = labelled(seed, 'activation-softmax').normalArray(rows * cols, 2);
+  for (let r = 0; r < rows; r++) {
+    const row = x.subarray(r * cols, (r + 1) * cols);
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (let i = 0; i < cols; i++) sum += row[i] = Math.exp(row[i]! - max);
+    for (let i = 0; i < cols; i++) row[i] = row[i]! / sum;
+  }
+  return { name: 'activation-softmax', kind: 'one-sided', shape, x };
+}
+
+/**
+ * N(1, 0.1²): LayerNorm/RMSNorm gains (and any shifted mean): every value near 1, no group
+ * straddles 0 and min is far from 0 — where a min/max observer that forgets to include 0 in
+ * its range saturates half the tensor.
+ */
+export function normGain(seed: number, shape = PROBE_SHAPE): ProbeInput {
+  const x = labelled(seed, 'norm-gain').normalArray(shape[0] * shape[1], 0.1, 1);
+  return { name: 'norm-gain', kind: 'one-sided', shape, x };
+}
+
+/** All zeros: a zero-initialised weight (LoRA's B matrix, a fresh bias); a scale computed without a floor divides 0 by 0 here. */
+export function weightZeroInit(_seed: number, shape = PROBE_SHAPE): ProbeInput {
+  return { name: 'weight-zero-init', kind: 'weight', shape, x: new Float32Array(shape[0] * shape[1]) };
+}
+
+/**
+ * Channels of four kinds, cycling by row: all-zero, constant (one value per row), tiny
+ * (N(0, 1)·1e-7) and normal N(0, 0.02). Per-channel and per-block scales meet empty, flat and
+ * near-underflow groups here; a per-tensor scale sees them as one tensor.
+ */
+export function groupsMixed(seed: number, shape = PROBE_SHAPE): ProbeInput {
+  const [rows, cols] = shape;
+  const rng = labelled(seed, 'groups-mixed');
+  const x = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const row = x.subarray(r * cols, (r + 1) * cols);
+    switch (r % 4) {
+      case 0:
+        break; // all zero
+      case 1:
+        row.fill(Math.fround(rng.uniform(-0.05, 0.05)));
+        break;
+      case 2:
+        row.set(rng.normalArray(cols, 1e-7));
+        break;
+      default:
+        row.set(rng.normalArray(cols, 0.02));
+    }
+  }
+  return { name: 'groups-mixed', kind: 'groups', shape, x };
+}
+
+/** Each row log_softmax(N(0, 2) logits): log-probabilities, every value ≤ 0 (a group whose max is not its absmax). */
+export function activationLogprob(seed: number, shape = PROBE_SHAPE): ProbeInput {
+  const p = activationSoftmax(seed, shape);
+  const x = Float32Array.from(p.x, (v) => Math.max(Math.log(v), -30));
+  return { name: 'activation-logprob', kind: 'one-sided', shape, x };
+}
+
+/** One-sided inputs: a bug that needs a group not straddling 0 (or a max that is not the absmax) shows on these only. */
+export function oneSidedInputs(seed: number): ProbeInput[] {
+  return [activationRelu(seed), activationSoftmax(seed), normGain(seed), activationLogprob(seed)];
+}
+
 export function weightInputs(seed: number): ProbeInput[] {
   return [weightNormal(seed), weightUniform(seed)];
 }
@@ -68,10 +150,12 @@ export function baseInputs(seed: number): ProbeInput[] {
   return [...weightInputs(seed), ...activationInputs(seed)];
 }
 
+/** The input times an overall scale; at scale 1 it keeps its name (the same tensor, observed once). */
 export function scaled(input: ProbeInput, scale: number): ProbeInput {
+  if (scale === 1) return { ...input, base: input.name, overallScale: 1 };
   const x = new Float32Array(input.x.length);
   for (let i = 0; i < x.length; i++) x[i] = input.x[i]! * scale;
-  return { ...input, name: `${input.name}×${formatScale(scale)}`, x };
+  return { ...input, name: `${input.name}×${formatScale(scale)}`, x, base: input.name, overallScale: scale };
 }
 
 export function formatScale(s: number): string {

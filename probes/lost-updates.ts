@@ -12,9 +12,14 @@
  *    and rounding in place (w = fq(w + δ), K times). `retained` projects the target's result
  *    onto the segment between them: 1 = master weights, 0 = every update lost.
  * Without an update capability the probe is `skipped` (the loop is not observable) and still
- * reports the movable fractions.
+ * reports the movable fractions. When the forward pass itself is broken on these weights
+ * (NaN/Inf, or collapsed: far more zeros or fewer levels than the reference), neither
+ * expectation means anything and the probe is `inconclusive` with `forwardBroken` saying why
+ * (the forward probes name the cause; probes/causes.ts links the two). A NaN `retained` is
+ * inconclusive too: a statistic that is not a number is evidence for nothing.
  */
 import { fakeQuant } from '../src/formats/index.js';
+import { countNonFinite, distinctCount, zeroFraction } from '../src/stats.js';
 import { numberThreshold } from '../src/thresholds.js';
 import { Rng } from '../src/rng.js';
 import type { FormatSpec } from '../src/formats/types.js';
@@ -23,6 +28,8 @@ import type { Probe, ProbeContext, ProbeOutcome } from './types.js';
 import { weightNormal, type ProbeInput } from './inputs.js';
 import { cell, formatNotImplemented, samplesAt, skippedOutcome, statistic, topIndices } from './common.js';
 
+/** How far outside [0, 1] `retained` may fall (float rounding of the two expectations) before it means neither semantics. */
+const RETAINED_SLACK = 0.25;
 /** Number of tiny updates in the direct test. */
 export const UPDATE_STEPS = 100;
 /** Below this relative gap between the master-weight and in-place results the test cannot tell them apart. */
@@ -117,6 +124,20 @@ export function movableFraction(fqW: Float32Array, fqStepped: Float32Array, mask
   return n === 0 ? 0 : moved / n;
 }
 
+/**
+ * Why the forward pass cannot carry the update test, or undefined when it can: NaN/Inf from
+ * finite weights, or a collapse (zeroed share above the reference's by more than
+ * `maxZeroExcess`, or a single level where the reference has many).
+ */
+export function forwardBroken(w: Float32Array, fqT: Float32Array, fqR: Float32Array | undefined, maxZeroExcess: number): string | undefined {
+  const nonFinite = countNonFinite(fqT) - countNonFinite(w);
+  if (nonFinite > 0) return `non-finite (${nonFinite} NaN/Inf outputs)`;
+  const zeroExcess = zeroFraction(w, fqT) - (fqR ? zeroFraction(w, fqR) : 0);
+  if (fqR && zeroExcess > maxZeroExcess) return `collapsed (${cell(zeroFraction(w, fqT))} of the weights read as 0, the reference ${cell(zeroFraction(w, fqR))})`;
+  if (fqR && distinctCount(fqT) <= 1 && distinctCount(fqR) > 1) return 'collapsed (one level for every weight)';
+  return undefined;
+}
+
 function distance(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) {
@@ -198,6 +219,17 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
   if (!fqR0) {
     return skippedOutcome(STAT, `format ${spec.name} has no reference codec to compute the master-weight and in-place expectations`);
   }
+  const broken = forwardBroken(w, fqT0, fqR0, numberThreshold(ctx.thresholds, 'scale-collapse.maxZeroExcess'));
+  if (broken) {
+    const reason = `the forward pass of ${spec.name} is ${broken} on these weights: whether tiny updates survive cannot be observed`;
+    return {
+      verdict: 'inconclusive',
+      statistic: { name: STAT, value: null, threshold: minRetained, comparator: '<' },
+      evidence: { measurements: { forwardBroken: broken }, notes: [reason] },
+      reason,
+    };
+  }
+
 
   const fqRef = (x: Float32Array) => referenceFq(spec, x, shape)!;
   const measured: UpdateMeasurement[] = [];
@@ -211,6 +243,17 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
     detail.set(lr, { y, master, inPlace, movedTarget: movableFraction(fqT0, y, mask), movedMaster: movableFraction(fqR0, master, mask) });
   }
   const j = judgeLostUpdates(measured, minRetained);
+  if (j.retained !== null && !(j.retained >= -RETAINED_SLACK && j.retained <= 1 + RETAINED_SLACK)) {
+    // Neither semantics: the target's weights after the updates are nowhere between rounding in
+    // place (0) and fp32 master weights (1) — its forward or its step is broken in another way.
+    const reason = `the update test of ${spec.name} gave retained = ${cell(j.retained)}, outside [0, 1]: the target's updated weights follow neither fp32 master weights nor rounding in place, so H4 cannot be judged (the forward probes say what is wrong)`;
+    return {
+      verdict: 'inconclusive',
+      statistic: { name: STAT, value: null, threshold: minRetained, comparator: '<' },
+      evidence: { measurements: { retained: Number.isNaN(j.retained) ? 'NaN' : cell(j.retained), forwardBroken: 'off the update semantics' }, notes: [reason] },
+      reason,
+    };
+  }
   const outcome: ProbeOutcome = {
     verdict: j.verdict,
     ...(j.reason ? { reason: j.reason } : {}),

@@ -9,13 +9,12 @@
  * leaves [0.5, 2] while the outputs look like codes: integer-valued at every scale, or an
  * output rms that barely moves while the input spans six decades.
  */
-import { integerFraction, rms } from '../src/stats.js';
+import { countNonFinite, integerFraction, rms } from '../src/stats.js';
 import { numberThreshold, rangeThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
-import type { Target } from '../src/targets/types.js';
-import type { Probe, ProbeContext, ProbeOutcome } from './types.js';
+import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { OVERALL_SCALES, activationNormal, formatScale, scaled, weightNormal, type ProbeInput } from './inputs.js';
-import { cell, formatNotImplemented, isOutside, referenceForward, samplesAt, statistic, topIndices } from './common.js';
+import { cell, forwardRun, isOutside, nonFiniteOutcome, samplesAt, statistic, topIndices, transferPlot } from './common.js';
 
 const STAT = 'rms(fq(x))/rms(x) relative to reference';
 
@@ -95,34 +94,36 @@ export function judgeMissingDequant(series: readonly DequantSeries[], t: Dequant
   return { verdict: fail ? 'fail' : 'pass', worstRatio: worst.ratio, worstInput: worst.input, worstScale: worst.scale, integerValued, scaleIndependent };
 }
 
-async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise<ProbeOutcome> {
-  const notImplemented = formatNotImplemented(target, spec, STAT);
-  if (notImplemented) return notImplemented;
+function inputs(seed: number): ProbeInput[] {
+  return [activationNormal(seed), weightNormal(seed)].flatMap((base) => OVERALL_SCALES.map((s) => scaled(base, s)));
+}
+
+function seriesOf(observations: readonly Observation[]): DequantSeries[] {
+  const byBase = new Map<string, ScalePoint[]>();
+  for (const { input, y, ref } of observations) {
+    const points = byBase.get(input.base ?? input.name) ?? [];
+    points.push({
+      scale: input.overallScale ?? 1,
+      rmsX: rms(input.x),
+      rmsTarget: rms(y),
+      rmsReference: ref ? rms(ref) : undefined,
+      integerFractionTarget: integerFraction(y),
+      integerFractionReference: ref ? integerFraction(ref) : undefined,
+    });
+    byBase.set(input.base ?? input.name, points);
+  }
+  return [...byBase].map(([input, points]) => ({ input, points }));
+}
+
+function judge(spec: FormatSpec, observations: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
   const t: DequantThresholds = {
     rmsRatio: rangeThreshold(ctx.thresholds, 'missing-dequant.rmsRatio'),
     integerFraction: numberThreshold(ctx.thresholds, 'missing-dequant.integerFraction'),
     maxRmsSpread: numberThreshold(ctx.thresholds, 'missing-dequant.maxRmsSpread'),
   };
-  const series: DequantSeries[] = [];
-  const seen = new Map<string, { input: ProbeInput; y: Float32Array; ref: Float32Array | undefined }>();
-  for (const base of [activationNormal(ctx.seed), weightNormal(ctx.seed)]) {
-    const points: ScalePoint[] = [];
-    for (const s of OVERALL_SCALES) {
-      const input = scaled(base, s);
-      const y = await target.forward(spec.name, input.x, input.shape);
-      const ref = referenceForward(spec, input);
-      seen.set(`${base.name}@${s}`, { input, y, ref });
-      points.push({
-        scale: s,
-        rmsX: rms(input.x),
-        rmsTarget: rms(y),
-        rmsReference: ref ? rms(ref) : undefined,
-        integerFractionTarget: integerFraction(y),
-        integerFractionReference: ref ? integerFraction(ref) : undefined,
-      });
-    }
-    series.push({ input: base.name, points });
-  }
+  const broken = observations.find((o) => countNonFinite(o.y) > countNonFinite(o.input.x));
+  if (broken) return nonFiniteOutcome(STAT, spec, broken);
+  const series = seriesOf(observations);
   const j = judgeMissingDequant(series, t);
   const outcome: ProbeOutcome = {
     verdict: j.verdict,
@@ -153,22 +154,25 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
     },
   };
   if (j.verdict === 'fail') {
-    const w = seen.get(`${j.worstInput}@${j.worstScale}`)!;
+    const w = observations.find((o) => (o.input.base ?? o.input.name) === j.worstInput && (o.input.overallScale ?? 1) === j.worstScale)!;
     const idx = topIndices((i) => Math.abs(w.y[i]! - (w.ref ? w.ref[i]! : w.input.x[i]!)), w.input.x.length);
     const sign = j.integerValued ? 'integer-valued at every scale' : 'the same rms at every input scale';
     outcome.witness = {
       summary: `${spec.name}: outputs are ${sign} (codes, not values); rms(fq(x))/rms(x) is ${cell(j.worstRatio)}× the reference's on ${j.worstInput}×${formatScale(j.worstScale)}`,
       samples: samplesAt(idx, w.input.x, w.y, w.ref),
+      plot: transferPlot(w, `${spec.name} on ${j.worstInput}×${formatScale(j.worstScale)}`),
       repro: ctx.reproCommand('missing-dequant', spec.name),
     };
   }
   return outcome;
 }
 
-export const missingDequant: Probe = {
+export const missingDequant: ForwardProbe = {
   id: 'missing-dequant',
   hypothesis: 'H1',
   title: 'the output is dequantized (values, not codes)',
   requires: ['forward'],
-  run,
+  inputs,
+  judge,
+  run: forwardRun({ inputs, judge }, STAT),
 };

@@ -1,19 +1,19 @@
 /**
  * roundtrip — "dequant(quant(x)) is wrong for this format".
  *
- * Runs the target's fake-quant on seeded weight- and activation-like tensors and compares
- * its SQNR with the reference codec's SQNR on the very same tensors: a coarse format has a
- * low SQNR in both, a wrong implementation falls below the reference. NaN/Inf out of a
- * finite input is always a failure. The exact-match rate vs the reference is evidence (an
- * implementation may legitimately round ties differently).
+ * Runs the target's fake-quant on seeded weight-, activation- and one-sided tensors and on
+ * empty, flat and tiny groups, and compares its SQNR with the reference codec's SQNR on the
+ * very same tensors: a coarse format has a low SQNR in both, a wrong implementation falls
+ * below the reference. NaN/Inf out of a finite input is always a failure (an all-zero
+ * tensor is where a scale computed without a floor divides 0 by 0). The exact-match rate vs
+ * the reference is evidence (an implementation may legitimately round ties differently).
  */
 import { mismatchFraction, sqnrDb } from '../src/stats.js';
 import { numberThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
-import type { Target } from '../src/targets/types.js';
-import type { Probe, ProbeContext, ProbeOutcome } from './types.js';
-import { activationNormal, baseInputs, scaled, type ProbeInput } from './inputs.js';
-import { cell, formatNotImplemented, referenceForward, samplesAt, statistic, topIndices } from './common.js';
+import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
+import { activationNormal, baseInputs, groupsMixed, oneSidedInputs, scaled, weightZeroInit, type ProbeInput } from './inputs.js';
+import { cell, forwardRun, samplesAt, statistic, topIndices, transferPlot } from './common.js';
 
 /** float32 fake-quant cannot be judged beyond this; caps +Inf (exact) so deficits stay finite. */
 export const SQNR_CAP_DB = 120;
@@ -56,9 +56,10 @@ export function judgeRoundtrip(ms: readonly RoundtripMeasurement[], maxDeficitDb
   return { verdict: fail ? 'fail' : 'pass', worstDeficitDb, worstInput, nonFinite };
 }
 
+/** Every input where a codec can go wrong: the base four, two overall scales, one-sided activations, and empty/flat/tiny groups. */
 function roundtripInputs(seed: number): ProbeInput[] {
   const a = activationNormal(seed);
-  return [...baseInputs(seed), scaled(a, 1e-3), scaled(a, 1e3)];
+  return [...baseInputs(seed), scaled(a, 1e-3), scaled(a, 1e3), ...oneSidedInputs(seed), weightZeroInit(seed), groupsMixed(seed)];
 }
 
 function nonFiniteFromFinite(x: Float32Array, y: Float32Array, ref: Float32Array | undefined): number {
@@ -69,32 +70,35 @@ function nonFiniteFromFinite(x: Float32Array, y: Float32Array, ref: Float32Array
   return n;
 }
 
-async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise<ProbeOutcome> {
-  const notImplemented = formatNotImplemented(target, spec, STAT);
-  if (notImplemented) return notImplemented;
+/** An input with no signal (all zeros) has no SQNR: only non-finite outputs are judged on it. */
+function hasSignal(x: Float32Array): boolean {
+  return x.some((v) => v !== 0);
+}
+
+export function measureRoundtrip(o: Observation): RoundtripMeasurement {
+  const { input, y, ref } = o;
+  const signal = hasSignal(input.x);
+  const refUsable = ref !== undefined && signal && ref.every((v, i) => Number.isFinite(v) || !Number.isFinite(input.x[i]!));
+  return {
+    input: input.name,
+    sqnrTarget: signal ? sqnrDb(input.x, y) : Number.NaN,
+    sqnrReference: refUsable ? sqnrDb(input.x, ref) : undefined,
+    nonFinite: nonFiniteFromFinite(input.x, y, ref),
+    exactMatch: ref ? 1 - mismatchFraction(y, ref) : undefined,
+  };
+}
+
+function judge(spec: FormatSpec, observations: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
   const maxDeficit = numberThreshold(ctx.thresholds, 'roundtrip.maxSqnrDeficitDb');
-  const inputs = roundtripInputs(ctx.seed);
-  const measured: RoundtripMeasurement[] = [];
-  const outputs = new Map<string, { input: ProbeInput; y: Float32Array; ref: Float32Array | undefined }>();
-  for (const input of inputs) {
-    const y = await target.forward(spec.name, input.x, input.shape);
-    const ref = referenceForward(spec, input);
-    outputs.set(input.name, { input, y, ref });
-    measured.push({
-      input: input.name,
-      sqnrTarget: sqnrDb(input.x, y),
-      sqnrReference: ref ? sqnrDb(input.x, ref) : undefined,
-      nonFinite: nonFiniteFromFinite(input.x, y, ref),
-      exactMatch: ref ? 1 - mismatchFraction(y, ref) : undefined,
-    });
-  }
+  const measured = observations.map(measureRoundtrip);
   const j = judgeRoundtrip(measured, maxDeficit);
   const hasReference = measured.some((m) => m.sqnrReference !== undefined);
   const outcome: ProbeOutcome = {
     verdict: j.verdict,
-    statistic: hasReference
-      ? statistic(STAT, j.worstDeficitDb, maxDeficit, '>', 'dB')
-      : statistic('non-finite outputs from finite inputs', j.nonFinite, 0, '>'),
+    statistic:
+      hasReference && j.nonFinite === 0
+        ? statistic(STAT, j.worstDeficitDb, maxDeficit, '>', 'dB')
+        : statistic('non-finite outputs from finite inputs', j.nonFinite, 0, '>'),
     evidence: {
       measurements: {
         worstDeficitDb: cell(j.worstDeficitDb),
@@ -114,26 +118,32 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
     },
   };
   if (j.verdict === 'fail') {
-    const worst = outputs.get(j.worstInput)!;
+    const worstName = j.nonFinite > 0 ? measured.find((m) => m.nonFinite > 0)!.input : j.worstInput;
+    const worst = observations.find((o) => o.input.name === worstName)!;
     const { x } = worst.input;
     const { y, ref } = worst;
     const idx = topIndices((i) => (Number.isFinite(y[i]!) ? Math.abs(y[i]! - (ref ? ref[i]! : x[i]!)) : Number.MAX_VALUE), x.length);
     outcome.witness = {
       summary:
         j.nonFinite > 0
-          ? `${spec.name}: ${j.nonFinite} NaN/Inf outputs from finite inputs`
+          ? `${spec.name}: ${j.nonFinite} NaN/Inf outputs from finite inputs (first on ${worstName})`
           : `${spec.name}: SQNR on ${j.worstInput} is ${cell(j.worstDeficitDb)} dB below the reference codec (allowed ${maxDeficit} dB)`,
       samples: samplesAt(idx, x, y, ref),
+      plot: transferPlot(worst, `${spec.name} on ${worstName}`),
       repro: ctx.reproCommand('roundtrip', spec.name),
     };
   }
   return outcome;
 }
 
-export const roundtrip: Probe = {
+const inputs = roundtripInputs;
+
+export const roundtrip: ForwardProbe = {
   id: 'roundtrip',
   hypothesis: 'codec',
   title: 'dequant(quant(x)) matches the reference codec',
   requires: ['forward'],
-  run,
+  inputs,
+  judge,
+  run: forwardRun({ inputs, judge }, STAT),
 };

@@ -8,7 +8,8 @@ import { TargetError } from '../src/errors.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { ProbeResult } from '../src/report/types.js';
 import type { Target } from '../src/targets/types.js';
-import type { Probe, ProbeContext } from './types.js';
+import type { ObservationCache, Probe, ProbeContext } from './types.js';
+import { explainFailures } from './causes.js';
 
 export type ResultBase = Pick<ProbeResult, 'probe' | 'hypothesis' | 'format' | 'seed'>;
 
@@ -29,6 +30,12 @@ export async function runProbeOn(probe: Probe, target: Target, formatName: strin
   } else {
     try {
       result = { ...base, ...(await probe.run(target, format, ctx)) };
+      if (result.verdict === 'fail' && result.statistic.value === null) {
+        // A statistic that is not a number is evidence for nothing: never a witness.
+        const reason = `${result.statistic.name} is not a number (NaN/Inf): the hypothesis cannot be judged on this format`;
+        result = { ...result, verdict: 'inconclusive', reason, evidence: { ...result.evidence, notes: [...(result.evidence.notes ?? []), reason] } };
+        delete result.witness;
+      }
     } catch (e) {
       if (!(e instanceof TargetError)) throw e;
       result = {
@@ -42,4 +49,29 @@ export async function runProbeOn(probe: Probe, target: Target, formatName: strin
   }
   result.durationMs = Date.now() - started;
   return result;
+}
+
+/**
+ * Every probe on one format, sharing one cache of forward observations, then the causal
+ * experiments between their failures (probes/causes.ts): a failure that another explains gets
+ * `explainedBy`. Results are in `probes` order.
+ */
+export async function runProbesOnFormat(probes: readonly Probe[], target: Target, formatName: string, ctx: ProbeContext, onResult?: (r: ProbeResult) => void): Promise<ProbeResult[]> {
+  const observations: ObservationCache = new Map();
+  const fctx: ProbeContext = { ...ctx, observations };
+  const results: ProbeResult[] = [];
+  for (const probe of probes) {
+    const r = await runProbeOn(probe, target, formatName, fctx);
+    results.push(r);
+    onResult?.(r);
+  }
+  if (results.some((r) => r.verdict === 'fail' || r.verdict === 'inconclusive')) {
+    try {
+      await explainFailures(results, probes, ctx.resolveFormat(formatName), target, fctx);
+    } catch (e) {
+      // The target already answered every input the experiments need; if it fails now, the findings stand as measured.
+      if (!(e instanceof TargetError)) throw e;
+    }
+  }
+  return results;
 }

@@ -2,39 +2,63 @@
  * scale-collapse — H2: "the scale/zero-point init collapses values (all to zero, to one
  * level, or loses the sign)".
  *
- * On weight-like tensors (N(0, 0.02), U(±1/√fan_in)) measure the zero fraction, the sign-loss
- * fraction and the effective bits (entropy of the output values), and compare each with
- * the reference codec of the same format on the same tensor: a 3-bit format legitimately
- * zeroes many small weights, a correct int8 does not. Only formats without a reference
- * codec are held to an absolute zero-fraction limit.
+ * On weight-like tensors (N(0, 0.02), U(±1/√fan_in)), one-sided activations (post-ReLU,
+ * post-softmax, a shifted mean: groups that do not straddle 0, where a zero-point bug shows)
+ * and a tensor of all-zero, constant, tiny and normal channels, measure per input:
+ *  - zero fraction: nonzero inputs sent to exactly 0;
+ *  - sign loss: negative inputs that come back non-negative;
+ *  - sign flips: nonzero inputs that come back with the opposite sign, either way;
+ *  - mode share: values sitting on their group's most common output level (a collapse to one
+ *    level that is not 0, e.g. a saturating zero-point);
+ *  - collapsed groups: groups (scale blocks, or channels when the scale is per tensor) whose
+ *    outputs are one level while their inputs are not;
+ *  - effective bits: the entropy of the output values per scale block;
+ * and compare each with the reference codec of the same format on the same tensor: a 3-bit
+ * format legitimately zeroes many small weights, a correct int8 does not. Only formats
+ * without a reference codec are held to an absolute zero-fraction limit. NaN/Inf outputs make
+ * the probe inconclusive (the roundtrip probe judges those).
  */
-import { distinctCount, signLossFraction, zeroFraction } from '../src/stats.js';
+import { countNonFinite, distinctCount, signLossFraction, zeroFraction } from '../src/stats.js';
+import { fakeQuant } from '../src/formats/index.js';
+import { roundHalfEven } from '../src/formats/element.js';
+import { fittedScales } from '../src/formats/grid.js';
 import { numberThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { Statistic } from '../src/report/types.js';
-import type { Target } from '../src/targets/types.js';
-import type { Probe, ProbeContext, ProbeOutcome } from './types.js';
-import { weightInputs, type ProbeInput } from './inputs.js';
-import { blockEntropyBits, cell, formatNotImplemented, referenceForward, samplesAt, scaleBlockLength, statistic, topIndices } from './common.js';
+import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
+import { groupsMixed, oneSidedInputs, weightInputs, type ProbeInput } from './inputs.js';
+import { blockEntropyBits, cell, forwardRun, nonFiniteOutcome, samplesAt, scaleBlockLength, statistic, topIndices, transferPlot } from './common.js';
 
-export interface CollapseMeasurement {
-  input: string;
+const STAT = 'collapse';
+
+/** What one output tensor does to its input (the target's, or the reference codec's on the same input). */
+export interface CollapseSigns {
   zeroFraction: number;
   signLoss: number;
+  signFlip: number;
+  modeShare: number;
+  collapsedGroups: number;
   bits: number;
   levels: number;
+}
+
+export interface CollapseMeasurement extends CollapseSigns {
+  input: string;
   /** The reference codec on the same input; undefined when there is none. */
-  reference?: { zeroFraction: number; signLoss: number; bits: number; levels: number };
+  reference?: CollapseSigns;
 }
 
 export interface CollapseThresholds {
   maxZeroExcess: number;
   maxSignLossExcess: number;
+  maxSignFlipExcess: number;
+  maxModeExcess: number;
+  maxCollapsedGroupExcess: number;
   minBitsRatio: number;
   maxZeroFraction: number;
 }
 
-export type CollapseSign = 'zero-excess' | 'sign-loss-excess' | 'bits-ratio' | 'zero-fraction';
+export type CollapseSign = 'zero-excess' | 'sign-loss-excess' | 'sign-flip-excess' | 'mode-excess' | 'collapsed-groups' | 'bits-ratio' | 'zero-fraction';
 
 export interface CollapseJudgement {
   verdict: 'pass' | 'fail';
@@ -58,11 +82,13 @@ function candidates(m: CollapseMeasurement, t: CollapseThresholds): Candidate[] 
     return [{ sign: 'zero-fraction', value: m.zeroFraction, severity: m.zeroFraction / t.maxZeroFraction, input: m.input }];
   }
   const r = m.reference;
-  const zeroExcess = m.zeroFraction - r.zeroFraction;
-  const signExcess = m.signLoss - r.signLoss;
+  const excess = (sign: CollapseSign, value: number, threshold: number): Candidate => ({ sign, value, severity: value / threshold, input: m.input });
   const out: Candidate[] = [
-    { sign: 'zero-excess', value: zeroExcess, severity: zeroExcess / t.maxZeroExcess, input: m.input },
-    { sign: 'sign-loss-excess', value: signExcess, severity: signExcess / t.maxSignLossExcess, input: m.input },
+    excess('zero-excess', m.zeroFraction - r.zeroFraction, t.maxZeroExcess),
+    excess('sign-loss-excess', m.signLoss - r.signLoss, t.maxSignLossExcess),
+    excess('sign-flip-excess', m.signFlip - r.signFlip, t.maxSignFlipExcess),
+    excess('mode-excess', m.modeShare - r.modeShare, t.maxModeExcess),
+    excess('collapsed-groups', m.collapsedGroups - r.collapsedGroups, t.maxCollapsedGroupExcess),
   ];
   if (r.bits > 0) {
     const ratio = m.bits / r.bits;
@@ -75,6 +101,9 @@ function candidates(m: CollapseMeasurement, t: CollapseThresholds): Candidate[] 
 const STATS: Record<CollapseSign, (t: CollapseThresholds) => Pick<Statistic, 'name' | 'threshold' | 'comparator'>> = {
   'zero-excess': (t) => ({ name: 'zero fraction above reference', threshold: t.maxZeroExcess, comparator: '>' }),
   'sign-loss-excess': (t) => ({ name: 'sign-loss fraction above reference', threshold: t.maxSignLossExcess, comparator: '>' }),
+  'sign-flip-excess': (t) => ({ name: 'sign-flip fraction above reference', threshold: t.maxSignFlipExcess, comparator: '>' }),
+  'mode-excess': (t) => ({ name: 'share on one level above reference', threshold: t.maxModeExcess, comparator: '>' }),
+  'collapsed-groups': (t) => ({ name: 'groups collapsed to one level above reference', threshold: t.maxCollapsedGroupExcess, comparator: '>' }),
   'bits-ratio': (t) => ({ name: 'effective bits / reference effective bits', threshold: t.minBitsRatio, comparator: '<' }),
   'zero-fraction': (t) => ({ name: 'zero fraction (no reference codec)', threshold: t.maxZeroFraction, comparator: '>' }),
 };
@@ -93,31 +122,185 @@ export function judgeScaleCollapse(ms: readonly CollapseMeasurement[], t: Collap
   };
 }
 
-/** Effective bits are measured per scale block (a per-block format's blocks each use their own grid). */
-function measure(spec: FormatSpec, input: ProbeInput, y: Float32Array): Omit<CollapseMeasurement, 'input' | 'reference'> {
-  const block = scaleBlockLength(spec, input.shape);
-  return { zeroFraction: zeroFraction(input.x, y), signLoss: signLossFraction(input.x, y), bits: blockEntropyBits(y, block), levels: distinctCount(y) };
+/** Share of nonzero inputs whose output is nonzero with the opposite sign (positive → negative or negative → positive). */
+export function signFlipFraction(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  let nonzero = 0;
+  let flipped = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] === 0) continue;
+    nonzero++;
+    if (x[i]! * y[i]! < 0) flipped++;
+  }
+  return nonzero === 0 ? 0 : flipped / nonzero;
 }
 
-async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise<ProbeOutcome> {
-  const notImplemented = formatNotImplemented(target, spec, 'collapse');
-  if (notImplemented) return notImplemented;
-  const t: CollapseThresholds = {
+/** The most common output value of each group (ties: the smallest). */
+function groupModes(y: Float32Array, group: number): Float32Array {
+  const modes = new Float32Array(Math.ceil(y.length / group));
+  for (let g = 0, b = 0; b < y.length; g++, b += group) {
+    const counts = new Map<number, number>();
+    let best = 0;
+    let mode = 0;
+    for (let i = b; i < Math.min(y.length, b + group); i++) {
+      const v = Object.is(y[i], -0) ? 0 : y[i]!;
+      const c = (counts.get(v) ?? 0) + 1;
+      counts.set(v, c);
+      if (c > best || (c === best && v < mode)) {
+        best = c;
+        mode = v;
+      }
+    }
+    modes[g] = mode;
+  }
+  return modes;
+}
+
+/** Share of values that sit on their group's most common level. */
+function modeShare(y: Float32Array, group: number): number {
+  const modes = groupModes(y, group);
+  let n = 0;
+  for (let i = 0; i < y.length; i++) if (y[i] === modes[Math.floor(i / group)]) n++;
+  return y.length === 0 ? 0 : n / y.length;
+}
+
+/** Share of groups whose outputs are a single level while their inputs are not all equal. */
+function collapsedGroupShare(x: Float32Array, y: Float32Array, group: number): number {
+  let groups = 0;
+  let collapsed = 0;
+  for (let b = 0; b < y.length; b += group) {
+    const end = Math.min(y.length, b + group);
+    if (distinctCount(x.subarray(b, end)) <= 1) continue;
+    groups++;
+    if (distinctCount(y.subarray(b, end)) <= 1) collapsed++;
+  }
+  return groups === 0 ? 0 : collapsed / groups;
+}
+
+/**
+ * The unit a collapse is counted in: the format's scale block when it is shorter than a
+ * channel, else a channel (a per-tensor scale that zeroes a whole channel is a collapse too).
+ */
+export function collapseGroupLength(spec: FormatSpec, shape: readonly number[]): number {
+  const channel = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : shape[0] ?? 1;
+  return Math.min(scaleBlockLength(spec, shape), channel);
+}
+
+function signs(spec: FormatSpec, input: ProbeInput, y: Float32Array): CollapseSigns {
+  const group = collapseGroupLength(spec, input.shape);
+  return {
+    zeroFraction: zeroFraction(input.x, y),
+    signLoss: signLossFraction(input.x, y),
+    signFlip: signFlipFraction(input.x, y),
+    modeShare: modeShare(y, group),
+    collapsedGroups: collapsedGroupShare(input.x, y, group),
+    bits: blockEntropyBits(y, scaleBlockLength(spec, input.shape)),
+    levels: distinctCount(y),
+  };
+}
+
+export function measureCollapse(spec: FormatSpec, o: Observation): CollapseMeasurement {
+  const m: CollapseMeasurement = { input: o.input.name, ...signs(spec, o.input, o.y) };
+  if (o.ref) m.reference = signs(spec, o.input, o.ref);
+  return m;
+}
+
+/**
+ * Where the target collapsed what the reference kept apart: zeroed, sign-flipped or sent to
+ * its group's most common level while the reference gives something else. The causal
+ * experiments repair exactly these elements (probes/causes.ts).
+ */
+export function collapsedElements(spec: FormatSpec, o: Observation): Uint8Array {
+  const { x } = o.input;
+  const mask = new Uint8Array(x.length);
+  if (!o.ref) return mask;
+  const group = collapseGroupLength(spec, o.input.shape);
+  const modes = groupModes(o.y, group);
+  for (let i = 0; i < x.length; i++) {
+    const y = o.y[i]!;
+    const r = o.ref[i]!;
+    if (y === r) continue;
+    if ((y === 0 && r !== 0) || y * r < 0 || (x[i]! < 0 && !(y < 0) && r < 0) || y === modes[Math.floor(i / group)]) mask[i] = 1;
+  }
+  return mask;
+}
+
+/** 1 where y = s·codec(x/s) on [lo, hi). */
+function consistentAt(spec: FormatSpec, unscaled: FormatSpec, x: Float32Array, y: Float32Array, lo: number, hi: number, s: number): Uint8Array {
+  const t = new Float32Array(hi - lo);
+  for (let i = lo; i < hi; i++) t[i - lo] = x[i]! / s;
+  let e: Float32Array;
+  if (spec.family === 'integer') {
+    // the code range is read off the outputs too (a zero-point shifts it; saturation clamps to it)
+    let qlo = Infinity;
+    let qhi = -Infinity;
+    for (let i = lo; i < hi; i++) {
+      if (!Number.isFinite(y[i]!)) continue;
+      qlo = Math.min(qlo, Math.round(y[i]! / s));
+      qhi = Math.max(qhi, Math.round(y[i]! / s));
+    }
+    e = t.map((v) => Math.min(qhi, Math.max(qlo, roundHalfEven(v))));
+  } else e = fakeQuant(unscaled, t);
+  const m = new Uint8Array(hi - lo);
+  for (let i = lo; i < hi; i++) {
+    const expected = e[i - lo]! * s;
+    if (Math.abs(expected - y[i]!) <= 1e-5 * Math.max(Math.abs(expected), s)) m[i - lo] = 1;
+  }
+  return m;
+}
+
+/**
+ * Where the target's output is exactly what the format's codec gives at the target's own
+ * scale (read off its outputs per scale group, src/formats/grid.ts): the codec is right and
+ * only the scale differs from the reference's. Integers round half to even and clamp to the
+ * code range the outputs themselves span (any zero-point); other families use the element
+ * codec at scale 1.
+ */
+export function scaleOnlyElements(spec: FormatSpec, o: Observation): Uint8Array {
+  const { x } = o.input;
+  const mask = new Uint8Array(x.length);
+  const group = scaleBlockLength(spec, o.input.shape);
+  const scales = fittedScales(spec, o.y, group);
+  const unscaled: FormatSpec = { ...spec, scaling: 'none' };
+  for (let g = 0; g < scales.length; g++) {
+    const lo = g * group;
+    const hi = Math.min(x.length, lo + group);
+    // several scales may fit a group with few levels: keep the one under which the codec explains the most values
+    let best: Uint8Array | undefined;
+    let bestCount = -1;
+    for (const s of scales[g]!) {
+      const m = consistentAt(spec, unscaled, x, o.y, lo, hi, s);
+      const c = m.reduce((a, b) => a + b, 0);
+      if (c > bestCount) {
+        best = m;
+        bestCount = c;
+      }
+    }
+    if (best) mask.set(best, lo);
+  }
+  return mask;
+}
+
+export function collapseThresholds(ctx: Pick<ProbeContext, 'thresholds'>): CollapseThresholds {
+  return {
     maxZeroExcess: numberThreshold(ctx.thresholds, 'scale-collapse.maxZeroExcess'),
     maxSignLossExcess: numberThreshold(ctx.thresholds, 'scale-collapse.maxSignLossExcess'),
+    maxSignFlipExcess: numberThreshold(ctx.thresholds, 'scale-collapse.maxSignFlipExcess'),
+    maxModeExcess: numberThreshold(ctx.thresholds, 'scale-collapse.maxModeExcess'),
+    maxCollapsedGroupExcess: numberThreshold(ctx.thresholds, 'scale-collapse.maxCollapsedGroupExcess'),
     minBitsRatio: numberThreshold(ctx.thresholds, 'scale-collapse.minBitsRatio'),
     maxZeroFraction: numberThreshold(ctx.thresholds, 'scale-collapse.maxZeroFraction'),
   };
-  const measured: CollapseMeasurement[] = [];
-  const seen = new Map<string, { input: ProbeInput; y: Float32Array; ref: Float32Array | undefined }>();
-  for (const input of weightInputs(ctx.seed)) {
-    const y = await target.forward(spec.name, input.x, input.shape);
-    const ref = referenceForward(spec, input);
-    seen.set(input.name, { input, y, ref });
-    const m: CollapseMeasurement = { input: input.name, ...measure(spec, input, y) };
-    if (ref) m.reference = measure(spec, input, ref);
-    measured.push(m);
-  }
+}
+
+function inputs(seed: number): ProbeInput[] {
+  return [...weightInputs(seed), ...oneSidedInputs(seed), groupsMixed(seed)];
+}
+
+function judge(spec: FormatSpec, observations: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
+  const t = collapseThresholds(ctx);
+  const broken = observations.find((o) => countNonFinite(o.y) > countNonFinite(o.input.x));
+  if (broken) return nonFiniteOutcome(STAT, spec, broken);
+  const measured = observations.map((o) => measureCollapse(spec, o));
   const j = judgeScaleCollapse(measured, t);
   const outcome: ProbeOutcome = {
     verdict: j.verdict,
@@ -126,12 +309,15 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
       measurements: { sign: j.sign, value: cell(j.value), input: j.input },
       tables: [
         {
-          title: 'weight-like inputs: target vs reference codec',
-          headings: ['input', 'zero fraction', 'ref', 'sign loss', 'ref', 'effective bits per scale block', 'ref', 'levels', 'ref'],
+          title: 'target vs reference codec on the same inputs',
+          headings: ['input', 'zero fraction', 'ref', 'sign loss', 'ref', 'sign flips', 'ref', 'on one level', 'ref', 'collapsed groups', 'ref', 'effective bits per scale block', 'ref', 'levels', 'ref'],
           rows: measured.map((m) => [
             m.input,
             cell(m.zeroFraction), cell(m.reference?.zeroFraction),
             cell(m.signLoss), cell(m.reference?.signLoss),
+            cell(m.signFlip), cell(m.reference?.signFlip),
+            cell(m.modeShare), cell(m.reference?.modeShare),
+            cell(m.collapsedGroups), cell(m.reference?.collapsedGroups),
             cell(m.bits), cell(m.reference?.bits),
             m.levels, m.reference?.levels ?? null,
           ]),
@@ -140,25 +326,31 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
     },
   };
   if (j.verdict === 'fail') {
-    const w = seen.get(j.input)!;
-    const { x } = w.input;
-    const lostSign = (i: number) => x[i]! < 0 && !(w.y[i]! < 0) && (!w.ref || w.ref[i]! < 0);
-    const zeroed = (i: number) => x[i] !== 0 && w.y[i] === 0 && (!w.ref || w.ref[i] !== 0);
-    const score = j.sign === 'sign-loss-excess' ? (i: number) => (lostSign(i) ? Math.abs(x[i]!) : 0) : (i: number) => (zeroed(i) ? Math.abs(x[i]!) : Math.abs(w.y[i]! - (w.ref?.[i] ?? x[i]!)));
+    const w = observations.find((o) => o.input.name === j.input)!;
     const m = measured.find((mm) => mm.input === j.input)!;
+    const { x } = w.input;
+    const collapsed = collapsedElements(spec, w);
+    const flipped = (i: number) => x[i]! * w.y[i]! < 0;
+    const score =
+      j.sign === 'sign-flip-excess' ? (i: number) => (flipped(i) ? Math.abs(x[i]!) : 0)
+      : w.ref ? (i: number) => (collapsed[i] ? Math.abs(x[i]! - w.y[i]!) + 1e-30 : 0)
+      : (i: number) => (x[i] !== 0 && w.y[i] === 0 ? Math.abs(x[i]!) : 0);
     outcome.witness = {
-      summary: `${spec.name} on ${j.input}: ${j.statistic.name} = ${cell(j.value)} (threshold ${j.statistic.threshold}); zero fraction ${cell(m.zeroFraction)} vs ${cell(m.reference?.zeroFraction)}, sign loss ${cell(m.signLoss)} vs ${cell(m.reference?.signLoss)}, ${m.levels} levels vs ${m.reference?.levels ?? '?'} in the reference`,
+      summary: `${spec.name} on ${j.input}: ${j.statistic.name} = ${cell(j.value)} (threshold ${j.statistic.threshold}); zero fraction ${cell(m.zeroFraction)} vs ${cell(m.reference?.zeroFraction)}, sign flips ${cell(m.signFlip)} vs ${cell(m.reference?.signFlip)}, ${cell(m.modeShare)} on one level vs ${cell(m.reference?.modeShare)}, ${m.levels} levels vs ${m.reference?.levels ?? '?'} in the reference`,
       samples: samplesAt(topIndices(score, x.length), x, w.y, w.ref),
+      plot: transferPlot(w, `${spec.name} on ${j.input}`),
       repro: ctx.reproCommand('scale-collapse', spec.name),
     };
   }
   return outcome;
 }
 
-export const scaleCollapse: Probe = {
+export const scaleCollapse: ForwardProbe = {
   id: 'scale-collapse',
   hypothesis: 'H2',
   title: 'the scale keeps values apart (no collapse to zero, one level, or lost sign)',
   requires: ['forward'],
-  run,
+  inputs,
+  judge,
+  run: forwardRun({ inputs, judge }, STAT),
 };

@@ -6,6 +6,7 @@ import type { FormatSpec } from '../src/formats/types.js';
 import type { Capability, Target } from '../src/targets/types.js';
 import type { Thresholds } from '../src/thresholds.js';
 import type { Evidence, Statistic, Verdict, Witness } from '../src/report/types.js';
+import type { ProbeInput } from './inputs.js';
 
 export type ProbeId = 'roundtrip' | 'missing-dequant' | 'scale-collapse' | 'broken-ste' | 'lost-updates' | 'format-applied' | 'learnability';
 
@@ -16,10 +17,29 @@ export interface ProbeContext {
   lrs: number[];
   /** Lookup of any registry format (for reference comparisons). */
   resolveFormat(name: string): FormatSpec;
+  /** Every format of the registry (built-in and config rows), for telling which format was applied instead. Default: the built-in rows. */
+  registryFormats?(): readonly FormatSpec[];
   /** The command line that reproduces this probe for this format (used in witnesses). */
   reproCommand(probe: ProbeId, format: string): string;
   log(message: string): void;
+  /**
+   * Forward outputs already observed for this target and format (keyed by input name), shared
+   * by the probes of one format and by the causal experiments after them (probes/causes.ts).
+   * Absent: every probe calls the target itself.
+   */
+  observations?: ObservationCache;
 }
+
+/** One input, what the target made of it, and what the reference codec makes of it. */
+export interface Observation {
+  input: ProbeInput;
+  /** The target's fq(x). */
+  y: Float32Array;
+  /** The reference codec's fq(x) on the same x; undefined when the format has no working reference. */
+  ref: Float32Array | undefined;
+}
+
+export type ObservationCache = Map<string, Observation>;
 
 export interface ProbeOutcome {
   verdict: Verdict;
@@ -37,4 +57,18 @@ export interface Probe {
   title: string;
   requires: readonly Capability[];
   run(target: Target, format: FormatSpec, ctx: ProbeContext): Promise<ProbeOutcome>;
+}
+
+/**
+ * A probe whose experiment is forward calls only: it names its inputs and judges the
+ * observations in a pure function, so a causal experiment can re-judge it on outputs with
+ * another hypothesis' symptom undone (probes/causes.ts).
+ */
+export interface ForwardProbe extends Probe {
+  inputs(seed: number): ProbeInput[];
+  judge(spec: FormatSpec, observations: readonly Observation[], ctx: ProbeContext): ProbeOutcome;
+}
+
+export function isForwardProbe(p: Probe): p is ForwardProbe {
+  return typeof (p as Partial<ForwardProbe>).judge === 'function' && typeof (p as Partial<ForwardProbe>).inputs === 'function';
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judgeRoundtrip, SQNR_CAP_DB } from '../probes/roundtrip.js';
 import { judgeMissingDequant, relativeRatio, type DequantSeries } from '../probes/missing-dequant.js';
-import { judgeScaleCollapse } from '../probes/scale-collapse.js';
+import { judgeScaleCollapse, signFlipFraction, type CollapseSigns } from '../probes/scale-collapse.js';
 import { judgeBrokenSte } from '../probes/broken-ste.js';
 import { judgeLostUpdates, retainedShare, interiorMask, movableFraction } from '../probes/lost-updates.js';
 import { judgeFormatApplied, maxDistinctPerBlock } from '../probes/format-applied.js';
@@ -73,17 +73,32 @@ test('missing-dequant: int8 codes (rms ≈ 36 at every scale, integers) fail; a 
 });
 
 test('scale-collapse: judged against the reference; sign loss and all-zero outputs fail, a coarse format does not', () => {
-  const t = { maxZeroExcess: 0.25, maxSignLossExcess: 0.25, minBitsRatio: 0.5, maxZeroFraction: 0.9 };
-  const ref = { zeroFraction: 0.9, signLoss: 0.9, bits: 0.5, levels: 3 };
+  const t = { maxZeroExcess: 0.25, maxSignLossExcess: 0.25, maxSignFlipExcess: 0.05, maxModeExcess: 0.25, maxCollapsedGroupExcess: 0.1, minBitsRatio: 0.5, maxZeroFraction: 0.9 };
+  const signs = (zeroFraction: number, signLoss: number, bits: number, levels: number, more: Partial<CollapseSigns> = {}): CollapseSigns => ({ zeroFraction, signLoss, signFlip: 0, modeShare: zeroFraction, collapsedGroups: 0, bits, levels, ...more });
+  const ref = signs(0.9, 0.9, 0.5, 3);
   // int2 reference zeroes 90 %: the same from the target is fine
   assert.equal(judgeScaleCollapse([{ input: 'w', ...ref, reference: ref }], t).verdict, 'pass');
-  const zp0 = judgeScaleCollapse([{ input: 'w', zeroFraction: 0.5, signLoss: 1, bits: 7, levels: 128, reference: { zeroFraction: 0.004, signLoss: 0.004, bits: 7.5, levels: 255 } }], t);
+  const zp0 = judgeScaleCollapse([{ input: 'w', ...signs(0.5, 1, 7, 128), reference: signs(0.004, 0.004, 7.5, 255) }], t);
   assert.equal(zp0.verdict, 'fail');
   assert.equal(zp0.sign, 'sign-loss-excess');
   assert.equal(zp0.statistic.value, 0.996);
-  const zero = judgeScaleCollapse([{ input: 'w', zeroFraction: 1, signLoss: 1, bits: 0, levels: 1, reference: { zeroFraction: 0.01, signLoss: 0.01, bits: 6, levels: 200 } }], t);
+  const zero = judgeScaleCollapse([{ input: 'w', ...signs(1, 1, 0, 1), reference: signs(0.01, 0.01, 6, 200) }], t);
   assert.equal(zero.verdict, 'fail');
-  assert.equal(judgeScaleCollapse([{ input: 'w', zeroFraction: 0.95, signLoss: 0, bits: 1, levels: 2 }], t).sign, 'zero-fraction');
+  assert.equal(judgeScaleCollapse([{ input: 'w', ...signs(0.95, 0, 1, 2) }], t).sign, 'zero-fraction');
+  // positive values turned negative: no negative lost its sign, yet 50 % of the values flipped
+  const flip = judgeScaleCollapse([{ input: 'w', ...signs(0, 0, 7, 255, { signFlip: 0.5 }), reference: signs(0, 0, 7, 255) }], t);
+  assert.deepEqual([flip.verdict, flip.sign, flip.statistic.value], ['fail', 'sign-flip-excess', 0.5]);
+  // half the values saturate on one level that is not 0 (a zero-point clamp on a one-sided group)
+  const mode = judgeScaleCollapse([{ input: 'a', ...signs(0, 0, 4.6, 129, { modeShare: 0.5 }), reference: signs(0, 0, 7.4, 170, { modeShare: 0.02 }) }], t);
+  assert.deepEqual([mode.verdict, mode.sign, mode.statistic.value], ['fail', 'mode-excess', 0.48]);
+  // one channel in four collapsed to a single level while the reference keeps every channel
+  const group = judgeScaleCollapse([{ input: 'g', ...signs(0.05, 0.05, 6.9, 250, { collapsedGroups: 0.25, modeShare: 0.06 }), reference: signs(0.01, 0.01, 7, 255) }], t);
+  assert.deepEqual([group.verdict, group.sign], ['fail', 'collapsed-groups']);
+});
+
+test('scale-collapse: sign flips are counted both ways, zeros never count as flips', () => {
+  assert.equal(signFlipFraction([1, 2, -1, -2, 0], [-1, 2, 1, -2, 5]), 0.5);
+  assert.equal(signFlipFraction([1, -1], [0, 0]), 0);
 });
 
 test('broken-ste: zero gradient (cosine 0) fails, dy·5e-4 fails on magnitude, the STE passes, NaN fails', () => {
@@ -111,10 +126,13 @@ test('lost-updates: master weights retain 1, rounding in place retains 0; indist
   assert.equal(movableFraction(Float32Array.from([0, 0, 0, 0]), Float32Array.from([1, 1, 0, 1]), interiorMask(w, 4)), 0.5);
 });
 
-test('format-applied: input returned unchanged fails; 40 distinct values in a 16-code block fail', () => {
-  const m = (unchanged: number | undefined, distinct: number, codes = 255) => ({ input: 'a', nonRepresentable: 2000, unchangedFraction: unchanged, maxDistinctPerBlock: distinct, codes });
-  assert.equal(judgeFormatApplied([m(0, 200)], 0.5, 1).verdict, 'pass');
-  assert.deepEqual(judgeFormatApplied([m(1, 2048)], 0.5, 1).failedOn, 'unchanged');
-  assert.deepEqual(judgeFormatApplied([m(undefined, 40, 16)], 0.5, 1).failedOn, 'distinct');
+test('format-applied: input returned unchanged fails; off the grid fails; another grid fails; 40 distinct values in a 16-code block fail', () => {
+  const t = { maxUnchanged: 0.5, maxOffGrid: 0.01, maxDistinctOverCodes: 1 };
+  const m = (unchanged: number | undefined, distinct: number, codes = 255, offGrid: number | undefined = 0) => ({ input: 'a', nonRepresentable: 2000, unchangedFraction: unchanged, offGrid, maxDistinctPerBlock: distinct, codes });
+  assert.equal(judgeFormatApplied([m(0, 200)], t).verdict, 'pass');
+  assert.deepEqual(judgeFormatApplied([m(1, 2048, 255, 1)], t).failedOn, 'unchanged');
+  assert.deepEqual(judgeFormatApplied([m(0, 8, 16, 0.9)], t).failedOn, 'off-grid');
+  assert.deepEqual(judgeFormatApplied([m(0, 200, 256, 0)], t, 'fp8-e5m2').failedOn, 'other-grid');
+  assert.deepEqual(judgeFormatApplied([m(undefined, 40, 16, undefined)], t).failedOn, 'distinct');
   assert.equal(maxDistinctPerBlock(Float32Array.from([1, 2, 3, 4, 1, 1, 1, 1]), 4), 4);
 });

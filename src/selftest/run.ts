@@ -11,7 +11,7 @@ import { openReferenceTarget } from '../targets/reference.js';
 import { MUTANTS, openMutantTarget } from '../targets/mutants/index.js';
 import { PROBES } from '../../probes/index.js';
 import type { ProbeContext, ProbeId } from '../../probes/types.js';
-import { runProbeOn } from '../../probes/run.js';
+import { runProbesOnFormat } from '../../probes/run.js';
 
 /** A row of the confusion matrix: the reference (nothing planted) or one mutant. */
 export interface SelftestRow {
@@ -65,6 +65,7 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
     thresholds: opts.thresholds ?? DEFAULT_THRESHOLDS,
     lrs: opts.lrs ?? [1e-4, 1e-3],
     resolveFormat: (name) => opts.registry.get(name),
+    registryFormats: () => opts.registry.all(),
     reproCommand: (probe, format) => `npx quant-audit run --target ${'{target}'} --probe ${probe} --format ${format} --seed ${seed}`,
     log: () => undefined,
   };
@@ -76,11 +77,9 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
     const spec = target.spec;
     const rowCtx: ProbeContext = { ...ctx, reproCommand: (probe, format) => `npx quant-audit run --target ${spec} --probe ${probe} --format ${format} --seed ${seed}` };
     try {
-      for (const probe of PROBES) {
-        for (const format of row.formats) {
-          results.push({ ...(await runProbeOn(probe, target, format, rowCtx)), row: row.name });
-          opts.onProgress?.(++done, total, `${row.name} ${probe.id} ${format}`);
-        }
+      for (const format of row.formats) {
+        const rs = await runProbesOnFormat(PROBES, target, format, rowCtx, (r) => opts.onProgress?.(++done, total, `${row.name} ${r.probe} ${format}`));
+        results.push(...rs.map((r) => ({ ...r, row: row.name })));
       }
     } finally {
       await target.close();
