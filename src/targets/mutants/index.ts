@@ -1,5 +1,6 @@
 /**
- * The seven built-in mutants of DESIGN.md, one planted bug each. `mutant:NAME` opens one
+ * The built-in mutants: the seven of DESIGN.md and four added for the bug classes real
+ * quantizers have (sign flips, another format's grid, one-sided zero-point clamps, NaN/Inf), one planted bug each. `mutant:NAME` opens one
  * through the same tfjs adapter as `tfjs:PATH`.
  */
 import { UsageError } from '../../errors.js';
@@ -14,10 +15,14 @@ import { vanishingSte } from './vanishing-ste.js';
 import { inPlace } from './in-place.js';
 import { fp32Fallback } from './fp32-fallback.js';
 import { uint8ZeroPoint } from './uint8-zero-point.js';
+import { signFlip } from './sign-flip.js';
+import { wrongGrid } from './wrong-grid.js';
+import { zeroPointClamp } from './zero-point-clamp.js';
+import { nonFinite } from './non-finite.js';
 
 export type { MutantDefinition } from './common.js';
 
-export const MUTANTS: readonly MutantDefinition[] = [missingDequant, collapsedScale, roundNoSte, vanishingSte, inPlace, fp32Fallback, uint8ZeroPoint];
+export const MUTANTS: readonly MutantDefinition[] = [missingDequant, collapsedScale, roundNoSte, vanishingSte, inPlace, fp32Fallback, uint8ZeroPoint, signFlip, wrongGrid, zeroPointClamp, nonFinite];
 export const MUTANT_NAMES: readonly string[] = MUTANTS.map((m) => m.name);
 
 export function mutantByName(name: string): MutantDefinition {
