@@ -50,10 +50,16 @@ for (const m of MUTANTS) {
       assert.ok((r.witness!.samples ?? []).length > 0, `${r.format} witness samples`);
       assert.equal(r.witness!.repro, `npx quant-audit run --target mutant:${m.name} --probe ${m.probe} --format ${r.format} --seed 1`);
     }
+    for (const r of verdicts(m.name, m.probe)) assert.equal(r.explainedBy, undefined, `${m.probe} ${r.format} is the cause, not a consequence`);
     for (const p of PROBES) {
-      if (expectedCell(row, p.id) === 'all') continue;
-      const blamed = verdicts(m.name, p.id).filter((r) => r.verdict === 'fail' || r.verdict === 'inconclusive');
-      assert.deepEqual(blamed.map((r) => r.format), [], `${m.name} must not fail ${p.id}`);
+      const expected = expectedCell(row, p.id);
+      if (expected === 'cause') continue;
+      const unjudged = verdicts(m.name, p.id).filter((r) => r.verdict === 'fail' || r.verdict === 'inconclusive');
+      // never blamed as a cause of its own: at most a consequence marked as following from the planted bug
+      const blamed = unjudged.filter((r) => r.explainedBy !== m.probe);
+      assert.deepEqual(blamed.map((r) => `${r.format}${r.explainedBy ? ` ← ${r.explainedBy}` : ''}`), [], `${m.name} must not blame ${p.id}`);
+      if (expected === 'none') assert.deepEqual(unjudged.map((r) => r.format), [], `${m.name} must leave ${p.id} alone`);
+      if (expected === 'consequence') assert.equal(unjudged.length, row.formats.length, `${m.name}: every ${p.id} result marked as a consequence`);
     }
   });
 }
