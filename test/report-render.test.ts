@@ -30,9 +30,18 @@ function headings(root: Root, depth: number): string[] {
 test('markdown: title and headline name the target and the verdict', () => {
   assert.deepEqual(headings(tree, 1), ['R7 falsification witness (R7: a reproducible counterexample to a claim about the quantizer) — mutant:in-place']);
   const headline = textOf(tree.children[1]!);
-  assert.equal(headline, 'Falsified (exit 1 at --fail-on fail): 3 hypotheses supported, 3 of 8 lanes dead, 1 partial.'.replace(/^/, '🔴 '));
+  assert.equal(headline, '🔴 Falsified (exit 1 at --fail-on fail): 2 hypotheses supported as a cause, 3 failures following from them, 3 of 8 lanes dead (1 diverged), 1 partial.');
   assert.match(md, /- ❌ \*\*H4 · lost-updates\*\* — updates smaller than half a quantization step vanish \(no fp32 master weights\): `int4`, `int8`/);
-  assert.deepEqual(headings(tree, 2), ['Lanes', 'Hypothesis matrix', 'Quantization sites', 'Witnesses (5)', 'Suggested fixes', 'Not judged', 'Environment']);
+  assert.doesNotMatch(md, /- ❌ \*\*learnability\*\*/, 'the dead lanes follow from H4: learnability is not a cause of its own');
+  assert.deepEqual(headings(tree, 2), ['Lanes', 'Hypothesis matrix', 'Quantization sites', 'Witnesses (3)', 'Consequences (3)', 'Suggested fixes', 'Not judged', 'Environment']);
+});
+
+test('markdown: the diagnosis names causes, what follows from them, and dead lanes no probe explains', () => {
+  assert.match(md, /- `int8`: \*\*H4 · lost-updates\*\* — learnability follows from H4 — 1 lane that did not learn, explained by H4/);
+  assert.match(md, /- `posit8`: no primary cause — 1 lane that did not learn and \*\*no probe explains\*\* \(`QA-posit8-h128-LR0\.003-rng1597-muon`\)/);
+  assert.match(md, /- `fc3\/QuantizeLinear` \(`uint8`\): no primary cause — H2 · scale-collapse follows from H2 at `fc2\/QuantizeLinear`/);
+  const consequences = tables(tree).find((t) => t.header.join() === 'Result,Where,Follows from,How we know')!;
+  assert.deepEqual(consequences.rows.map((r) => [r[0], r[2]]), [['FAIL H2 · scale-collapse', 'H2 at fc2/QuantizeLinear'], ['FAIL learnability', 'H4'], ['FAIL learnability', 'H4']]);
 });
 
 test('markdown: every GFM table has as many cells per row as header columns', () => {
@@ -46,10 +55,11 @@ test('markdown: the lane table has format · optimizer · best bpb · status and
   assert.deepEqual(lanes.header, ['Lane', 'Format', 'Optimizer', 'Best bpb', 'Final bpb', 'Steps', 'Status']);
   assert.equal(lanes.rows.length, 11);
   assert.deepEqual(lanes.rows[0], ['QA-fp32-h128-LR0.003-rng1597-adamw (control)', 'fp32', 'adamw', '2.669', '2.679', '100', '✅ clean']);
-  assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-int8-h128-LR0.003-rng1597-adamw'), ['QA-int8-h128-LR0.003-rng1597-adamw', 'int8', 'adamw', '6.985', '6.995', '100', '💀 dead']);
+  assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-int8-h128-LR0.003-rng1597-adamw'), ['QA-int8-h128-LR0.003-rng1597-adamw', 'int8', 'adamw', '6.985', '6.995', '100', '💀 dead ← H4']);
   assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-posit8-h128-LR0.003-rng1597-adamw')?.[6], '🔴 partial');
   assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-int4-h128-LR0.003-rng1597-muon')?.[6], '🟡 learns');
-  assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-posit8-h128-LR0.003-rng1597-muon')?.slice(3), ['NaN', 'NaN', '100', '💀 dead']);
+  // a diverged lane's loss is not a measurement: named, never printed as a number
+  assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-posit8-h128-LR0.003-rng1597-muon')?.slice(3), ['—', 'diverged', '100', '💥 diverged']);
   assert.deepEqual(lanes.rows.at(-1), ['uniform baseline log2(V)', '', '', '7.000', '', '', '']);
 });
 
@@ -68,6 +78,7 @@ test('markdown: hypothesis matrix is format × hypothesis with the statistic; si
   assert.deepEqual(sites.rows, [
     ['conv1/QuantizeLinear', 'int8', '✅ refuted 0.2', ''],
     ['fc2/QuantizeLinear', 'uint8', '', '❌ supported 0.97'],
+    ['fc3/QuantizeLinear', 'uint8', '', '↳ FAIL ← H2 0.99'],
   ]);
 });
 
@@ -94,8 +105,6 @@ test('markdown: each witness has its statistic, samples and a repro command; fix
     '❌ H2 · scale-collapse — uint8 · seed 1597 · site fc2/QuantizeLinear',
     '❌ H4 · lost-updates — int4 · seed 1597',
     '❌ H4 · lost-updates — int8 · seed 1597',
-    '❌ learnability — int4 · adamw · seed 1597',
-    '❌ learnability — int8 · adamw · seed 1597',
   ]);
   const samples = tables(tree).find((t) => t.header.join() === 'x,target,reference,note')!;
   assert.deepEqual(samples.rows[1], ['-0.25', 'NaN', '0.75', '']);
@@ -125,7 +134,7 @@ test('markdown: a fleet witness report (lanes only) renders lanes and a chart, n
   assert.deepEqual(headings(t, 1), ['R7 falsification witness (R7: a reproducible counterexample to a claim about the quantizer) — fleet.csv']);
   assert.deepEqual(headings(t, 2), ['Lanes', 'Environment']);
   for (const c of codeBlocks(t, 'mermaid')) assert.deepEqual(validateXyChart(c), []);
-  assert.match(out, /💀 \*\*Falsified\*\*|🔴 \*\*Falsified\*\* \(exit 1 at `--fail-on dead`\): 3 of 7 lanes dead, 1 partial\./);
+  assert.match(out, /🔴 \*\*Falsified\*\* \(exit 1 at `--fail-on dead`\): 3 of 7 lanes dead \(1 diverged\), 1 partial\./);
   assert.deepEqual(validate(fleet), { valid: true, errors: [] });
 });
 
@@ -190,7 +199,7 @@ test('junit: well-formed, one testcase per result and lane, failures carry the w
   assert.match(failure.text, /repro: npx quant-audit run --target mutant:in-place --probe lost-updates --format int8 --seed 1597/);
   assert.match(failure.text, /x=-0.25 → NaN \(reference 0.75\)/);
   const lanes = all(root, 'testsuite').find((s) => s.attrs.name === 'lanes')!;
-  assert.equal(lanes.attrs.failures, '3'); // 3 dead; the partial lane is not gated at --fail-on fail
+  assert.equal(lanes.attrs.failures, '3'); // 2 dead + 1 diverged; the partial lane is not gated at --fail-on fail
   assert.equal(all(parseXml(renderJunit(fixtureReport('partial'))), 'testsuite').find((s) => s.attrs.name === 'lanes')!.attrs.failures, '4'); // + the partial lane
   assert.equal(lanes.attrs.errors, '1'); // the inconclusive lane
   // The minimal parser really rejects broken XML.
@@ -201,13 +210,15 @@ test('junit: well-formed, one testcase per result and lane, failures carry the w
 test('terminal: tables without colour codes when color is off, compact ASCII for CI', () => {
   const plain = renderTerminal(report, { color: false });
   assert.doesNotMatch(plain, /\x1b\[/);
-  assert.match(plain, /│ int8\s+│ pass 0.01 dB\s+│ pass 1.002\s+│ pass 0.9998\s+│ FAIL 0\s+│ FAIL 6.99 bpb\s+│/);
-  assert.match(plain, /💀 dead/);
+  assert.match(plain, /│ int8\s+│ pass 0.01 dB\s+│ pass 1.002\s+│ pass 0.9998\s+│ FAIL 0\s+│ FAIL ← H4 6.99 bpb\s+│/);
+  assert.match(plain, /💀 dead ← H4/);
+  assert.match(plain, /● int8: H4 \(lost-updates\) — learnability follows from H4 — 1 lane that did not learn, explained/);
+  assert.match(plain, /Consequences \(3; not counted by the gate\)/);
   const colored = renderTerminal(report, { color: true });
   assert.match(colored, /\x1b\[31m/);
   const ci = renderTerminal(report, { color: false, compact: true, width: 100 });
   assert.doesNotMatch(ci, /[┌│💀]/u);
-  assert.match(ci, /\| QA-int8-h128-LR0.003-rng1597-adamw\s+\| int8\s+\| adamw\s+\| 6.985\s+\| 6.995\s+\| DEAD\s+\|/);
+  assert.match(ci, /\| QA-int8-h128-LR0.003-rng1597-adamw\s+\| int8\s+\| adamw\s+\| 6.985\s+\| 6.995\s+\| DEAD ← H4\s+\|/);
   assert.match(ci, /exit 1 \(--fail-on fail\)\n$/);
 });
 

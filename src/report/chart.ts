@@ -3,8 +3,10 @@
  * xychart has no legend, so each chart is followed by the plot order of its lines; one
  * chart per optimizer keeps the line count readable. The uniform baseline is drawn as the
  * first line. Lanes are sampled at the union of their eval steps (at most MAX_POINTS, evenly
- * thinned, the last step always kept); a lane holds its last value after it stopped, and a
- * non-finite bpb (a diverged lane) is drawn at the top of the y axis.
+ * thinned, the last step always kept); a lane holds its last value after it stopped. The y
+ * axis ends at the diverged line (1.25 × the baseline by default), so one lane whose loss blew
+ * up to 1e11 does not flatten every other curve: such values and non-finite ones are drawn at
+ * the top of the axis and the lane is listed as clipped.
  */
 import type { Lane } from './types.js';
 
@@ -18,6 +20,11 @@ export interface Chart {
   mermaid: string;
   /** Lanes left out because the chart already had MAX_LINES lines. */
   omitted: string[];
+  /** Lanes with a value above the axis or non-finite, drawn at its top. */
+  clipped: string[];
+  yMax: number;
+  /** Why the axis ends where it does. */
+  clipNote: string;
 }
 
 function round3(v: number): number {
@@ -46,7 +53,8 @@ function quote(text: string): string {
   return `"${text.replace(/["\\\n\r]/g, ' ')}"`;
 }
 
-export function buildCharts(lanes: Lane[], baseline: number): Chart[] {
+/** `cap`: the highest bpb worth an axis (the diverged line); higher values are clipped to the top. */
+export function buildCharts(lanes: Lane[], baseline: number, cap = baseline * 1.25): Chart[] {
   const withCurves = lanes.filter((l) => l.curve.length > 0);
   const optimizers = [...new Set(withCurves.map((l) => l.optimizer))];
   return optimizers.map((optimizer) => {
@@ -54,9 +62,11 @@ export function buildCharts(lanes: Lane[], baseline: number): Chart[] {
     const shown = group.slice(0, MAX_LINES);
     const steps = sampleSteps(shown);
     const finite = shown.flatMap((l) => l.curve.map((p) => p.bpb)).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-    const yMax = Math.ceil(Math.max(baseline + 0.5, ...finite));
+    const top = Math.ceil(Math.max(baseline + 0.5, ...finite.filter((v) => v <= cap)));
+    const yMax = Math.min(top, Math.ceil(cap));
     const yMin = Math.max(0, Math.floor(Math.min(baseline, ...finite) - 0.5));
     const clip = (v: number | null): number => (v === null || !Number.isFinite(v) ? yMax : round3(Math.min(yMax, Math.max(yMin, v))));
+    const clipped = shown.filter((l) => l.curve.some((p) => p.bpb === null || !Number.isFinite(p.bpb) || p.bpb > yMax)).map((l) => l.name);
     const title = `Validation bits per byte — ${optimizer}`;
     const out = [
       'xychart-beta',
@@ -71,6 +81,9 @@ export function buildCharts(lanes: Lane[], baseline: number): Chart[] {
       lines: [`uniform baseline (${round3(baseline)})`, ...shown.map((l) => (l.control ? `${l.name} (control)` : l.name))],
       mermaid: `${out.join('\n')}\n`,
       omitted: group.slice(MAX_LINES).map((l) => l.name),
+      clipped,
+      yMax,
+      clipNote: `the diverged line is ${round3(cap)} bits; higher and non-finite values are drawn at the top`,
     };
   });
 }

@@ -1,11 +1,13 @@
 /**
  * report.xml: JUnit XML for CI test tabs. One <testsuite> per probe with one <testcase> per
  * result (probe × format × optimizer/seed/site), plus a `lanes` suite with one testcase per
- * learnability lane. fail → <failure> carrying the witness text; inconclusive → <error>;
- * skipped → <skipped>. A dead lane is a failure (a partial one too at --fail-on partial), an inconclusive lane an error.
+ * learnability lane. The CI test tab agrees with the exit code: a result or lane is a
+ * <failure> exactly when the gate counted it (`gated`, set by src/verdict/gate.ts); a failure
+ * that follows from another (`explainedBy`) or lies below the gate passes with the witness in
+ * <system-out>. Inconclusive → <error> (unless a cause explains it); skipped → <skipped>.
  */
-import { fmtBpb, fmtStatistic, resultCoordinates, uniformBaseline } from './text.js';
-import type { FailOn, Lane, ProbeResult, Report } from './types.js';
+import { fmtLaneBpb, fmtBpb, fmtStatistic, isGated, isLaneGated, resultCoordinates, uniformBaseline } from './text.js';
+import type { Lane, ProbeResult, Report } from './types.js';
 
 /** XML 1.0 text: escape markup, drop characters XML cannot hold at all. */
 export function xmlEscape(s: string): string {
@@ -40,29 +42,33 @@ function witnessText(r: ProbeResult): string {
   return lines.join('\n');
 }
 
-function resultCase(r: ProbeResult, suite: string): string {
+function resultCase(r: ProbeResult, suite: string, gated: boolean): string {
   const open = `    <testcase${attrs({ name: resultCoordinates(r) || r.format, classname: `quant-audit.${suite}`, time: seconds(r.durationMs) })}`;
+  const follows = r.explainedBy !== undefined ? `follows from ${r.explainedBy}${r.explainedBySite ? ` at ${r.explainedBySite}` : ''}: ${r.explanation ?? ''}` : undefined;
   switch (r.verdict) {
     case 'pass':
       return `${open}/>`;
     case 'skipped':
       return `${open}>\n      <skipped${attrs({ message: r.reason ?? 'skipped' })}/>\n    </testcase>`;
     case 'inconclusive':
+      if (follows) return `${open}>\n      <system-out>${xmlEscape(`not judged: ${r.reason ?? ''}\n${follows}`)}</system-out>\n    </testcase>`;
       return `${open}>\n      <error${attrs({ message: `inconclusive: ${r.reason ?? fmtStatistic(r.statistic)}`, type: 'inconclusive' })}>${xmlEscape([r.reason ?? '', ...(r.evidence.notes ?? [])].filter(Boolean).join('\n'))}</error>\n    </testcase>`;
     case 'fail':
+      if (!gated) return `${open}>\n      <system-out>${xmlEscape(`${follows ?? 'witness below the gate (--fail-on)'}\n${witnessText(r)}`)}</system-out>\n    </testcase>`;
       return `${open}>\n      <failure${attrs({ message: `${r.hypothesis} supported: ${fmtStatistic(r.statistic)}`, type: 'falsified' })}>${xmlEscape(witnessText(r))}</failure>\n    </testcase>`;
   }
 }
 
-function laneCase(l: Lane, baseline: number, failOn: FailOn): string {
+function laneCase(l: Lane, baseline: number, gated: boolean): string {
   const open = `    <testcase${attrs({ name: l.name + (l.control ? ' (control)' : ''), classname: 'quant-audit.lanes', time: seconds(l.durationMs) })}`;
-  const facts = `best bpb ${fmtBpb(l.bestBpb)}, final ${fmtBpb(l.bpb)}, uniform baseline ${fmtBpb(baseline)}, ${l.format} ${l.optimizer} seed ${l.seed} lr ${l.lr}`;
-  // A partial lane is a failure only where the gate counts it (--fail-on partial), so the test tab agrees with the exit code.
-  const bad = l.control ? l.status !== 'clean' && l.status !== 'learns' : l.status === 'dead' || (l.status === 'partial' && failOn === 'partial');
-  if (l.status === 'inconclusive' || (l.control && bad)) {
+  const explained = l.explainedBy === undefined ? '' : l.explainedBy.length > 0 ? `; explained by ${l.explainedBy.join(', ')}` : '; no probe explains it';
+  const facts = `${l.status}: best bpb ${fmtLaneBpb(l, 'best')}, final ${fmtLaneBpb(l, 'final')}, uniform baseline ${fmtBpb(baseline)}, ${l.format} ${l.optimizer} seed ${l.seed} lr ${l.lr}${explained}`;
+  const controlFailed = l.control === true && l.status !== 'clean' && l.status !== 'learns';
+  if (l.status === 'inconclusive' || controlFailed) {
     return `${open}>\n      <error${attrs({ message: `${l.control ? 'control lane did not learn' : 'inconclusive'}: ${facts}`, type: 'inconclusive' })}/>\n    </testcase>`;
   }
-  if (bad) return `${open}>\n      <failure${attrs({ message: `lane ${l.status}: ${facts}`, type: l.status })}>${xmlEscape(`${facts}${l.note ? `\n${l.note}` : ''}`)}</failure>\n    </testcase>`;
+  if (gated) return `${open}>\n      <failure${attrs({ message: `lane ${facts}`, type: l.status })}>${xmlEscape(`${facts}${l.note ? `\n${l.note}` : ''}`)}</failure>\n    </testcase>`;
+  if (l.status === 'dead' || l.status === 'diverged' || l.status === 'partial') return `${open}>\n      <system-out>${xmlEscape(`lane ${facts} (below the gate at --fail-on)`)}</system-out>\n    </testcase>`;
   return `${open}/>`;
 }
 
@@ -87,17 +93,17 @@ export function renderJunit(report: Report): string {
     const rs = report.results.filter((r) => r.probe === probe);
     suites.push({
       name: probe,
-      cases: rs.map((r) => resultCase(r, probe)),
+      cases: rs.map((r) => resultCase(r, probe, isGated(r, report))),
       tests: rs.length,
-      failures: rs.filter((r) => r.verdict === 'fail').length,
-      errors: rs.filter((r) => r.verdict === 'inconclusive').length,
+      failures: rs.filter((r) => r.verdict === 'fail' && isGated(r, report)).length,
+      errors: rs.filter((r) => r.verdict === 'inconclusive' && r.explainedBy === undefined).length,
       skipped: rs.filter((r) => r.verdict === 'skipped').length,
       timeMs: rs.reduce((a, r) => a + (r.durationMs ?? 0), 0),
     });
   }
   if (report.lanes.length > 0) {
     const baseline = uniformBaseline(report);
-    const cases = report.lanes.map((l) => laneCase(l, baseline, report.run.failOn));
+    const cases = report.lanes.map((l) => laneCase(l, baseline, isLaneGated(l, report)));
     suites.push({
       name: 'lanes',
       cases,

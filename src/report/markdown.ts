@@ -1,7 +1,8 @@
 /**
  * report.md: GitHub-flavoured markdown, ready to paste into an issue (or posted by
- * `attach`). Reads only the Report. Order: headline verdict → lanes (+ bpb chart) →
- * hypothesis matrix → QDQ sites → witnesses → suggested fixes → not judged → environment.
+ * `attach`). Reads only the Report. Order: headline verdict and diagnosis → lanes (+ bpb
+ * chart) → hypothesis matrix → QDQ sites → witnesses (causes) → consequences → suggested
+ * fixes → not judged → environment.
  * Long parts (evidence, legends, thresholds, extra witnesses) sit in <details>.
  * Deterministic: the same report gives the same bytes.
  */
@@ -9,7 +10,12 @@ import { buildCharts } from './chart.js';
 import { PROBE_INFO, probeClaim } from './probe-info.js';
 import {
   fmtBpb,
+  fmtLaneBpb,
   fmtNum,
+  hypothesisOf,
+  isCause,
+  isLaneGated,
+  notLearning,
   fmtRule,
   fmtValue,
   hypothesisLabel,
@@ -38,6 +44,7 @@ export function renderMarkdown(report: Report): string {
     matrixSection(report),
     sitesSection(report),
     witnessesSection(report),
+    consequencesSection(report),
     fixesSection(report),
     notJudgedSection(report),
     environmentSection(report),
@@ -93,15 +100,18 @@ function headline(report: Report): string {
     : `✅ **No witness** (${gate})`;
   const supported = Object.entries(v.supported);
   const judged = judgedLanes(report.lanes);
-  const dead = judged.filter((l) => l.status === 'dead');
+  const dead = notLearning(report.lanes);
+  const diverged = dead.filter((l) => l.status === 'diverged');
   const partial = judged.filter((l) => l.status === 'partial');
+  const consequences = report.results.filter((r) => r.verdict === 'fail' && !isCause(r)).length;
   const facts = [
-    ...(report.results.length > 0 ? [plural(supported.length, 'hypothesis', 'hypotheses') + ' supported'] : []),
-    ...(judged.length > 0 ? [`${dead.length} of ${judged.length} lanes dead`, `${partial.length} partial`] : []),
+    ...(report.results.length > 0 ? [plural(supported.length, 'hypothesis', 'hypotheses') + ' supported as a cause'] : []),
+    ...(consequences > 0 ? [`${plural(consequences, 'failure')} following from ${supported.length === 1 ? 'it' : 'them'}`] : []),
+    ...(judged.length > 0 ? [`${dead.length} of ${judged.length} lanes dead${diverged.length ? ` (${diverged.length} diverged)` : ''}`, `${partial.length} partial`] : []),
   ];
   const lines = [`# R7 falsification witness (R7: a reproducible counterexample to a claim about the quantizer) — ${text(report.run.target)}`, '', `${state}${facts.length ? `: ${facts.join(', ')}.` : '.'}`];
   const byHypothesis = new Map<string, string>();
-  for (const r of report.results) if (!byHypothesis.has(r.hypothesis)) byHypothesis.set(r.hypothesis, r.probe);
+  for (const r of report.results) if (isCause(r) && !byHypothesis.has(r.hypothesis)) byHypothesis.set(r.hypothesis, r.probe);
   if (supported.length > 0) {
     lines.push('');
     for (const [h, formats] of supported) {
@@ -113,13 +123,37 @@ function headline(report: Report): string {
   }
   if (dead.length + partial.length > 0) {
     lines.push('');
-    if (dead.length) lines.push(`- 💀 dead: ${dead.map((l) => code(l.name)).join(', ')}`);
-    if (partial.length) lines.push(`- 🔴 partial: ${partial.map((l) => code(l.name)).join(', ')}`);
+    const deadOnly = dead.filter((l) => l.status === 'dead');
+    if (deadOnly.length) lines.push(`- 💀 dead: ${deadOnly.map((l) => code(l.name)).join(', ')}`);
+    if (diverged.length) lines.push(`- 💥 diverged (the loss blew up; no bpb is reported for it): ${diverged.map((l) => code(l.name)).join(', ')}`);
+    if (partial.length) lines.push(`- 🔴 partial${partial.some((l) => isLaneGated(l, report)) ? ' (gated at this level)' : ''}: ${partial.map((l) => code(l.name)).join(', ')}`);
   }
   const controls = report.lanes.filter((l) => l.control === true && l.status !== 'clean' && l.status !== 'learns');
   if (controls.length > 0) lines.push('', `- ❔ control lane${controls.length > 1 ? 's' : ''} did not learn: ${controls.map((l) => code(l.name)).join(', ')} — the lanes it controls cannot be judged.`);
+  const diagnosis = diagnosisSection(report);
+  if (diagnosis) lines.push('', diagnosis);
   lines.push('', `<sub>${text(v.summary)}. Exit codes: 0 nothing at or above the gate · 1 falsified · 2 usage error · 3 inconclusive.</sub>`);
   return lines.join('\n');
+}
+
+/** One line per format (or site) with a finding: its causes, what follows from them, and its dead lanes. */
+function diagnosisSection(report: Report): string {
+  const entries = report.diagnosis ?? [];
+  if (entries.length === 0) return '';
+  const hyp = (probe: string): string => hypothesisLabelFor(hypothesisOf(probe, report.results), probe);
+  const lines = entries.map((d) => {
+    const where = d.site !== undefined ? `${code(d.site)} (${code(d.format)})` : code(d.format);
+    const causes = d.causes.length > 0 ? [...new Set(d.causes.map((c) => `**${text(hyp(c.probe))}**`))].join(' + ') : 'no primary cause';
+    const follows = [...new Map(d.consequences.map((c) => [`${c.probe}|${c.explainedBy}|${c.explainedBySite ?? ''}`, c])).values()].map(
+      (c) => `${text(hyp(c.probe))} follows from ${text(hypothesisOf(c.explainedBy, report.results))}${c.explainedBySite ? ` at ${code(c.explainedBySite)}` : ''}`,
+    );
+    const unexplained = d.deadLanes.filter((l) => l.explainedBy.length === 0);
+    const lanes = d.deadLanes.length === 0 ? []
+      : unexplained.length === 0 ? [`${plural(d.deadLanes.length, 'lane')} that did not learn, explained by ${[...new Set(d.deadLanes.flatMap((l) => l.explainedBy))].map((p) => text(hypothesisOf(p, report.results))).join(' and ')}`]
+      : [`${plural(unexplained.length, 'lane')} that did not learn and **no probe explains** (${unexplained.map((l) => code(l.lane)).join(', ')})`];
+    return `- ${where}: ${[causes, ...follows, ...lanes].join(' — ')}`;
+  });
+  return ['**Diagnosis** (causes first; what follows from them is marked, not counted):', '', ...lines].join('\n');
 }
 
 function hypothesisLabelFor(hypothesis: string, probe: string): string {
@@ -133,10 +167,10 @@ function lanesSection(report: Report): string {
     code(l.name) + (l.control ? ' (control)' : ''),
     code(l.format),
     l.optimizer,
-    fmtBpb(l.bestBpb),
-    fmtBpb(l.bpb),
+    fmtLaneBpb(l, 'best'),
+    fmtLaneBpb(l, 'final'),
     `${l.stepsRun ?? l.steps}`,
-    laneStatusLabel(l.status),
+    laneStatusLabel(l.status) + (l.explainedBy && l.explainedBy.length > 0 ? ` ← ${l.explainedBy.map((p) => hypothesisOf(p, report.results)).join(', ')}` : ''),
   ]);
   rows.push(['uniform baseline log2(V)', '', '', fmtBpb(baseline), '', '', '']);
   const tbl = table(['Lane', 'Format', 'Optimizer', 'Best bpb', 'Final bpb', 'Steps', 'Status'], rows, ['l', 'l', 'l', 'r', 'r', 'r', 'l']);
@@ -150,21 +184,25 @@ function lanesSection(report: Report): string {
     const items = [...byNote].map(([note, names]) => `- ${text(note)} — ${names.length === report.lanes.length ? 'all lanes' : names.map(code).join(', ')}`);
     parts.push('', details('Lane notes', items.join('\n')));
   }
-  const charts = buildCharts(report.lanes, baseline);
+  const ratio = report.thresholds['learnability.divergedRatio'];
+  const charts = buildCharts(report.lanes, baseline, baseline * (typeof ratio === 'number' ? ratio : 1.25));
   for (const c of charts) {
     const order = c.lines
       .map((name, i) => `${i + 1}. ${i === 0 ? text(name) : name.endsWith(' (control)') ? `${code(name.slice(0, -' (control)'.length))} (control)` : code(name)}`)
       .join('\n');
     const omitted = c.omitted.length ? `\n\n${plural(c.omitted.length, 'more lane')} not drawn: ${c.omitted.map(code).join(', ')}.` : '';
-    parts.push('', `### ${text(c.title)}`, '', fence('mermaid', c.mermaid), '', details('Lines in plot order (mermaid charts have no legend)', `${order}${omitted}\n\nA lane holds its last value after it stopped; a diverged lane (NaN) is drawn at the top of the axis.`));
+    const clipped = c.clipped.length ? `\n\nDrawn at the top of the axis (clipped, their loss went above it or non-finite): ${c.clipped.map(code).join(', ')}.` : '';
+    parts.push('', `### ${text(c.title)}`, '', fence('mermaid', c.mermaid), '', details('Lines in plot order (mermaid charts have no legend)', `${order}${omitted}${clipped}\n\nA lane holds its last value after it stopped; the axis ends at ${fmtBpb(c.yMax)} bits (${text(c.clipNote)}).`));
   }
   return parts.join('\n');
 }
 
-function matrixCell(results: ProbeResult[]): string {
+function matrixCell(results: ProbeResult[], all: ProbeResult[]): string {
   const worst = worstResult(results);
   if (worst === undefined) return '';
-  const icon = `${VERDICT_ICON[worst.verdict]} ${worst.verdict === 'fail' ? `**${VERDICT_WORD[worst.verdict]}**` : VERDICT_WORD[worst.verdict]}`;
+  const follows = worst.explainedBy !== undefined && (worst.verdict === 'fail' || worst.verdict === 'inconclusive');
+  const word = worst.verdict === 'fail' ? (follows ? 'FAIL' : `**${VERDICT_WORD[worst.verdict]}**`) : VERDICT_WORD[worst.verdict];
+  const icon = follows ? `↳ ${word} ← ${hypothesisOf(worst.explainedBy!, all)}` : `${VERDICT_ICON[worst.verdict]} ${word}`;
   if (worst.verdict === 'skipped' || worst.statistic.value === null) return icon;
   const count = results.length > 1 ? ` (${results.filter((r) => r.verdict === 'fail').length}/${results.length} fail)` : '';
   return `${icon} ${fmtValue(worst.statistic)}${count}`;
@@ -186,12 +224,12 @@ function matrixSection(report: Report): string {
   if (results.length === 0) return '';
   const columns = probeColumns(report, results);
   const formats = [...new Set(results.map((r) => r.format))];
-  const rows = formats.map((f) => [code(f), ...columns.map((p) => matrixCell(results.filter((r) => r.format === f && r.probe === p)))]);
+  const rows = formats.map((f) => [code(f), ...columns.map((p) => matrixCell(results.filter((r) => r.format === f && r.probe === p), report.results))]);
   const tbl = table(['Format', ...columns.map((p) => hypothesisLabel(p, results))], rows);
   return [
     '## Hypothesis matrix',
     '',
-    'Each cell: the verdict on the hypothesis for that format, with the measured statistic (the worst one when several optimizers or seeds ran).',
+    'Each cell: the verdict on the hypothesis for that format, with the measured statistic (the worst one when several optimizers or seeds ran). `↳ FAIL ← H1`: the failure follows from H1 on the same format (an experiment undid H1 and this probe passed) — a consequence, not a second cause.',
     '',
     rows.length > FOLD_ROWS ? details(`${rows.length} formats × ${columns.length} probes`, tbl) : tbl,
     ...(all.length > results.length ? ['', `${plural(all.length - results.length, 'result')} skipped for every format of a row or column are left out (listed under Not judged).`] : []),
@@ -205,7 +243,7 @@ function sitesSection(report: Report): string {
   if (results.length === 0) return '';
   const columns = probeColumns(report, results);
   const keys = [...new Map(results.map((r) => [`${r.site}\u0000${r.format}`, { site: r.site!, format: r.format }])).values()];
-  const rows = keys.map(({ site, format }) => [code(site), code(format), ...columns.map((p) => matrixCell(results.filter((r) => r.site === site && r.format === format && r.probe === p)))]);
+  const rows = keys.map(({ site, format }) => [code(site), code(format), ...columns.map((p) => matrixCell(results.filter((r) => r.site === site && r.format === format && r.probe === p), report.results))]);
   const tbl = table(['Site', 'Format', ...columns.map((p) => siteColumnLabel(p, results))], rows);
   const failing = new Set(results.filter((r) => r.verdict === 'fail').map((r) => r.site!));
   return [
@@ -259,7 +297,7 @@ function witnessBlock(r: ProbeResult): string {
 }
 
 function witnessesSection(report: Report): string {
-  const failed = report.results.filter((r) => r.verdict === 'fail');
+  const failed = report.results.filter(isCause);
   if (failed.length === 0) return '';
   const open = failed.slice(0, OPEN_WITNESSES).map(witnessBlock);
   const rest = failed.slice(OPEN_WITNESSES);
@@ -268,8 +306,27 @@ function witnessesSection(report: Report): string {
   return parts.join('\n');
 }
 
+/** Failures (and unjudgeable results) that follow from a cause: named with the experiment that showed it, folded. */
+function consequencesSection(report: Report): string {
+  const follows = report.results.filter((r) => (r.verdict === 'fail' || r.verdict === 'inconclusive') && r.explainedBy !== undefined);
+  if (follows.length === 0) return '';
+  const rows = follows.map((r) => [
+    `${r.verdict === 'fail' ? 'FAIL' : 'n/a'} ${text(hypothesisLabelFor(r.hypothesis, r.probe))}`,
+    text(resultCoordinates(r)),
+    `${text(hypothesisOf(r.explainedBy!, report.results))}${r.explainedBySite ? ` at ${code(r.explainedBySite)}` : ''}`,
+    text(r.explanation ?? r.witness?.summary ?? r.reason ?? ''),
+  ]);
+  return [
+    `## Consequences (${follows.length})`,
+    '',
+    'These results failed (or could not be judged) only because of a cause above: undoing that cause made them pass. They are not counted by the gate.',
+    '',
+    details(plural(follows.length, 'consequence'), table(['Result', 'Where', 'Follows from', 'How we know'], rows)),
+  ].join('\n');
+}
+
 function fixesSection(report: Report): string {
-  const failed = report.results.filter((r) => r.verdict === 'fail');
+  const failed = report.results.filter(isCause);
   const probes = [...new Set(failed.map((r) => r.probe))];
   const fixes = probes.filter((p) => PROBE_INFO[p] !== undefined);
   if (fixes.length === 0) return '';
@@ -285,7 +342,7 @@ function fixesSection(report: Report): string {
 }
 
 function notJudgedSection(report: Report): string {
-  const rest = report.results.filter((r) => r.verdict === 'skipped' || r.verdict === 'inconclusive');
+  const rest = report.results.filter((r) => r.verdict === 'skipped' || (r.verdict === 'inconclusive' && r.explainedBy === undefined));
   if (rest.length === 0) return '';
   const rows = rest.map((r) => [`${VERDICT_ICON[r.verdict]} ${r.verdict}`, code(r.probe), text(resultCoordinates(r)), text(r.reason ?? r.evidence.notes?.[0] ?? '')]);
   const inconclusive = rest.filter((r) => r.verdict === 'inconclusive').length;

@@ -6,7 +6,8 @@
  */
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
-import { fmtBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, judgedLanes, judgedOnly, probeColumns, resultCoordinates, siteColumnLabel, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
+import { fmtBpb, fmtLaneBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, hypothesisOf, isCause, judgedLanes, judgedOnly, notLearning, probeColumns, resultCoordinates, siteColumnLabel, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
+import { diagnosisLine } from '../verdict/diagnosis.js';
 import { LANE_STATUS_ICON } from '../verdict/lanes.js';
 import type { LaneStatus, ProbeResult, Report, Verdict } from './types.js';
 
@@ -37,7 +38,7 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     return paint(text);
   };
   const laneCell = (s: LaneStatus): string => {
-    const paint = s === 'dead' ? c.red.bold : s === 'partial' ? c.red : s === 'learns' ? c.yellow : s === 'clean' ? c.green : c.gray;
+    const paint = s === 'dead' || s === 'diverged' ? c.red.bold : s === 'partial' ? c.red : s === 'learns' ? c.yellow : s === 'clean' ? c.green : c.gray;
     return paint(compact ? s.toUpperCase() : `${LANE_STATUS_ICON[s]} ${s}`);
   };
 
@@ -46,13 +47,18 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   const head = v.exitCode === 1 ? c.red.bold : v.exitCode === 3 ? c.yellow.bold : c.green.bold;
   out.push(`${c.bold(`quant-audit — ${report.run.target}`)} ${c.gray(`(${report.run.id || 'unsaved run'})`)}`);
   out.push(head(v.summary));
+  const hyp = (probe: string): string => hypothesisOf(probe, report.results);
+  for (const d of report.diagnosis ?? []) out.push(`  ${d.causes.length > 0 ? c.red('●') : c.yellow('●')} ${diagnosisLine(d, hyp)}`);
 
   if (report.lanes.length > 0) {
     const baseline = uniformBaseline(report);
     const t = newTable(['lane', 'format', 'optimizer', 'best bpb', 'final', 'status']);
-    for (const l of report.lanes) t.push([l.name + (l.control ? c.gray(' (control)') : ''), l.format, l.optimizer, fmtBpb(l.bestBpb), fmtBpb(l.bpb), laneCell(l.status)]);
+    for (const l of report.lanes) {
+      const why = l.explainedBy && l.explainedBy.length > 0 ? c.gray(` ← ${l.explainedBy.map(hyp).join(', ')}`) : '';
+      t.push([l.name + (l.control ? c.gray(' (control)') : ''), l.format, l.optimizer, fmtLaneBpb(l, 'best'), fmtLaneBpb(l, 'final'), laneCell(l.status) + why]);
+    }
     out.push('', c.bold(`Lanes (bits per byte; uniform baseline ${fmtBpb(baseline)})`), t.toString());
-    const dead = judgedLanes(report.lanes).filter((l) => l.status === 'dead').length;
+    const dead = notLearning(report.lanes).length;
     if (dead > 0) out.push(c.red(`${dead} of ${judgedLanes(report.lanes).length} lanes dead`));
   }
 
@@ -69,8 +75,10 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
         ...columns.map((p) => {
           const worst = worstResult(results.filter((r) => rowKey(r) === row && r.probe === p));
           if (!worst) return '';
-          const word = worst.verdict === 'fail' ? 'FAIL' : worst.verdict === 'pass' ? 'pass' : worst.verdict === 'skipped' ? 'skip' : 'inconcl.';
-          return verdictCell(worst.verdict, worst.verdict === 'skipped' || worst.statistic.value === null ? word : `${word} ${fmtValue(worst.statistic)}`);
+          const follows = worst.explainedBy !== undefined && (worst.verdict === 'fail' || worst.verdict === 'inconclusive');
+          const word = (worst.verdict === 'fail' ? 'FAIL' : worst.verdict === 'pass' ? 'pass' : worst.verdict === 'skipped' ? 'skip' : 'inconcl.') + (follows ? ` ← ${hyp(worst.explainedBy!)}` : '');
+          const cell = worst.verdict === 'skipped' || worst.statistic.value === null ? word : `${word} ${fmtValue(worst.statistic)}`;
+          return follows ? c.yellow(cell) : verdictCell(worst.verdict, cell);
         }),
       ]);
     }
@@ -79,7 +87,7 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   matrix(report.results.filter((r) => r.site === undefined), (r) => r.format, 'format');
   matrix(report.results.filter((r) => r.site !== undefined), (r) => `${r.site} (${r.format})`, 'site');
 
-  const failed = report.results.filter((r) => r.verdict === 'fail');
+  const failed = report.results.filter(isCause);
   if (failed.length > 0) {
     out.push('', c.bold(`Witnesses (${failed.length})`));
     for (const r of failed) {
@@ -99,7 +107,12 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       }
     }
   }
-  const notJudged = report.results.filter((r) => r.verdict === 'inconclusive');
+  const follows = report.results.filter((r) => (r.verdict === 'fail' || r.verdict === 'inconclusive') && r.explainedBy !== undefined);
+  if (follows.length > 0) {
+    out.push('', c.bold(`Consequences (${follows.length}; not counted by the gate)`));
+    for (const r of follows) out.push(c.gray(`↳ ${r.hypothesis === r.probe ? r.probe : `${r.hypothesis} ${r.probe}`} ${resultCoordinates(r)} follows from ${hyp(r.explainedBy!)}${r.explainedBySite ? ` at ${r.explainedBySite}` : ''}${compact ? '' : `: ${r.explanation ?? ''}`}`));
+  }
+  const notJudged = report.results.filter((r) => r.verdict === 'inconclusive' && r.explainedBy === undefined);
   if (notJudged.length > 0) {
     out.push('', c.bold(`Inconclusive (${notJudged.length})`));
     for (const r of notJudged) out.push(`${c.yellow('?')} ${r.probe} ${resultCoordinates(r)}: ${r.reason ?? VERDICT_WORD[r.verdict]}`);

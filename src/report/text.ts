@@ -4,7 +4,8 @@
  * non-finite number becomes in foreign JSON) are printed, never hidden.
  */
 import type { LaneStatus, Lane, ProbeResult, Report, Statistic, Verdict } from './types.js';
-import { LANE_STATUS_ICON } from '../verdict/lanes.js';
+import { LANE_STATUS_ICON, NOT_LEARNING } from '../verdict/lanes.js';
+import { laneGated, resultGated } from '../verdict/gate.js';
 
 export function fmtNum(v: number | null | undefined): string {
   if (v === null || v === undefined) return 'n/a';
@@ -21,6 +22,37 @@ export function fmtNum(v: number | null | undefined): string {
 export function fmtBpb(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return fmtNum(v);
   return v.toFixed(3);
+}
+
+/** A lane's bpb for a table: a diverged lane's loss is not a measurement, so it is named, never printed as a number. */
+export function fmtLaneBpb(l: Lane, which: 'best' | 'final'): string {
+  if (l.status === 'diverged') return which === 'final' ? 'diverged' : '—';
+  return fmtBpb(which === 'best' ? l.bestBpb : l.bpb);
+}
+
+/** The gate's decision for a result: its mark, or (reports written before the mark existed) the gate's own rule. */
+export function isGated(r: ProbeResult, report: Report): boolean {
+  return r.gated ?? resultGated(r, report.run.failOn);
+}
+
+export function isLaneGated(l: Lane, report: Report): boolean {
+  return l.gated ?? laneGated(l, report.run.failOn);
+}
+
+/** Lanes that did not learn: dead and diverged. */
+export function notLearning(lanes: Lane[]): Lane[] {
+  return lanes.filter((l) => l.control !== true && NOT_LEARNING.includes(l.status));
+}
+
+/** A failing result nothing else explains: a cause. */
+export function isCause(r: ProbeResult): boolean {
+  return r.verdict === 'fail' && r.explainedBy === undefined;
+}
+
+/** "H1 · missing-dequant" for a probe id, from the hypothesis label the report's results carry. */
+export function hypothesisOf(probe: string, results: ProbeResult[]): string {
+  const h = results.find((r) => r.probe === probe)?.hypothesis;
+  return h && h !== probe ? h : probe;
 }
 
 /** "< 0.9", "outside [0.5, 2]", or "" when the statistic has no threshold. */
