@@ -144,7 +144,8 @@ const rank = (probe: string): number => {
 async function explains(probe: ForwardProbe, effect: ProbeResult, cause: ProbeResult, spec: FormatSpec, target: Target, ctx: ProbeContext): Promise<string | undefined> {
   const repair = REPAIRS[cause.probe];
   if (!repair) return undefined;
-  const observations = await observeAll(target, spec, probe.inputs(ctx.seed), ctx);
+  // inputs the target raised on stay out: the experiment is about what it did answer
+  const observations = (await observeAll(target, spec, probe.inputs(ctx.seed), ctx)).filter((o) => o.error === undefined);
   const repaired: Observation[] = [];
   for (const o of observations) {
     const r = repair.apply(spec, o, cause, ctx);

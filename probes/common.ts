@@ -4,6 +4,7 @@
  */
 import { fakeQuant, steMask } from '../src/formats/index.js';
 import { countNonFinite, entropyBits } from '../src/stats.js';
+import { TargetError } from '../src/errors.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { Target } from '../src/targets/types.js';
 import { WITNESS_PLOT_MAX_POINTS, type Statistic, type WitnessPlot } from '../src/report/types.js';
@@ -30,13 +31,32 @@ export function referenceSteMask(spec: FormatSpec, input: ProbeInput): Uint8Arra
 
 /** fq(x) by the target and the reference on one input, from the format's observation cache when it has it. */
 export async function observe(target: Target, spec: FormatSpec, input: ProbeInput, ctx: Pick<ProbeContext, 'observations'>): Promise<Observation> {
-  const key = `${input.name}@${input.shape.join('x')}`;
+  const key = observationKey(input);
   const cached = ctx.observations?.get(key);
   if (cached) return cached;
-  const y = await target.forward(spec.name, input.x, input.shape);
-  const o: Observation = { input, y, ref: referenceForward(spec, input) };
+  let o: Observation;
+  try {
+    o = { input, y: await target.forward(spec.name, input.x, input.shape), ref: referenceForward(spec, input) };
+  } catch (e) {
+    // An edge input the target chokes on is a fact about the target, recorded for the judges;
+    // on any other input a target error makes the probe inconclusive (probes/run.ts).
+    if (!input.edge || !(e instanceof TargetError)) throw e;
+    o = { input, y: new Float32Array(0), ref: referenceForward(spec, input), error: e.message };
+  }
   ctx.observations?.set(key, o);
   return o;
+}
+
+export function observationKey(input: ProbeInput): string {
+  return `${input.name}@${input.shape.join('x')}`;
+}
+
+/** The observations a judge can measure (the target answered), and a note per edge input it raised on. */
+export function answered(observations: readonly Observation[]): { usable: Observation[]; notes: string[] } {
+  return {
+    usable: observations.filter((o) => o.error === undefined),
+    notes: observations.filter((o) => o.error !== undefined).map((o) => `the target raised on ${o.input.name} (left out of this judgement): ${o.error}`),
+  };
 }
 
 export async function observeAll(target: Target, spec: FormatSpec, inputs: readonly ProbeInput[], ctx: Pick<ProbeContext, 'observations'>): Promise<Observation[]> {

@@ -21,7 +21,7 @@ import { numberThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { baseInputs, type ProbeInput } from './inputs.js';
-import { cell, forwardRun, nonFiniteOutcome, samplesAt, scaleBlockLength, statistic, topIndices, transferPlot } from './common.js';
+import { answered, cell, forwardRun, nonFiniteOutcome, samplesAt, scaleBlockLength, statistic, topIndices, transferPlot } from './common.js';
 
 /** Fewer non-representable inputs than this: the unchanged share is not judged on that input. */
 const MIN_NON_REPRESENTABLE = 16;
@@ -197,7 +197,8 @@ function inputs(seed: number): ProbeInput[] {
   return baseInputs(seed);
 }
 
-function judge(spec: FormatSpec, observations: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
+function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
+  const { usable: observations, notes: raised } = answered(all);
   const t = appliedThresholds(ctx);
   const broken = observations.find((o) => countNonFinite(o.y) > countNonFinite(o.input.x));
   if (broken) return nonFiniteOutcome(STAT, spec, broken);
@@ -236,6 +237,7 @@ function judge(spec: FormatSpec, observations: readonly Observation[], ctx: Prob
       ],
     },
   };
+  if (raised.length > 0) outcome.evidence.notes = [...(outcome.evidence.notes ?? []), ...raised];
   if (j.verdict === 'fail') {
     const { x } = w.input;
     const unchanged = topIndices((i) => (w.ref && w.ref[i] !== x[i] && w.y[i] === x[i] ? Math.abs(x[i]! - w.ref[i]!) + 1e-30 : 0), x.length);

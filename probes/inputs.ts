@@ -21,6 +21,18 @@ export interface ProbeInput {
   /** For an input made by `scaled`: the base input's name and the overall scale applied to it. */
   base?: string;
   overallScale?: number;
+  /**
+   * false: this tensor's SQNR is ruled by a handful of values (eight constant channels, one
+   * peak per softmax row), so a legitimate change of scale convention moves it by dB by luck;
+   * the roundtrip probe judges only NaN/Inf on it.
+   */
+  sqnrMeaningful?: false;
+  /**
+   * An edge case a quantizer may fail on without failing on real tensors (all zeros: a scale
+   * without a floor divides 0 by 0, a pure-Python server raises). Observed after every other
+   * input of the format, and a target error on it is recorded, not fatal (probes/common.ts).
+   */
+  edge?: true;
 }
 
 /** 32 channels × fan-in 64: 2048 values, whole blocks for block sizes 32 and 64. */
@@ -80,7 +92,7 @@ export function activationSoftmax(seed: number, shape = PROBE_SHAPE): ProbeInput
     for (let i = 0; i < cols; i++) sum += row[i] = Math.exp(row[i]! - max);
     for (let i = 0; i < cols; i++) row[i] = row[i]! / sum;
   }
-  return { name: 'activation-softmax', kind: 'one-sided', shape, x };
+  return { name: 'activation-softmax', kind: 'one-sided', shape, x, sqnrMeaningful: false };
 }
 
 /**
@@ -95,7 +107,7 @@ export function normGain(seed: number, shape = PROBE_SHAPE): ProbeInput {
 
 /** All zeros: a zero-initialised weight (LoRA's B matrix, a fresh bias); a scale computed without a floor divides 0 by 0 here. */
 export function weightZeroInit(_seed: number, shape = PROBE_SHAPE): ProbeInput {
-  return { name: 'weight-zero-init', kind: 'weight', shape, x: new Float32Array(shape[0] * shape[1]) };
+  return { name: 'weight-zero-init', kind: 'weight', shape, x: new Float32Array(shape[0] * shape[1]), edge: true };
 }
 
 /**
@@ -122,7 +134,7 @@ export function groupsMixed(seed: number, shape = PROBE_SHAPE): ProbeInput {
         row.set(rng.normalArray(cols, 0.02));
     }
   }
-  return { name: 'groups-mixed', kind: 'groups', shape, x };
+  return { name: 'groups-mixed', kind: 'groups', shape, x, sqnrMeaningful: false, edge: true };
 }
 
 /** Each row log_softmax(N(0, 2) logits): log-probabilities, every value ≤ 0 (a group whose max is not its absmax). */

@@ -14,7 +14,7 @@ import { numberThreshold, rangeThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { OVERALL_SCALES, activationNormal, formatScale, scaled, weightNormal, type ProbeInput } from './inputs.js';
-import { cell, forwardRun, isOutside, nonFiniteOutcome, samplesAt, statistic, topIndices, transferPlot } from './common.js';
+import { answered, cell, forwardRun, isOutside, nonFiniteOutcome, samplesAt, statistic, topIndices, transferPlot } from './common.js';
 
 const STAT = 'rms(fq(x))/rms(x) relative to reference';
 
@@ -115,7 +115,8 @@ function seriesOf(observations: readonly Observation[]): DequantSeries[] {
   return [...byBase].map(([input, points]) => ({ input, points }));
 }
 
-function judge(spec: FormatSpec, observations: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
+function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
+  const { usable: observations, notes: raised } = answered(all);
   const t: DequantThresholds = {
     rmsRatio: rangeThreshold(ctx.thresholds, 'missing-dequant.rmsRatio'),
     integerFraction: numberThreshold(ctx.thresholds, 'missing-dequant.integerFraction'),
@@ -153,6 +154,7 @@ function judge(spec: FormatSpec, observations: readonly Observation[], ctx: Prob
       ],
     },
   };
+  if (raised.length > 0) outcome.evidence.notes = [...(outcome.evidence.notes ?? []), ...raised];
   if (j.verdict === 'fail') {
     const w = observations.find((o) => (o.input.base ?? o.input.name) === j.worstInput && (o.input.overallScale ?? 1) === j.worstScale)!;
     const idx = topIndices((i) => Math.abs(w.y[i]! - (w.ref ? w.ref[i]! : w.input.x[i]!)), w.input.x.length);

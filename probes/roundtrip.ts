@@ -13,7 +13,7 @@ import { numberThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { activationNormal, baseInputs, groupsMixed, oneSidedInputs, scaled, weightZeroInit, type ProbeInput } from './inputs.js';
-import { cell, forwardRun, samplesAt, statistic, topIndices, transferPlot } from './common.js';
+import { answered, cell, forwardRun, samplesAt, statistic, topIndices, transferPlot } from './common.js';
 
 /** float32 fake-quant cannot be judged beyond this; caps +Inf (exact) so deficits stay finite. */
 export const SQNR_CAP_DB = 120;
@@ -70,14 +70,19 @@ function nonFiniteFromFinite(x: Float32Array, y: Float32Array, ref: Float32Array
   return n;
 }
 
-/** An input with no signal (all zeros) has no SQNR: only non-finite outputs are judged on it. */
-function hasSignal(x: Float32Array): boolean {
-  return x.some((v) => v !== 0);
+/**
+ * Inputs judged on their SQNR: not the all-zero tensor (no signal), not those whose SQNR a few
+ * values rule (`sqnrMeaningful: false`: the mixed-group tensor's eight constants, softmax
+ * peaks), where a legitimate scale convention moves it by dB by luck. On those only NaN/Inf
+ * outputs are judged.
+ */
+function sqnrJudged(input: ProbeInput): boolean {
+  return input.sqnrMeaningful !== false && input.x.some((v) => v !== 0);
 }
 
 export function measureRoundtrip(o: Observation): RoundtripMeasurement {
   const { input, y, ref } = o;
-  const signal = hasSignal(input.x);
+  const signal = sqnrJudged(input);
   const refUsable = ref !== undefined && signal && ref.every((v, i) => Number.isFinite(v) || !Number.isFinite(input.x[i]!));
   return {
     input: input.name,
@@ -88,8 +93,9 @@ export function measureRoundtrip(o: Observation): RoundtripMeasurement {
   };
 }
 
-function judge(spec: FormatSpec, observations: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
+function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
   const maxDeficit = numberThreshold(ctx.thresholds, 'roundtrip.maxSqnrDeficitDb');
+  const { usable: observations, notes: raised } = answered(all);
   const measured = observations.map(measureRoundtrip);
   const j = judgeRoundtrip(measured, maxDeficit);
   const hasReference = measured.some((m) => m.sqnrReference !== undefined);
@@ -114,9 +120,15 @@ function judge(spec: FormatSpec, observations: readonly Observation[], ctx: Prob
           rows: measured.map((m) => [m.input, cell(m.sqnrTarget), cell(m.sqnrReference), cell(m.exactMatch), m.nonFinite]),
         },
       ],
-      notes: hasReference ? undefined : [`format ${spec.name} has no reference codec: only NaN/Inf on finite input is judged`],
+      notes: [...(hasReference ? [] : [`format ${spec.name} has no reference codec: only NaN/Inf on finite input is judged`]), ...raised],
     },
   };
+  if (outcome.evidence.notes!.length === 0) delete outcome.evidence.notes;
+  if (j.verdict === 'pass' && raised.length > 0) {
+    // every answered input is right, but the target could not quantize an edge input at all: not a pass
+    outcome.verdict = 'inconclusive';
+    outcome.reason = `${raised.join('; ')} — a tensor like it (all zeros: a zero-initialised weight) would stop training`;
+  }
   if (j.verdict === 'fail') {
     const worstName = j.nonFinite > 0 ? measured.find((m) => m.nonFinite > 0)!.input : j.worstInput;
     const worst = observations.find((o) => o.input.name === worstName)!;

@@ -8,7 +8,8 @@ import { TargetError } from '../src/errors.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { ProbeResult } from '../src/report/types.js';
 import type { Target } from '../src/targets/types.js';
-import type { ObservationCache, Probe, ProbeContext } from './types.js';
+import { isForwardProbe, type ObservationCache, type Probe, type ProbeContext } from './types.js';
+import { observationKey, observeAll } from './common.js';
 import { explainFailures } from './causes.js';
 
 export type ResultBase = Pick<ProbeResult, 'probe' | 'hypothesis' | 'format' | 'seed'>;
@@ -59,15 +60,29 @@ export async function runProbeOn(probe: Probe, target: Target, formatName: strin
 export async function runProbesOnFormat(probes: readonly Probe[], target: Target, formatName: string, ctx: ProbeContext, onResult?: (r: ProbeResult) => void): Promise<ProbeResult[]> {
   const observations: ObservationCache = new Map();
   const fctx: ProbeContext = { ...ctx, observations };
-  const results: ProbeResult[] = [];
-  for (const probe of probes) {
+  const spec = ctx.resolveFormat(formatName);
+  // Order of the calls: every ordinary input first, then the probes with calls of their own
+  // (gradient, update), and the edge inputs (all zeros…) last — a target that crashes on an
+  // edge input (and is not asked the same method and format again) then loses only that.
+  const claimed = !target.formats || target.formats.includes(spec.name);
+  if (claimed && target.capabilities.has('forward')) {
+    const ordinary = new Map(probes.filter(isForwardProbe).flatMap((p) => p.inputs(ctx.seed)).filter((i) => !i.edge).map((i) => [observationKey(i), i]));
+    try {
+      await observeAll(target, spec, [...ordinary.values()], fctx);
+    } catch (e) {
+      if (!(e instanceof TargetError)) throw e; // the probe that needs the input reports it
+    }
+  }
+  const byProbe = new Map<Probe, ProbeResult>();
+  for (const probe of [...probes.filter((p) => !isForwardProbe(p)), ...probes.filter(isForwardProbe)]) {
     const r = await runProbeOn(probe, target, formatName, fctx);
-    results.push(r);
+    byProbe.set(probe, r);
     onResult?.(r);
   }
+  const results = probes.map((p) => byProbe.get(p)!);
   if (results.some((r) => r.verdict === 'fail' || r.verdict === 'inconclusive')) {
     try {
-      await explainFailures(results, probes, ctx.resolveFormat(formatName), target, fctx);
+      await explainFailures(results, probes, spec, target, fctx);
     } catch (e) {
       // The target already answered every input the experiments need; if it fails now, the findings stand as measured.
       if (!(e instanceof TargetError)) throw e;

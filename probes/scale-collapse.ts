@@ -11,14 +11,14 @@
  *  - mode share: values sitting on their group's most common output level (a collapse to one
  *    level that is not 0, e.g. a saturating zero-point);
  *  - collapsed groups: groups (scale blocks, or channels when the scale is per tensor) whose
- *    outputs are one level while their inputs are not;
+ *    outputs carry less than 1 bit while their inputs are not all equal;
  *  - effective bits: the entropy of the output values per scale block;
  * and compare each with the reference codec of the same format on the same tensor: a 3-bit
  * format legitimately zeroes many small weights, a correct int8 does not. Only formats
  * without a reference codec are held to an absolute zero-fraction limit. NaN/Inf outputs make
  * the probe inconclusive (the roundtrip probe judges those).
  */
-import { countNonFinite, distinctCount, signLossFraction, zeroFraction } from '../src/stats.js';
+import { countNonFinite, distinctCount, entropyBits, signLossFraction, zeroFraction } from '../src/stats.js';
 import { fakeQuant } from '../src/formats/index.js';
 import { roundHalfEven } from '../src/formats/element.js';
 import { fittedScales } from '../src/formats/grid.js';
@@ -27,7 +27,7 @@ import type { FormatSpec } from '../src/formats/types.js';
 import type { Statistic } from '../src/report/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { groupsMixed, oneSidedInputs, weightInputs, type ProbeInput } from './inputs.js';
-import { blockEntropyBits, cell, forwardRun, nonFiniteOutcome, samplesAt, scaleBlockLength, statistic, topIndices, transferPlot } from './common.js';
+import { answered, blockEntropyBits, cell, forwardRun, nonFiniteOutcome, samplesAt, scaleBlockLength, statistic, topIndices, transferPlot } from './common.js';
 
 const STAT = 'collapse';
 
@@ -163,7 +163,11 @@ function modeShare(y: Float32Array, group: number): number {
   return y.length === 0 ? 0 : n / y.length;
 }
 
-/** Share of groups whose outputs are a single level while their inputs are not all equal. */
+/**
+ * Share of groups (whose inputs are not all equal) that collapsed: their outputs carry less
+ * than 1 bit (one level, or nearly every value on one level). A channel 1e5 below the
+ * tensor's max that keeps a few subnormals is no more alive than one that keeps none.
+ */
 function collapsedGroupShare(x: Float32Array, y: Float32Array, group: number): number {
   let groups = 0;
   let collapsed = 0;
@@ -171,7 +175,7 @@ function collapsedGroupShare(x: Float32Array, y: Float32Array, group: number): n
     const end = Math.min(y.length, b + group);
     if (distinctCount(x.subarray(b, end)) <= 1) continue;
     groups++;
-    if (distinctCount(y.subarray(b, end)) <= 1) collapsed++;
+    if (entropyBits(y.subarray(b, end)) < 1) collapsed++;
   }
   return groups === 0 ? 0 : collapsed / groups;
 }
@@ -205,9 +209,9 @@ export function measureCollapse(spec: FormatSpec, o: Observation): CollapseMeasu
 }
 
 /**
- * Where the target collapsed what the reference kept apart: zeroed, sign-flipped or sent to
- * its group's most common level while the reference gives something else. The causal
- * experiments repair exactly these elements (probes/causes.ts).
+ * Where the target collapsed what the reference kept apart: zeroed, sign-flipped, sent to its
+ * group's most common level, or clipped at the group's extreme level while the reference goes
+ * further. The causal experiments repair exactly these elements (probes/causes.ts).
  */
 export function collapsedElements(spec: FormatSpec, o: Observation): Uint8Array {
   const { x } = o.input;
@@ -215,30 +219,77 @@ export function collapsedElements(spec: FormatSpec, o: Observation): Uint8Array 
   if (!o.ref) return mask;
   const group = collapseGroupLength(spec, o.input.shape);
   const modes = groupModes(o.y, group);
+  const tops: number[] = [];
+  const bottoms: number[] = [];
+  for (let b = 0; b < o.y.length; b += group) {
+    let top = -Infinity;
+    let bottom = Infinity;
+    for (let i = b; i < Math.min(o.y.length, b + group); i++) {
+      if (!Number.isFinite(o.y[i]!)) continue;
+      top = Math.max(top, o.y[i]!);
+      bottom = Math.min(bottom, o.y[i]!);
+    }
+    tops.push(top);
+    bottoms.push(bottom);
+  }
   for (let i = 0; i < x.length; i++) {
     const y = o.y[i]!;
     const r = o.ref[i]!;
     if (y === r) continue;
-    if ((y === 0 && r !== 0) || y * r < 0 || (x[i]! < 0 && !(y < 0) && r < 0) || y === modes[Math.floor(i / group)]) mask[i] = 1;
+    const g = Math.floor(i / group);
+    const clipped = (y === tops[g] || y === bottoms[g]) && Math.abs(r) > Math.abs(y);
+    if ((y === 0 && r !== 0) || y * r < 0 || (x[i]! < 0 && !(y < 0) && r < 0) || y === modes[g] || clipped) mask[i] = 1;
   }
   return mask;
 }
 
-/** 1 where y = s·codec(x/s) on [lo, hi). */
-function consistentAt(spec: FormatSpec, unscaled: FormatSpec, x: Float32Array, y: Float32Array, lo: number, hi: number, s: number): Uint8Array {
+/**
+ * The least-squares scale for outputs that are codes times s0: s = Σ y·k / Σ k² with k the code
+ * of each output at s0. A scale read off one gap between float32 outputs is off by ~1e-6
+ * relative, which is a whole ulp at code 255; the fit over every output is not.
+ */
+function refinedScale(spec: FormatSpec, unscaled: FormatSpec, y: Float32Array, lo: number, hi: number, s0: number): number {
+  const t = new Float32Array(hi - lo);
+  for (let i = lo; i < hi; i++) t[i - lo] = y[i]! / s0;
+  const k = spec.family === 'integer' ? t.map((v) => Math.round(v)) : fakeQuant(unscaled, t);
+  let yk = 0;
+  let kk = 0;
+  for (let i = lo; i < hi; i++) {
+    const c = k[i - lo]!;
+    if (!Number.isFinite(y[i]!) || !Number.isFinite(c)) continue;
+    yk += y[i]! * c;
+    kk += c * c;
+  }
+  return kk > 0 ? yk / kk : s0;
+}
+
+/**
+ * 1 where y = s·codec(x/s) on [lo, hi). Integers may carry a zero-point of their own: the
+ * most common offset between the output codes and RNE(x/s) is allowed (a zero-point added
+ * with the wrong sign shifts every code by 2·zp), and the codes clamp to the range the outputs
+ * span (a zero-point shifts it; saturation clamps to it).
+ */
+function consistentAt(spec: FormatSpec, unscaled: FormatSpec, x: Float32Array, y: Float32Array, lo: number, hi: number, s0: number): Uint8Array {
+  const s = refinedScale(spec, unscaled, y, lo, hi, s0);
   const t = new Float32Array(hi - lo);
   for (let i = lo; i < hi; i++) t[i - lo] = x[i]! / s;
   let e: Float32Array;
   if (spec.family === 'integer') {
-    // the code range is read off the outputs too (a zero-point shifts it; saturation clamps to it)
     let qlo = Infinity;
     let qhi = -Infinity;
+    const offsets = new Map<number, number>();
     for (let i = lo; i < hi; i++) {
       if (!Number.isFinite(y[i]!)) continue;
-      qlo = Math.min(qlo, Math.round(y[i]! / s));
-      qhi = Math.max(qhi, Math.round(y[i]! / s));
+      const q = Math.round(y[i]! / s);
+      qlo = Math.min(qlo, q);
+      qhi = Math.max(qhi, q);
+      const d = q - roundHalfEven(t[i - lo]!);
+      offsets.set(d, (offsets.get(d) ?? 0) + 1);
     }
-    e = t.map((v) => Math.min(qhi, Math.max(qlo, roundHalfEven(v))));
+    let offset = 0;
+    let most = -1;
+    for (const [d, n] of offsets) if (n > most || (n === most && Math.abs(d) < Math.abs(offset))) [offset, most] = [d, n];
+    e = t.map((v) => Math.min(qhi, Math.max(qlo, roundHalfEven(v) + offset)));
   } else e = fakeQuant(unscaled, t);
   const m = new Uint8Array(hi - lo);
   for (let i = lo; i < hi; i++) {
@@ -296,7 +347,8 @@ function inputs(seed: number): ProbeInput[] {
   return [...weightInputs(seed), ...oneSidedInputs(seed), groupsMixed(seed)];
 }
 
-function judge(spec: FormatSpec, observations: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
+function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext): ProbeOutcome {
+  const { usable: observations, notes: raised } = answered(all);
   const t = collapseThresholds(ctx);
   const broken = observations.find((o) => countNonFinite(o.y) > countNonFinite(o.input.x));
   if (broken) return nonFiniteOutcome(STAT, spec, broken);
@@ -325,6 +377,7 @@ function judge(spec: FormatSpec, observations: readonly Observation[], ctx: Prob
       ],
     },
   };
+  if (raised.length > 0) outcome.evidence.notes = [...(outcome.evidence.notes ?? []), ...raised];
   if (j.verdict === 'fail') {
     const w = observations.find((o) => o.input.name === j.input)!;
     const m = measured.find((mm) => mm.input === j.input)!;

@@ -37,6 +37,8 @@ export interface Observation {
   y: Float32Array;
   /** The reference codec's fq(x) on the same x; undefined when the format has no working reference. */
   ref: Float32Array | undefined;
+  /** An edge input the target raised on (its message); `y` is then empty and judges leave the input out. */
+  error?: string;
 }
 
 export type ObservationCache = Map<string, Observation>;

@@ -61,14 +61,21 @@ const CONSTANT: Record<string, Outcome[]> = { roundtrip: ['fail'], 'scale-collap
  * The outcomes that must hold per garbage target and probe (`*`: every probe). Probes not listed may pass or fail
  * (e.g. format-applied on all-zero outputs: zeros are representable, H5 is not the point).
  */
+/**
+ * NaN/Inf outputs: the codec fails (non-finite from finite input); the other forward probes
+ * cannot judge outputs that are not numbers (inconclusive, never pass or fail); a constant has
+ * no gradient; there is no update step.
+ */
+const NON_FINITE: Record<string, Outcome[]> = { roundtrip: ['fail'], 'missing-dequant': ['inconclusive'], 'scale-collapse': ['inconclusive'], 'format-applied': ['inconclusive'], 'broken-ste': ['fail'], 'lost-updates': ['skipped'] };
+
 const MUST: Record<string, Record<string, Outcome[]>> = {
-  inf: CONSTANT,
-  ninf: CONSTANT,
+  inf: NON_FINITE,
+  ninf: NON_FINITE,
   denormal: CONSTANT,
   zeros: CONSTANT,
   max: CONSTANT,
-  // NaN for a finite input is refused (TargetError → inconclusive) or failed; never passed, never skipped
-  nan: { '*': ['target-error', 'inconclusive', 'fail'] },
+  // NaN for a finite input is data, as over the exec protocol: the codec's failure, nothing else's
+  nan: NON_FINITE,
   // wrong shape / not a tensor: the target misbehaves, no probe judges it
   flat: { '*': ['target-error'] },
   nothing: { '*': ['target-error'] },

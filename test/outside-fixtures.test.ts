@@ -65,25 +65,27 @@ interface BugCase {
   todo?: Partial<Record<Kind, string>>;
 }
 
-const both = (why: string): Partial<Record<Kind, string>> => ({ tfjs: why, exec: why });
-const CAUSAL = 'waiting for causal links (#13 item 1): the roundtrip SQNR deficit follows from the planted cause';
 
 export const BUG_CASES: BugCase[] = [
-  { pattern: 'codes-no-dequant', format: 'int8', cause: 'missing-dequant', issue: 'https://github.com/megvii-research/FQ-ViT/issues/43', todo: both(CAUSAL) },
-  { pattern: 'uncalibrated-observer', format: 'int8', cause: 'scale-collapse', issue: 'https://github.com/pytorch/pytorch/issues/100654', todo: both(`${CAUSAL}; lost-updates (retained −5.47) is explained by the collapsed forward`) },
-  { pattern: 'absmax-from-max', format: 'int8', cause: 'scale-collapse', issue: 'https://github.com/jakc4103/DFQ/issues/4', todo: both('waiting for shifted-mean / one-sided probe inputs (#13 item 5): on zero-mean inputs max(x) ≈ max|x|') },
-  { pattern: 'zero-point-wrong-sign', format: 'uint8', cause: 'scale-collapse', issue: 'https://github.com/Oneflow-Inc/oneflow/pull/4586', todo: both(CAUSAL) },
-  { pattern: 'unsigned-nibble-no-offset', format: 'int4', cause: 'scale-collapse', issue: 'https://github.com/1bit-MONSTER/1bit-MONSTER/issues/704', todo: both(CAUSAL) },
-  { pattern: 'zero-point-clamp-one-sided', format: 'uint4', cause: 'scale-collapse', issue: 'https://github.com/mit-han-lab/llm-awq/issues/193', todo: both('waiting for one-sided probe inputs (#13 item 5): the clamp only bites on groups with min > 0') },
+  { pattern: 'codes-no-dequant', format: 'int8', cause: 'missing-dequant', issue: 'https://github.com/megvii-research/FQ-ViT/issues/43' },
+  { pattern: 'uncalibrated-observer', format: 'int8', cause: 'scale-collapse', issue: 'https://github.com/pytorch/pytorch/issues/100654' },
+  { pattern: 'absmax-from-max', format: 'int8', cause: 'scale-collapse', issue: 'https://github.com/jakc4103/DFQ/issues/4' },
+  { pattern: 'zero-point-wrong-sign', format: 'uint8', cause: 'scale-collapse', issue: 'https://github.com/Oneflow-Inc/oneflow/pull/4586' },
+  { pattern: 'unsigned-nibble-no-offset', format: 'int4', cause: 'scale-collapse', issue: 'https://github.com/1bit-MONSTER/1bit-MONSTER/issues/704' },
+  { pattern: 'zero-point-clamp-one-sided', format: 'uint4', cause: 'scale-collapse', issue: 'https://github.com/mit-han-lab/llm-awq/issues/193' },
   { pattern: 'round-outside-ste', format: 'int8', cause: 'broken-ste', issue: 'https://github.com/Justin-Tan/generative-compression/issues/51' },
   { pattern: 'no-grad-fake-quant', format: 'int4', cause: 'broken-ste', issue: 'https://github.com/vllm-project/compressed-tensors/pull/8' },
   { pattern: 'ste-grad-times-scale', format: 'int8', cause: 'broken-ste', issue: 'https://github.com/pytorch/pytorch/pull/41968' },
   { pattern: 'lsq-grad-scale-on-input', format: 'int4', cause: 'broken-ste', issue: 'https://github.com/zhutmost/lsq-net/issues/23' },
-  { pattern: 'signed-decode-of-unsigned-nibbles', format: 'uint4', cause: 'scale-collapse', issue: 'https://github.com/1bit-MONSTER/1bit-MONSTER/issues/1268', todo: both('waiting for H2 to count positive → negative sign changes (#13 item 4) and causal links for roundtrip / lost-updates') },
-  { pattern: 'nf4-with-fp4-table', format: 'nf4', cause: 'format-applied', issue: 'https://github.com/PTO-ISA/SuperNPUBench/pull/122', todo: both('waiting for format identification (#13 item 3): outputs lie on fp4-e2m1\'s grid, not nf4\'s') },
-  { pattern: 'e4m3fn-with-fnuz-params', format: 'fp8-e4m3', cause: 'format-applied', issue: 'https://github.com/modelscope/DiffSynth-Studio/pull/1528', todo: both('waiting for format identification (#13 item 3): e4m3fnuz parameters (bias 8, max 240) applied for e4m3fn') },
-  { pattern: 'unknown-format-identity', format: 'mxfp4', cause: 'format-applied', issue: 'https://github.com/microsoft/winml-cli/issues/555', todo: { tfjs: 'waiting for the tfjs adapter to give an identity fakeQuant (returns its input tensor) the gradient dy, not 0 (wrong H3 blame)' } },
-  { pattern: 'nf4-eps-less-scale', format: 'nf4', cause: 'roundtrip', issue: 'https://github.com/huggingface/kernels-community/pull/680', todo: both('waiting for all-zero block probe inputs (#13 item 5); NaN output from finite input is a roundtrip failure') },
+  { pattern: 'signed-decode-of-unsigned-nibbles', format: 'uint4', cause: 'scale-collapse', issue: 'https://github.com/1bit-MONSTER/1bit-MONSTER/issues/1268' },
+  { pattern: 'nf4-with-fp4-table', format: 'nf4', cause: 'format-applied', issue: 'https://github.com/PTO-ISA/SuperNPUBench/pull/122' },
+  // The fnuz codec saturates at 240 while the scale maps absmax to e4m3fn's 448: everything above
+  // 240/448 of absmax lands on the top level (a norm-gain tensor collapses whole). Its outputs
+  // divided by any one scale still sit on e4m3fn's grid (the two grids have the same shape), so
+  // the grid does not tell the formats apart; what the tool can name is the collapse: H2.
+  { pattern: 'e4m3fn-with-fnuz-params', format: 'fp8-e4m3', cause: 'scale-collapse', issue: 'https://github.com/modelscope/DiffSynth-Studio/pull/1528' },
+  { pattern: 'unknown-format-identity', format: 'mxfp4', cause: 'format-applied', issue: 'https://github.com/microsoft/winml-cli/issues/555' },
+  { pattern: 'nf4-eps-less-scale', format: 'nf4', cause: 'roundtrip', issue: 'https://github.com/huggingface/kernels-community/pull/680' },
   { pattern: 'in-place-rounding', format: 'int8', cause: 'lost-updates', issue: 'https://github.com/eladhoffer/quantized.pytorch/issues/12' },
 ];
 
@@ -137,7 +139,7 @@ describe('outside-style harmless variants: no finding', { concurrency: 2 }, () =
   }
 });
 
-test('the CLI on the exec server of codes-no-dequant: exit 1, report.json names missing-dequant as the only primary cause', { skip: skipFor('exec'), todo: CAUSAL }, () => {
+test('the CLI on the exec server of codes-no-dequant: exit 1, report.json names missing-dequant as the only primary cause', { skip: skipFor('exec') }, () => {
   const out = mkdtempSync(join(tmpdir(), 'qa-outside-'));
   try {
     const target = spec('exec', 'codes-no-dequant');
@@ -156,7 +158,7 @@ test('the CLI on the exec server of codes-no-dequant: exit 1, report.json names 
   }
 });
 
-test('one learnability lane: uncalibrated-observer (tfjs) int8 · adamw is dead and the lane names scale-collapse as what explains it', { todo: 'waiting for lanes[].explainedBy (#13 item 2)' }, async () => {
+test('one learnability lane: uncalibrated-observer (tfjs) int8 · adamw is dead and the lane names scale-collapse as what explains it', async () => {
   const target = spec('tfjs', 'uncalibrated-observer');
   const plan = buildPlan({ target, probe: [...PROBE_IDS, 'learnability'], format: ['int8'], optimizer: ['adamw'], backend: 'auto', workers: '1' });
   const report = (await executePlan(plan, { log: () => undefined }, [])) as Report & Diagnosed;

@@ -19,7 +19,7 @@ import { roundTrip } from '../src/report/json.js';
 import type { Report } from '../src/report/types.js';
 import { readReport, writeRunReport } from '../src/report/write.js';
 import { causalReport, hostileReport } from './support/report-html-fixture.js';
-import { fixtureReport, fleetReport, lane } from './support/report-fixture.js';
+import { fixtureReport, fleetReport, lane, legacyReport } from './support/report-fixture.js';
 
 const causal = roundTrip(causalReport());
 const causalHtml = renderHtml(causal);
@@ -90,10 +90,10 @@ test('html: a report with the diagnosis fields shows causes, consequences, and l
 });
 
 test('html: an old report without the diagnosis fields still renders, with no diagnosis and no cause tags', () => {
-  const html = renderHtml(fixtureReport());
+  const html = renderHtml(legacyReport());
   assert.doesNotMatch(html, /id="diagnosis"/);
   assert.doesNotMatch(html, /primary cause|follows from/);
-  assert.equal(count(html, /<article class="card"/g), fixtureReport().results.filter((r) => r.verdict === 'fail').length);
+  assert.equal(count(html, /<article class="card"/g), legacyReport().results.filter((r) => r.verdict === 'fail').length);
   // Witness samples stand in for the missing plot; the learnability witness shows its lane against the control.
   assert.match(html, /\(from the witness samples; this report has no witness plot\)/);
   assert.match(html, /data-kind="lane"/);
@@ -150,7 +150,7 @@ test('html: the lane y axis fits the lanes near the baseline; a diverged lane is
 });
 
 test('html: ONNX sites come in graph order from the model headline, with primary and downstream sites told apart', () => {
-  const report = fixtureReport() as unknown as ReportView;
+  const report = legacyReport() as unknown as ReportView;
   const headline = report.results.find((r) => r.probe === 'roundtrip' && r.site === undefined && r.format === 'int8')!;
   headline.evidence.tables = [{ title: 'QDQ sites in graph order', headings: ['node', 'input', 'codes', 'local SQNR dB', 'cumulative SQNR dB', 'missing-dequant', 'scale-collapse', 'roundtrip', 'note'], rows: [
     ['fc2/QuantizeLinear', 'activation', 'uint8', 3.1, 2.9, 'pass', 'fail', 'pass', 'first broken node'],

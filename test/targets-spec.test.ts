@@ -108,7 +108,7 @@ test('a module that throws / returns the wrong shape / a non-tensor gets a Targe
   const nan = await runProbeOn(probeById('roundtrip'), t, 'uint8', ctx);
   assert.equal(nan.verdict, 'fail');
   assert.equal(nan.statistic.name, 'non-finite outputs from finite inputs');
-  assert.equal(nan.statistic.value, 11 * 2048); // every output of each of the 11 roundtrip inputs
+  assert.equal(nan.statistic.value, 12 * 2048); // every output of each of the 12 roundtrip inputs
 });
 
 test('a tfjs GraphModel (model.json) is accepted: right values, and its Round has no STE', async () => {

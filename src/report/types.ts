@@ -45,17 +45,8 @@ export interface Witness {
   /** What the sample columns are, when not "x / target / reference" (lost-updates: w, after the updates, fp32 master). */
   sampleLabels?: { x: string; y: string; expected?: string };
   repro: string;
-  /** The picture that proves it (≤ 512 points): x → fq(x) for target and reference, gradient vs the STE's, weight trajectories… */
+  /** The picture that proves it (≤ WITNESS_PLOT_MAX_POINTS points): x → fq(x) for target and reference, gradient vs the STE's, weight trajectories… */
   plot?: WitnessPlot;
-}
-
-export interface WitnessPlot {
-  kind: 'transfer' | 'gradient' | 'updates' | 'scale-sweep';
-  xLabel: string;
-  yLabel: string;
-  x: number[];
-  /** y[i] belongs to x[i]; null where the value is not finite. */
-  series: { name: string; y: (number | null)[] }[];
 }
 
 export const WITNESS_PLOT_MAX_POINTS = 512;
@@ -71,6 +62,7 @@ export interface WitnessPlot {
   xLabel: string;
   yLabel: string;
   x: number[];
+  /** y[i] belongs to x[i]; null where the value is not finite. */
   series: { name: string; y: (number | null)[] }[];
 }
 

@@ -175,6 +175,30 @@ export function fixtureReport(failOn: FailOn = 'fail'): Report {
   });
 }
 
+/**
+ * The fixture as a report written before the diagnosis existed (quant-audit 0.1): no
+ * diagnosis, no gate marks, no explanations, and without the downstream site that only an
+ * explanation makes a consequence. Views must still render such files.
+ */
+export function legacyReport(failOn: FailOn = 'fail'): Report {
+  const r = structuredClone(fixtureReport(failOn)) as Report;
+  delete r.diagnosis;
+  r.results = r.results.filter((x) => x.site !== 'fc3/QuantizeLinear');
+  for (const x of r.results) {
+    delete x.gated;
+    delete x.explainedBy;
+    delete x.explainedBySite;
+    delete x.explanation;
+  }
+  for (const l of r.lanes) {
+    delete l.gated;
+    delete l.explainedBy;
+    if (l.status === 'diverged') l.status = 'dead';
+  }
+  r.verdict = buildVerdict(r.results, r.lanes, failOn);
+  return r;
+}
+
 /** A report through the one judging path a run takes (diagnosis, gate marks, verdict), in canonical order. */
 function judged(r: Report): Report {
   return canonicalOrder(judgeReport(r));

@@ -6,7 +6,7 @@
  *   renderer is exercised on them whether or not the run that writes them has landed;
  * - hostileReport(): markup and quotes in every free-text field a target or data source controls.
  */
-import { fixtureReport, lane } from './report-fixture.js';
+import { legacyReport, lane } from './report-fixture.js';
 import type { Report } from '../../src/report/types.js';
 import type { LaneView, ReportView, ResultView, WitnessPlotView } from '../../src/report/html-model.js';
 
@@ -62,7 +62,7 @@ function updatesPlot(): WitnessPlotView {
 }
 
 export function causalReport(): Report {
-  const base = fixtureReport() as unknown as ReportView;
+  const base = legacyReport() as unknown as ReportView;
   const results = base.results as ResultView[];
   for (const r of results) {
     if (r.probe === 'lost-updates' && r.verdict === 'fail') {
@@ -124,7 +124,7 @@ export function causalReport(): Report {
         { probe: 'lost-updates', hypothesis: 'H4', summary: 'updates below half a quantization step are rounded away' },
       ],
       consequences: [{ probe: 'learnability', hypothesis: 'learnability', explainedBy: 'lost-updates' }],
-      deadLanes: [{ lane: 'QA-int8-h128-LR0.003-rng1597-adamw', explainedBy: ['lost-updates'] }],
+      deadLanes: [{ lane: 'QA-int8-h128-LR0.003-rng1597-adamw', status: 'dead', explainedBy: ['lost-updates'] }],
     },
     { format: 'posit8', causes: [], consequences: [], deadLanes: [{ lane: 'QA-posit8-h128-LR0.003-rng1597-muon', status: 'diverged', explainedBy: [] }] },
   ];
@@ -134,7 +134,7 @@ export function causalReport(): Report {
 }
 
 export function hostileReport(): Report {
-  const r = fixtureReport() as unknown as ReportView;
+  const r = legacyReport() as unknown as ReportView;
   const evil = `<img src=x onerror="document.title='pwned'">"'&`;
   r.run.target = `tfjs:${evil}.js`;
   r.run.command = `quant-audit run --target 'tfjs:${evil}.js'`;
