@@ -19,7 +19,7 @@
  * inconclusive too: a statistic that is not a number is evidence for nothing.
  */
 import { fakeQuant } from '../src/formats/index.js';
-import { countNonFinite, distinctCount, zeroFraction } from '../src/stats.js';
+import { countNonFinite, distinctCount, signFlipFraction, zeroFraction } from '../src/stats.js';
 import { numberThreshold } from '../src/thresholds.js';
 import { Rng } from '../src/rng.js';
 import type { FormatSpec } from '../src/formats/types.js';
@@ -124,14 +124,23 @@ export function movableFraction(fqW: Float32Array, fqStepped: Float32Array, mask
 
 /**
  * Why the forward pass cannot carry the update test, or undefined when it can: NaN/Inf from
- * finite weights, or a collapse (zeroed share above the reference's by more than
- * `maxZeroExcess`, or a single level where the reference has many).
+ * finite weights, a collapse (zeroed share above the reference's by more than
+ * `maxZeroExcess`, or a single level where the reference has many), or sign flips above the
+ * reference's by more than `maxSignFlipExcess` (the update would be read through a mirror).
  */
-export function forwardBroken(w: Float32Array, fqT: Float32Array, fqR: Float32Array | undefined, maxZeroExcess: number): string | undefined {
+export function forwardBroken(
+  w: Float32Array,
+  fqT: Float32Array,
+  fqR: Float32Array | undefined,
+  maxZeroExcess: number,
+  maxSignFlipExcess = Infinity,
+): string | undefined {
   const nonFinite = countNonFinite(fqT) - countNonFinite(w);
   if (nonFinite > 0) return `non-finite (${nonFinite} NaN/Inf outputs)`;
   const zeroExcess = zeroFraction(w, fqT) - (fqR ? zeroFraction(w, fqR) : 0);
   if (fqR && zeroExcess > maxZeroExcess) return `collapsed (${cell(zeroFraction(w, fqT))} of the weights read as 0, the reference ${cell(zeroFraction(w, fqR))})`;
+  const flips = signFlipFraction(w, fqT);
+  if (fqR && flips - signFlipFraction(w, fqR) > maxSignFlipExcess) return `sign-flipped (${cell(flips)} of the nonzero weights come back with the opposite sign, the reference ${cell(signFlipFraction(w, fqR))})`;
   if (fqR && distinctCount(fqT) <= 1 && distinctCount(fqR) > 1) return 'collapsed (one level for every weight)';
   return undefined;
 }
@@ -217,7 +226,13 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
   if (!fqR0) {
     return skippedOutcome(STAT, `format ${spec.name} has no reference codec to compute the master-weight and in-place expectations`);
   }
-  const broken = forwardBroken(w, fqT0, fqR0, numberThreshold(ctx.thresholds, 'scale-collapse.maxZeroExcess'));
+  const broken = forwardBroken(
+    w,
+    fqT0,
+    fqR0,
+    numberThreshold(ctx.thresholds, 'scale-collapse.maxZeroExcess'),
+    numberThreshold(ctx.thresholds, 'scale-collapse.maxSignFlipExcess'),
+  );
   if (broken) {
     const reason = `the forward pass of ${spec.name} is ${broken} on these weights: whether tiny updates survive cannot be observed`;
     return {

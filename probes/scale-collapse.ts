@@ -18,7 +18,7 @@
  * without a reference codec are held to an absolute zero-fraction limit. NaN/Inf outputs make
  * the probe inconclusive (the roundtrip probe judges those).
  */
-import { countNonFinite, distinctCount, entropyBits, signLossFraction, zeroFraction } from '../src/stats.js';
+import { countNonFinite, distinctCount, entropyBits, signFlipFraction, signLossFraction, zeroFraction } from '../src/stats.js';
 import { fakeQuant } from '../src/formats/index.js';
 import { roundHalfEven } from '../src/formats/element.js';
 import { fittedScales } from '../src/formats/grid.js';
@@ -120,18 +120,6 @@ export function judgeScaleCollapse(ms: readonly CollapseMeasurement[], t: Collap
     input: worst.input,
     statistic: statistic(s.name, worst.value, s.threshold, s.comparator),
   };
-}
-
-/** Share of nonzero inputs whose output is nonzero with the opposite sign (positive → negative or negative → positive). */
-export function signFlipFraction(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let nonzero = 0;
-  let flipped = 0;
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] === 0) continue;
-    nonzero++;
-    if (x[i]! * y[i]! < 0) flipped++;
-  }
-  return nonzero === 0 ? 0 : flipped / nonzero;
 }
 
 /** The most common output value of each group (ties: the smallest). */

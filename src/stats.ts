@@ -121,3 +121,15 @@ export function maxAbs(x: ArrayLike<number>): number {
   }
   return m;
 }
+
+/** Share of nonzero inputs whose output is nonzero with the opposite sign (positive → negative or negative → positive). */
+export function signFlipFraction(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  let nonzero = 0;
+  let flipped = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] === 0) continue;
+    nonzero++;
+    if (x[i]! * y[i]! < 0) flipped++;
+  }
+  return nonzero === 0 ? 0 : flipped / nonzero;
+}

@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judgeRoundtrip, SQNR_CAP_DB } from '../probes/roundtrip.js';
 import { judgeMissingDequant, relativeRatio, type DequantSeries } from '../probes/missing-dequant.js';
-import { judgeScaleCollapse, signFlipFraction, type CollapseSigns } from '../probes/scale-collapse.js';
+import { judgeScaleCollapse, type CollapseSigns } from '../probes/scale-collapse.js';
+import { signFlipFraction } from '../src/stats.js';
 import { judgeBrokenSte } from '../probes/broken-ste.js';
-import { judgeLostUpdates, retainedShare, interiorMask, movableFraction } from '../probes/lost-updates.js';
+import { forwardBroken, judgeLostUpdates, retainedShare, interiorMask, movableFraction } from '../probes/lost-updates.js';
 import { judgeFormatApplied, maxDistinctPerBlock } from '../probes/format-applied.js';
 import { PROBES, probeById } from '../probes/index.js';
 import { UsageError } from '../src/errors.js';
@@ -124,6 +125,18 @@ test('lost-updates: master weights retain 1, rounding in place retains 0; indist
   const w = Float32Array.from([0.1, -0.1, 0.01, -0.01]);
   assert.deepEqual([...interiorMask(w, 4)], [0, 0, 1, 1]);
   assert.equal(movableFraction(Float32Array.from([0, 0, 0, 0]), Float32Array.from([1, 1, 0, 1]), interiorMask(w, 4)), 0.5);
+});
+
+test('lost-updates: a forward pass that is non-finite, zeroed or sign-flipped cannot carry the update test', () => {
+  const w = Float32Array.from([0.5, -0.5, 0.25, -0.25]);
+  const ref = Float32Array.from([0.5, -0.5, 0.25, -0.25]);
+  assert.equal(forwardBroken(w, ref, ref, 0.1, 0.05), undefined);
+  assert.match(forwardBroken(w, Float32Array.from([0.5, Infinity, 0.25, -0.25]), ref, 0.1, 0.05)!, /^non-finite \(1 /);
+  assert.match(forwardBroken(w, Float32Array.from([0, 0, 0, -0.25]), ref, 0.1, 0.05)!, /^collapsed/);
+  // unsigned nibbles decoded as signed: positives come back negative
+  assert.match(forwardBroken(w, Float32Array.from([-0.5, -0.5, -0.25, -0.25]), ref, 0.1, 0.05)!, /^sign-flipped \(0\.5 of the nonzero weights/);
+  // the same flips in the reference are the format's, not the target's
+  assert.equal(forwardBroken(w, Float32Array.from([-0.5, -0.5, -0.25, -0.25]), Float32Array.from([-0.5, -0.5, -0.25, -0.25]), 0.1, 0.05), undefined);
 });
 
 test('format-applied: input returned unchanged fails; off the grid fails; another grid fails; 40 distinct values in a 16-code block fail', () => {
