@@ -127,9 +127,13 @@ export function diagnose(results: readonly ProbeResult[], lanes: readonly Lane[]
 export function diagnosisLine(d: Diagnosis, hypothesisOf: (probe: string) => string = (p) => p): string {
   const where = d.site !== undefined ? `${d.format} at ${d.site}` : d.format;
   const label = (probe: string, hypothesis: string): string => (hypothesis !== probe ? `${hypothesis} (${probe})` : probe);
-  const causes = d.causes.length > 0 ? d.causes.map((c) => label(c.probe, c.hypothesis)).join(' + ') : 'no primary cause';
-  const follows = d.consequences.map((c) => `${label(c.probe, c.hypothesis)} follows from ${hypothesisOf(c.explainedBy)}${c.explainedBySite ? ` at ${c.explainedBySite}` : ''}`);
+  const causes = d.causes.length > 0 ? [...new Set(d.causes.map((c) => label(c.probe, c.hypothesis)))].join(' + ') : 'no primary cause';
+  // one phrase per (probe, cause, site): learnability follows once however many optimizers ran
+  const follows = [...new Set(d.consequences.map((c) => `${label(c.probe, c.hypothesis)} follows from ${hypothesisOf(c.explainedBy)}${c.explainedBySite ? ` at ${c.explainedBySite}` : ''}`))];
   const unexplained = d.deadLanes.filter((l) => l.explainedBy.length === 0);
-  const lanes = d.deadLanes.length === 0 ? [] : [unexplained.length === 0 ? `${d.deadLanes.length} lane${d.deadLanes.length > 1 ? 's' : ''} that did not learn, explained` : `${unexplained.length} lane${unexplained.length > 1 ? 's' : ''} that did not learn and no probe explains`];
+  const lanesWord = (n: number): string => `${n} lane${n > 1 ? 's' : ''}`;
+  const explainers = [...new Set(d.deadLanes.flatMap((l) => l.explainedBy))].map(hypothesisOf);
+  const lanes = d.deadLanes.length === 0 ? []
+    : [unexplained.length === 0 ? `${lanesWord(d.deadLanes.length)} that did not learn, explained by ${explainers.join(' and ')}` : `${lanesWord(unexplained.length)} that did not learn and no probe explains`];
   return [`${where}: ${causes}`, ...follows, ...lanes].join(' — ');
 }

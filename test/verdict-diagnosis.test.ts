@@ -1,0 +1,80 @@
+/**
+ * diagnose(): which failures are causes, which follow from them, and which cause explains
+ * each lane that did not learn — decided on plain results and lanes, no target needed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { diagnose, diagnosisLine } from '../src/verdict/diagnosis.js';
+import type { ProbeResult } from '../src/report/types.js';
+import { lane } from './support/report-fixture.js';
+
+function result(probe: string, hypothesis: string, format: string, verdict: ProbeResult['verdict'], extra: Partial<ProbeResult> = {}): ProbeResult {
+  return {
+    probe,
+    hypothesis,
+    format,
+    seed: 1,
+    verdict,
+    statistic: { name: 's', value: 0, threshold: 1, comparator: '<' },
+    evidence: { measurements: {} },
+    durationMs: 1,
+    ...extra,
+  };
+}
+
+test('a dead lane is explained by a lane-killing cause on its format; lost-updates only without master weights', () => {
+  const results = [
+    result('missing-dequant', 'H1', 'uint8', 'fail'),
+    result('scale-collapse', 'H2', 'uint8', 'fail', { explainedBy: 'missing-dequant', explanation: 'passes once dequantized' }),
+    result('lost-updates', 'H4', 'int8', 'fail'),
+    result('format-applied', 'H5', 'nf4', 'fail'),
+  ];
+  const lanes = [
+    lane('uint8', 'adamw', 'dead', 7.3),
+    lane('int8', 'adamw', 'dead', 7.3, { masterWeights: false }),
+    lane('int8', 'muon', 'dead', 7.3, { masterWeights: true, name: 'QA-int8-master-muon' }),
+    lane('nf4', 'adamw', 'dead', 7.2),
+    lane('fp16', 'adamw', 'clean', 5.4),
+  ];
+  const d = diagnose(results, lanes);
+  const by = Object.fromEntries(d.lanes.map((l) => [l.name, l.explainedBy]));
+  assert.deepEqual(by['QA-uint8-h128-LR0.003-rng1597-adamw'], ['missing-dequant']); // H2 follows from H1: not a second killer
+  assert.deepEqual(by['QA-int8-h128-LR0.003-rng1597-adamw'], ['lost-updates']);
+  assert.deepEqual(by['QA-int8-master-muon'], []); // fp32 master weights: lost updates cannot kill it, so nothing explains it
+  assert.deepEqual(by['QA-nf4-h128-LR0.003-rng1597-adamw'], []); // a format silently not applied still learns
+  assert.equal(by['QA-fp16-h128-LR0.003-rng1597-adamw'], undefined);
+  const uint8 = d.diagnosis.find((e) => e.format === 'uint8')!;
+  assert.deepEqual(uint8.causes.map((c) => c.probe), ['missing-dequant']);
+  assert.deepEqual(uint8.consequences.map((c) => [c.probe, c.explainedBy]), [['scale-collapse', 'missing-dequant']]);
+  assert.deepEqual(d.diagnosis.map((e) => e.format).sort(), ['int8', 'nf4', 'uint8']);
+});
+
+test('a failing learnability result follows from the cause that explains its lane; one that nothing explains stays a cause', () => {
+  const l = lane('int8', 'adamw', 'dead', 7.3);
+  const other = lane('posit8', 'adamw', 'dead', 7.3);
+  const results = [
+    result('lost-updates', 'H4', 'int8', 'fail'),
+    result('learnability', 'learnability', 'int8', 'fail', { optimizer: 'adamw', evidence: { measurements: { lane: l.name } } }),
+    result('learnability', 'learnability', 'posit8', 'fail', { optimizer: 'adamw', evidence: { measurements: { lane: other.name } } }),
+  ];
+  const d = diagnose(results, [l, other]);
+  const [, int8, posit8] = d.results;
+  assert.equal(int8!.explainedBy, 'lost-updates');
+  assert.match(int8!.explanation!, /did not learn; lost-updates failed on int8/);
+  assert.equal(posit8!.explainedBy, undefined);
+  // idempotent: a merge re-runs it on its own output
+  assert.deepEqual(diagnose(d.results, d.lanes), d);
+});
+
+test('diagnosisLine names each consequence once however many optimizers ran, and what explains the dead lanes', () => {
+  const lanes = [lane('int8', 'adamw', 'dead', 7.3), lane('int8', 'muon', 'dead', 7.3)];
+  const results = [
+    result('lost-updates', 'H4', 'int8', 'fail'),
+    ...lanes.map((l) => result('learnability', 'learnability', 'int8', 'fail', { optimizer: l.optimizer, evidence: { measurements: { lane: l.name } } })),
+  ];
+  const d = diagnose(results, lanes);
+  const line = diagnosisLine(d.diagnosis[0]!, (p) => (p === 'lost-updates' ? 'H4' : p));
+  assert.equal(line, 'int8: H4 (lost-updates) — learnability follows from H4 — 2 lanes that did not learn, explained by H4');
+  const unexplained = diagnose([], [lane('posit8', 'adamw', 'diverged', 9)]);
+  assert.equal(diagnosisLine(unexplained.diagnosis[0]!), 'posit8: no primary cause — 1 lane that did not learn and no probe explains');
+});
