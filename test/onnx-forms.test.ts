@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -321,7 +321,67 @@ test('CLI: run --target onnx:M.onnx --float-model F.onnx on a broken MatMulNBits
   assert.equal(fm.evidence.measurements.worstWeight, 'fc1_Q4');
   const missing = cli(['--target', 'onnx:fixtures/onnx/nbits-good.onnx', '--float-model', 'fixtures/onnx/float-embed.onnx']);
   assert.equal(missing.status, 2);
-  assert.match(missing.stderr, /--float-model '.*float-embed\.onnx' does not take the quantized model's inputs/);
+  assert.match(missing.stderr, /--float-model '.*float-embed\.onnx' does not take the quantized model's inputs .*Give the float model the quantized one was made from\./);
+});
+
+test('CLI --float-model: the terminal and report.md print per-weight and per-output SQNR and name the worst weight (MatMulNBits, QDQ, broken MatMulNBits)', () => {
+  const out = mkdtempSync(join(tmpdir(), 'qa-forms-float-'));
+  const cases: { file: string; float: string; status: number; weights: Record<string, [number, number]>; output: [number, number]; worst: string }[] = [
+    // SQNR bounds in dB: a 4-bit block quantizer reaches ~22-23 dB on these weights, int8 per tensor ~45 dB; the x1000 scale sends fc1 to 0 dB
+    { file: 'nbits-good.onnx', float: 'float-mlp.onnx', status: 0, weights: { fc1_Q4: [20, 26], fc2_Q4: [20, 26] }, output: [15, 30], worst: 'fc2_Q4' },
+    { file: 'good-int8-per-tensor.onnx', float: 'float-qdq-mlp.onnx', status: 0, weights: { fc1_w_q: [40, 50], fc2_w_q: [40, 50] }, output: [30, 50], worst: 'fc1_w_q' },
+    { file: 'nbits-bad-scale-x1000.onnx', float: 'float-mlp.onnx', status: 1, weights: { fc1_Q4: [-1, 1], fc2_Q4: [20, 26] }, output: [-5, 5], worst: 'fc1_Q4' },
+  ];
+  for (const k of cases) {
+    const float = `fixtures/onnx/${k.float}`;
+    const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), 'run', '--target', `onnx:fixtures/onnx/${k.file}`, '--float-model', float, '--out', out, '--json'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(run.status, k.status, `${k.file}: ${run.stderr}`);
+    const terminal = run.stderr;
+    const report = JSON.parse(run.stdout) as { run: { id: string }; results: ProbeResult[] };
+    assert.ok(terminal.includes(`Against the float model ${float}`), `${k.file}: no float-model section`);
+    for (const [w, [lo, hi]] of Object.entries(k.weights)) {
+      const row = new RegExp(`^\\| ${w} +\\| \\S+ +\\| fc\\d\\.weight +\\| name +\\| (-?[\\d.]+) +\\|`, 'm').exec(terminal);
+      assert.ok(row, `${k.file}: no per-weight row for ${w}`);
+      const db = Number(row[1]);
+      assert.ok(db >= lo && db <= hi, `${k.file}: ${w} SQNR ${db} dB outside [${lo}, ${hi}]`);
+    }
+    const y = /^\| y +\| y +\| (-?[\d.]+) +\| (yes|no) +\|/m.exec(terminal);
+    assert.ok(y, `${k.file}: no per-output row`);
+    assert.ok(Number(y[1]) >= k.output[0] && Number(y[1]) <= k.output[1], `${k.file}: output SQNR ${y[1]} dB`);
+    assert.match(terminal, new RegExp(`^worst weight: ${k.worst} \\(`, 'm'));
+    const fm = report.results.find((r) => r.probe === 'float-model')!;
+    assert.equal(fm.evidence.measurements.worstWeight, k.worst);
+    assert.equal(fm.verdict, k.status === 0 ? 'pass' : 'fail');
+    if (fm.witness) assert.match(fm.witness.repro, /--float-model fixtures\/onnx\/float-mlp\.onnx/, 'the repro command keeps --float-model');
+    const md = readFileSync(join(out, report.run.id, 'report.md'), 'utf8');
+    assert.match(md, new RegExp(`## Against the float model \`${float.replace(/\./g, '\\.')}\``));
+    assert.match(md, new RegExp(`^\\| ${k.worst} \\| `, 'm'));
+    assert.match(md, new RegExp(`^- worst weight: ${k.worst} \\(`, 'm'));
+  }
+});
+
+test('CLI --float-model that does not pair with the quantized model: exit 2 naming the file and what to do, no stack trace', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qa-forms-nopair-'));
+  // same input as nbits-good.onnx, but no weight at all: nothing can pair with its two MatMulNBits weights
+  const nopair = join(dir, 'nopair.onnx');
+  writeFileSync(nopair, makeModel({
+    opset: 21,
+    nodes: [{ op: 'Relu', name: 'r', inputs: ['x'], outputs: ['y'] }],
+    inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: ['batch', 64] }],
+    outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: ['batch', 64] }],
+    initializers: [],
+  }));
+  const cli = (float: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), 'run', '--target', 'onnx:fixtures/onnx/nbits-good.onnx', '--float-model', float, '--out', dir, '--quiet'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const todo = /Give the float model the quantized one was made from\./;
+  const shapes = cli('fixtures/onnx/float-qdq-mlp.onnx');
+  assert.equal(shapes.status, 2, shapes.stderr);
+  assert.match(shapes.stderr, /--float-model 'fixtures\/onnx\/float-qdq-mlp\.onnx' does not take the quantized model's input shapes \(x: quantized \[\?, 64\], float \[\?, 16\]\)/);
+  assert.match(shapes.stderr, todo);
+  const none = cli(nopair);
+  assert.equal(none.status, 2, none.stderr);
+  assert.ok(none.stderr.includes(`--float-model '${nopair}': none of the quantized model's 2 weights pairs with a float weight`), none.stderr);
+  assert.match(none.stderr, todo);
+  for (const r of [shapes, none]) assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
 });
 
 test('runtime cross-check: an optimised session that aborts its process ends the child, and is reported as an environment problem', async () => {

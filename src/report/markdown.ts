@@ -9,6 +9,7 @@
 import { buildCharts } from './chart.js';
 import { PROBE_INFO, probeClaim } from './probe-info.js';
 import {
+  FLOAT_MODEL_PROBE,
   fmtBpb,
   fmtLaneBpb,
   fmtNum,
@@ -43,6 +44,7 @@ export function renderMarkdown(report: Report): string {
     lanesSection(report),
     matrixSection(report),
     sitesSection(report),
+    floatModelSection(report),
     witnessesSection(report),
     consequencesSection(report),
     fixesSection(report),
@@ -264,6 +266,17 @@ function evidenceTable(t: EvidenceTable): string {
     return typeof v === 'number' ? fmtNum(v) : v === null || v === undefined ? 'n/a' : text(v);
   }));
   return head + table(t.headings.map(text), rows);
+}
+
+/** ONNX `--float-model`: the per-weight and per-output SQNR tables and the worst weight, pass or fail. */
+function floatModelSection(report: Report): string {
+  const parts: string[] = [];
+  for (const r of report.results.filter((x) => x.probe === FLOAT_MODEL_PROBE && (x.evidence.tables?.length ?? 0) >= 2)) {
+    parts.push(`## Against the float model ${code(String(r.evidence.measurements.floatModel ?? ''))}`);
+    for (const t of r.evidence.tables!.slice(0, 2)) parts.push(evidenceTable(t));
+    if (r.evidence.notes?.length) parts.push(r.evidence.notes.map((n) => `- ${text(n)}`).join('\n'));
+  }
+  return parts.join('\n\n');
 }
 
 function evidenceDetails(r: ProbeResult): string {

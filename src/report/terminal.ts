@@ -6,7 +6,7 @@
  */
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
-import { fmtBpb, fmtLaneBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, hypothesisOf, isCause, judgedLanes, judgedOnly, notLearning, probeColumns, resultCoordinates, siteColumnLabel, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
+import { FLOAT_MODEL_PROBE, fmtBpb, fmtLaneBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, hypothesisOf, isCause, judgedLanes, judgedOnly, notLearning, probeColumns, resultCoordinates, siteColumnLabel, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
 import { diagnosisLine } from '../verdict/diagnosis.js';
 import { LANE_STATUS_ICON } from '../verdict/lanes.js';
 import type { LaneStatus, ProbeResult, Report, Verdict } from './types.js';
@@ -86,6 +86,17 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   };
   matrix(report.results.filter((r) => r.site === undefined), (r) => r.format, 'format');
   matrix(report.results.filter((r) => r.site !== undefined), (r) => `${r.site} (${r.format})`, 'site');
+
+  // --float-model (ONNX): the per-weight and per-output SQNR tables and the worst weight are the answer asked for, pass or fail.
+  for (const r of report.results.filter((x) => x.probe === FLOAT_MODEL_PROBE && (x.evidence.tables?.length ?? 0) >= 2)) {
+    out.push('', c.bold(`Against the float model ${String(r.evidence.measurements.floatModel ?? '')}`));
+    for (const t of r.evidence.tables!.slice(0, 2)) {
+      const tt = newTable(t.headings);
+      for (const row of t.rows) tt.push(t.headings.map((_, i) => (typeof row[i] === 'number' ? fmtNum(row[i] as number) : row[i] === null || row[i] === undefined ? 'n/a' : String(row[i]))));
+      out.push(t.title ?? '', tt.toString());
+    }
+    for (const n of r.evidence.notes ?? []) out.push(n);
+  }
 
   const failed = report.results.filter(isCause);
   if (failed.length > 0) {

@@ -72,6 +72,9 @@ export function fmtStatistic(s: Statistic): string {
   return `${s.name} = ${fmtValue(s)}${rule ? ` (fails when ${rule})` : ''}`;
 }
 
+/** The ONNX `--float-model` comparison's probe id (src/onnx/forms/float-model.ts): its tables are shown pass or fail. */
+export const FLOAT_MODEL_PROBE = 'float-model';
+
 export const VERDICT_WORD: Record<Verdict, string> = {
   fail: 'supported',
   pass: 'refuted',

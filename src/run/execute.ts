@@ -39,6 +39,7 @@ export function reproCommand(plan: RunPlan, probe: string | undefined, format: s
   if (plan.config.path) args.push('--config', plan.config.path);
   if (plan.ep !== 'cpu') args.push('--ep', plan.ep);
   if (plan.input) args.push('--input', plan.input);
+  if (plan.floatModel) args.push('--float-model', plan.floatModel);
   if (plan.python) args.push('--python', plan.python);
   if (plan.pythonApi && plan.pythonApi !== 'auto') args.push('--python-api', plan.pythonApi);
   if (plan.lrs) args.push('--lr', ...plan.lrs.map(String));

@@ -8,9 +8,10 @@
  */
 import { UsageError } from '../../errors.js';
 import type { ProbeResult } from '../../report/types.js';
+import { FLOAT_MODEL_PROBE } from '../../report/text.js';
 import { sqnrDb } from '../../stats.js';
 import { numberThreshold, type Thresholds } from '../../thresholds.js';
-import { constantTensor, elemType, indexGraph, type GraphIndex } from '../graph.js';
+import { constantTensor, declaredDims, elemType, indexGraph, type GraphIndex } from '../graph.js';
 import { fileFeeds, seededFeeds, type Feeds } from '../inputs.js';
 import { fmt } from '../lint.js';
 import { loadOnnxModel, type LoadedModel } from '../load.js';
@@ -20,7 +21,8 @@ import { createSession, type Ep } from '../session.js';
 import type { QdqSite } from '../sites.js';
 import type { WeightSite } from './weights.js';
 
-export const FLOAT_PROBE = 'float-model';
+export const FLOAT_PROBE = FLOAT_MODEL_PROBE;
+const UNPAIRED = '(not paired)';
 
 export interface FloatModel {
   path: string;
@@ -39,6 +41,16 @@ export function openFloatModel(path: string, quantized: GraphIndex, opts: { maxT
       `onnx: --float-model '${path}' does not take the quantized model's inputs (quantized: ${quantized.inputs.map((v) => v.name).join(', ')}; float: ${index.inputs.map((v) => v.name).join(', ')}). ` +
         `Give the float model the quantized one was made from.`,
     );
+  }
+  const shape = (d: readonly (number | null)[]): string => `[${d.map((x) => x ?? '?').join(', ')}]`;
+  const clash = quantized.inputs.flatMap((qv) => {
+    const fv = index.inputs.find((v) => v.name === qv.name)!;
+    const [a, b] = [declaredDims(qv), declaredDims(fv)];
+    const differs = a.length > 0 && b.length > 0 && (a.length !== b.length || a.some((d, i) => d !== null && b[i] !== null && d !== b[i]));
+    return differs ? [`${qv.name}: quantized ${shape(a)}, float ${shape(b)}`] : [];
+  });
+  if (clash.length > 0) {
+    throw new UsageError(`onnx: --float-model '${path}' does not take the quantized model's input shapes (${clash.join('; ')}). Give the float model the quantized one was made from.`);
   }
   return { path, loaded, index };
 }
@@ -235,13 +247,20 @@ export async function compareWithFloat(
   const weightRows: { site: string; form: string; tensor: string; how: string; sqnr: number | null; ref: number | null; order: number }[] = [];
   for (const s of weightSites) {
     const m = storedSqnr.get(s.name);
-    weightRows.push({ site: s.name, form: s.form, tensor: m?.tensor ?? '(not paired)', how: m?.how ?? '', sqnr: m?.sqnrDb ?? null, ref: m?.refSqnrDb ?? null, order: s.order });
+    weightRows.push({ site: s.name, form: s.form, tensor: m?.tensor ?? UNPAIRED, how: m?.how ?? '', sqnr: m?.sqnrDb ?? null, ref: m?.refSqnrDb ?? null, order: s.order });
   }
   for (const m of measured.filter((x) => x.kind === 'qdq-weight')) {
     weightRows.push({ site: m.nodeName, form: 'qdq', tensor: m.f, how: 'name', sqnr: m.sqnr, ref: null, order: m.order });
   }
   weightRows.sort((a, b) => a.order - b.order);
   const scored = weightRows.filter((w) => w.sqnr !== null && !Number.isNaN(w.sqnr));
+  const qdqWeights = qdqSites.filter((x) => x.kind === 'qdq' && x.inputKind === 'weight').length;
+  if (weightRows.every((w) => w.tensor === UNPAIRED) && weightSites.length + qdqWeights > 0) {
+    throw new UsageError(
+      `onnx: --float-model '${f.path}': none of the quantized model's ${weightSites.length + qdqWeights} weights pairs with a float weight of '${f.path}' ` +
+        `(by initializer name, else by the consuming op's position and the weight's size). Give the float model the quantized one was made from.`,
+    );
+  }
   const worst = scored.reduce<(typeof scored)[number] | undefined>((w, x) => (!w || x.sqnr! < w.sqnr! ? x : w), undefined);
   const activations = measured.filter((m) => m.kind === 'activation').sort((a, b) => a.order - b.order);
   const parting = activations.find((m) => m.nonFinite || (m.sqnr !== null && m.sqnr < part));
