@@ -206,12 +206,6 @@ export function transferPlot(o: Observation, title: string): WitnessPlot {
   };
 }
 
-/** The same shape for any pair of per-element series against x (gradients: target dx and the STE's expectation). */
-export function seriesPlot(kind: WitnessPlot['kind'], x: ArrayLike<number>, xLabel: string, yLabel: string, series: { name: string; y: ArrayLike<number> }[]): WitnessPlot {
-  const idx = plotIndices(x.length, (i) => x[i]!);
-  return { kind, xLabel, yLabel, x: idx.map((i) => round6(x[i]!)), series: series.map((s) => ({ name: s.name, y: idx.map((i) => plotValue(s.y[i]!)) })) };
-}
-
 /**
  * A probe whose statistic would be computed from NaN/Inf outputs: inconclusive, never a fail
  * (a NaN statistic is evidence for nothing). The roundtrip probe is the one that judges

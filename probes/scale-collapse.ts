@@ -21,6 +21,7 @@
 import { countNonFinite, distinctCount, entropyBits, signFlipFraction, signLossFraction, zeroFraction } from '../src/stats.js';
 import { fakeQuant } from '../src/formats/index.js';
 import { roundHalfEven } from '../src/formats/element.js';
+import { quantizeInteger } from '../src/formats/integer.js';
 import { fittedScales } from '../src/formats/grid.js';
 import { numberThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
@@ -277,7 +278,7 @@ function consistentAt(spec: FormatSpec, unscaled: FormatSpec, x: Float32Array, y
     let offset = 0;
     let most = -1;
     for (const [d, n] of offsets) if (n > most || (n === most && Math.abs(d) < Math.abs(offset))) [offset, most] = [d, n];
-    e = t.map((v) => Math.min(qhi, Math.max(qlo, roundHalfEven(v) + offset)));
+    e = t.map((v) => quantizeInteger(v, offset, qlo, qhi));
   } else e = fakeQuant(unscaled, t);
   const m = new Uint8Array(hi - lo);
   for (let i = lo; i < hi; i++) {

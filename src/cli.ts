@@ -7,7 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from './version.js';
 import { EXIT, InconclusiveError, UsageError } from './errors.js';
-import { InterruptedError, SIGNAL_EXIT_CODES } from './signals.js';
+import { InterruptedError, SIGNAL_EXIT_CODES } from './process/interrupt.js';
 import { registerRun } from './commands/run.js';
 import { registerFormats } from './commands/formats.js';
 import { registerQuantize } from './commands/quantize.js';

@@ -13,7 +13,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigValueError, UsageError } from './errors.js';
 import { DEFAULT_THRESHOLDS } from './thresholds.js';
-import { FAIL_ON_LEVELS } from './verdict/gate.js';
+import { FAIL_ON_LEVELS } from './report/types.js';
 import { FormatRowSchema, StringEnum } from './formats/row-schema.js';
 import { FormatRegistry } from './formats/registry.js';
 import { didYouMean } from './suggest.js';

@@ -62,10 +62,3 @@ export class Rng {
     return new Rng(h);
   }
 }
-
-/** Stable 32-bit hash of a string (FNV-1a), for deriving seeds from names. */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h >>> 0;
-}

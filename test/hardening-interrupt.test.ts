@@ -1,5 +1,5 @@
 /**
- * Interruption (src/signals.ts): SIGINT / SIGTERM in the middle of a run stops the lane
+ * Interruption (src/process/interrupt.ts): SIGINT / SIGTERM in the middle of a run stops the lane
  * workers and every exec server (no orphans), writes no run directory at all, leaves an
  * earlier report byte-identical, and exits 130 / 143.
  */

@@ -1,5 +1,5 @@
 /**
- * src/signals.ts in-process: a signal during the report write is held until the files are
+ * src/process/interrupt.ts in-process: a signal during the report write is held until the files are
  * complete; a second one removes the unfinished run directory; a tfjs call that never
  * returns is stopped by its timeout with a UsageError.
  */
@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { criticalSection, dirsCreatedSince, guardedCall, installInterruptHandlers, listDir, SIGNAL_EXIT_CODES } from '../src/signals.js';
+import { criticalSection, installInterruptHandlers, SIGNAL_EXIT_CODES } from '../src/process/interrupt.js';
+import { guardedCall } from '../src/targets/tfjs/guarded-call.js';
+import { dirsCreatedSince, listDir } from '../src/report/write.js';
 import { UsageError } from '../src/errors.js';
 
 function harness(): { exits: number[]; messages: string[]; uninstall: () => void } {

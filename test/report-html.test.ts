@@ -12,11 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseSvg } from '../src/report/html-charts.js';
 import { laneAxis, laneLabel } from '../src/report/html-lanes.js';
-import type { LaneView, ReportView } from '../src/report/html-model.js';
 import { siteSeries } from '../src/report/html-onnx.js';
 import { renderHtml } from '../src/report/html.js';
 import { roundTrip } from '../src/report/json.js';
-import type { Report } from '../src/report/types.js';
+import type { Lane, Report } from '../src/report/types.js';
 import { readReport, writeRunReport } from '../src/report/write.js';
 import { causalReport, hostileReport } from './support/report-html-fixture.js';
 import { fixtureReport, fleetReport, lane, legacyReport } from './support/report-fixture.js';
@@ -57,7 +56,7 @@ test('html: writeRunReport writes report.html and `quant-audit report --format h
 });
 
 test('html: a report with the diagnosis fields shows causes, consequences, and links each to its witness card', () => {
-  const report = causal as unknown as ReportView;
+  const report = causal as unknown as Report;
   assert.deepEqual([...causalHtml.matchAll(/<div class="diag" data-format="([^"]+)">/g)].map((m) => m[1]), ['int4', 'int8', 'posit8']);
   const failing = report.results.filter((r) => r.verdict === 'fail');
   assert.equal(count(causalHtml, /<article class="card/g), failing.length);
@@ -134,23 +133,23 @@ test('html: ids are unique across the page (each chart renumbers its ECharts ids
 });
 
 test('html: the lane y axis fits the lanes near the baseline; a diverged lane is marked, not stretching it', () => {
-  const near = [lane('int8', 'adamw', 'dead', 7.29), lane('fp32', 'adamw', 'clean', 2.67, { control: true })] as unknown as LaneView[];
+  const near = [lane('int8', 'adamw', 'dead', 7.29), lane('fp32', 'adamw', 'clean', 2.67, { control: true })] as unknown as Lane[];
   assert.deepEqual(laneAxis(near, 7), { min: 2, max: 7.5 });
-  const diverged = { ...lane('posit8', 'adamw', 'dead', 6.2), status: 'diverged', curve: [{ step: 0, bpb: 7 }, { step: 20, bpb: 6.2 }, { step: 40, bpb: 23.4 }, { step: 60, bpb: Number.NaN }] } as unknown as LaneView;
+  const diverged = { ...lane('posit8', 'adamw', 'dead', 6.2), status: 'diverged', curve: [{ step: 0, bpb: 7 }, { step: 20, bpb: 6.2 }, { step: 40, bpb: 23.4 }, { step: 60, bpb: Number.NaN }] } as unknown as Lane;
   assert.deepEqual(laneAxis([...near, diverged], 7), { min: 2, max: 7.5 });
   // The muon panel of the causal report has the diverged posit8 lane: it is drawn at 7.5 and labelled with 23.4.
   const muon = causalHtml.match(/<figure class="chart lanes-chart" data-optimizer="muon">[\s\S]*?<\/figure>/)![0];
   assert.match(muon, />↑ 23\.400</);
   assert.match(muon, /1 lane left the axis \(▲ at the top edge, with the value there\): QA-posit8-h128-LR0\.003-rng1597-muon\./);
   // Labels tell lanes of one format apart by what differs.
-  const a = lane('int8', 'adamw', 'dead', 7) as unknown as LaneView;
-  const b = { ...a, lr: 0.01, name: 'b' } as LaneView;
+  const a = lane('int8', 'adamw', 'dead', 7) as unknown as Lane;
+  const b = { ...a, lr: 0.01, name: 'b' } as Lane;
   assert.equal(laneLabel(a, [a, b]), 'int8 lr 0.003');
   assert.equal(laneLabel(a, [a]), 'int8');
 });
 
 test('html: ONNX sites come in graph order from the model headline, with primary and downstream sites told apart', () => {
-  const report = legacyReport() as unknown as ReportView;
+  const report = legacyReport() as unknown as Report;
   const headline = report.results.find((r) => r.probe === 'roundtrip' && r.site === undefined && r.format === 'int8')!;
   headline.evidence.tables = [{ title: 'QDQ sites in graph order', headings: ['node', 'input', 'codes', 'local SQNR dB', 'cumulative SQNR dB', 'missing-dequant', 'scale-collapse', 'roundtrip', 'note'], rows: [
     ['fc2/QuantizeLinear', 'activation', 'uint8', 3.1, 2.9, 'pass', 'fail', 'pass', 'first broken node'],
@@ -160,12 +159,12 @@ test('html: ONNX sites come in graph order from the model headline, with primary
   assert.equal(rest.length, 0);
   assert.equal(series!.graphOrder, true);
   assert.deepEqual(series!.rows.map((r) => [r.site, r.local, r.cumulative, r.state]), [['fc2/QuantizeLinear', 3.1, 2.9, 'primary'], ['conv1/QuantizeLinear', 40.2, 40.2, 'pass']]);
-  const causalSites = siteSeries(causal as unknown as ReportView);
+  const causalSites = siteSeries(causal as unknown as Report);
   assert.deepEqual(causalSites[0]!.rows.map((r) => r.state), ['pass', 'consequence']);
 });
 
 test('html: a large failing report stays under 2 MB (60 lanes, 60 witnesses with 512-point plots)', () => {
-  const base = causalReport() as unknown as ReportView;
+  const base = causalReport() as unknown as Report;
   const witness = base.results.find((r) => r.probe === 'missing-dequant' && r.verdict === 'fail')!;
   const x = Array.from({ length: 512 }, (_, i) => -1 + (2 * i) / 511);
   const many = Array.from({ length: 60 }, (_, i) => ({

@@ -11,7 +11,7 @@ import { mergeReports } from '../report/merge.js';
 import { shellQuote } from '../shell.js';
 import { appendStepSummary } from '../report/summary.js';
 import { renderTerminal } from '../report/terminal.js';
-import type { FailOn } from '../report/types.js';
+import { FAIL_ON_LEVELS, type FailOn } from '../report/types.js';
 import { newRunId, readReport, writeRunReport } from '../report/write.js';
 
 export interface MergeFlags {
@@ -55,7 +55,7 @@ export function registerMerge(program: Command): void {
     .description('join the report.json files of `run --shard I/N` jobs into one report; exits with its verdict')
     .argument('<reports...>', 'report.json files (or run directories), one per shard')
     .option('--out <dir>', 'where the merged run directory goes', 'reports')
-    .addOption(new Option('--fail-on <level>', "gate the merged report at this level (default: the shards' level)").choices(['dead', 'partial', 'fail', 'never']))
+    .addOption(new Option('--fail-on <level>', "gate the merged report at this level (default: the shards' level)").choices([...FAIL_ON_LEVELS]))
     .option('--json', 'also print the merged report.json on stdout (tables go to stderr)')
     .option('--quiet', 'print only the verdict line')
     .action(async (files: string[], flags: MergeFlags) => {

@@ -11,7 +11,9 @@ import { appendStepSummary } from '../report/summary.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { serializeReport } from '../report/json.js';
 import { useColor } from '../color.js';
-import { criticalSection, dirsCreatedSince, installInterruptHandlers, listDir } from '../signals.js';
+import { FAIL_ON_LEVELS } from '../report/types.js';
+import { criticalSection, installInterruptHandlers } from '../process/interrupt.js';
+import { dirsCreatedSince, listDir } from '../report/write.js';
 import { DEFAULTS, OPTIMIZERS } from '../run/defaults.js';
 import { DEFAULT_LR } from '../train/settings.js';
 
@@ -45,7 +47,7 @@ export function registerRun(program: Command): void {
     .addOption(new Option('--ep <name>', `ONNX Runtime execution provider (default: ${d.ep})`).choices(['cpu', 'cuda']))
     .option('--config <file>', 'config file (default: ./quant-audit.yaml when present)')
     .option('--out <dir>', `where run directories go (default: ${d.out}/)`)
-    .addOption(new Option('--fail-on <level>', `exit 1 at or above this level (default: ${d.failOn})`).choices(['dead', 'partial', 'fail', 'never']))
+    .addOption(new Option('--fail-on <level>', `exit 1 at or above this level (default: ${d.failOn})`).choices([...FAIL_ON_LEVELS]))
     .option('--shard <i/n>', 'run a deterministic 1/N of the probe × format and lane matrix (1-based)')
     .option('--no-master-weights', 'round weights in place after every step (reproduces the lost-updates bug)')
     .option('--input <file>', 'ONNX: model inputs as .json or .npy (default: seeded inputs from declared shapes)')

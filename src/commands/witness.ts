@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { loadConfig, type QuantAuditConfig } from '../config.js';
 import { mergeThresholds } from '../thresholds.js';
 import { FormatRegistry } from '../formats/registry.js';
-import type { FailOn } from '../report/types.js';
+import { FAIL_ON_LEVELS, type FailOn } from '../report/types.js';
 import { newRunId, writeRunReport } from '../report/write.js';
 import { renderTerminal } from '../report/terminal.js';
 import { renderMarkdown } from '../report/markdown.js';
@@ -61,7 +61,7 @@ export function registerWitness(program: Command): void {
     .option('--min-samples <n>', `fewer samples than this: the lane is not judged (default ${DEFAULT_MIN_SAMPLES})`)
     .option('--controls <formats>', 'comma-separated control formats (default: every format with >= 16 bits)')
     .option('--timeout-ms <n>', `PostgreSQL statement timeout (default ${DEFAULT_TIMEOUT_MS})`)
-    .addOption(new Option('--fail-on <level>', 'exit 1 at or above this level (default fail)').choices(['dead', 'partial', 'fail', 'never']))
+    .addOption(new Option('--fail-on <level>', 'exit 1 at or above this level (default fail)').choices([...FAIL_ON_LEVELS]))
     .option('--config <file>', 'config file (default: ./quant-audit.yaml when present)')
     .option('--out <dir>', 'where run directories go (default: reports/)')
     .option('--no-write', 'do not write a run directory (print only)')

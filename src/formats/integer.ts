@@ -13,19 +13,25 @@ export function integerRange(spec: FormatSpec): { qmin: number; qmax: number } {
   return spec.signed ? { qmin: -(2 ** (b - 1)), qmax: 2 ** (b - 1) - 1 } : { qmin: 0, qmax: 2 ** b - 1 };
 }
 
+/**
+ * The integer quantizer (the one definition outside the hot loops below and the WASM kernels):
+ * q = saturate(roundHalfEven(t) + zp) to [qmin, qmax]. Clamps first (as MLAS does), so ±Inf
+ * saturate; NaN → the zero-point.
+ */
+export function quantizeInteger(t: number, zp: number, qmin: number, qmax: number): number {
+  const lo = qmin - zp;
+  const hi = qmax - zp;
+  const c = t < lo ? lo : t > hi ? hi : t;
+  const r = c + RNE_MAGIC - RNE_MAGIC;
+  return r === r ? r + zp : zp;
+}
+
 /** Symmetric variant used by MXINT8 elements: ±qmax, never −qmax−1. */
 export function integerCodec(spec: FormatSpec, symmetric = false): ElementCodec {
   const { qmax } = integerRange(spec);
   const qmin = symmetric && spec.signed ? -qmax : integerRange(spec).qmin;
   const size = 2 ** spec.bits;
-  const quantize = (t: number, zp: number): number => {
-    // clamp first (as MLAS does), so ±Inf saturate; NaN falls through both tests
-    const lo = qmin - zp;
-    const hi = qmax - zp;
-    const c = t < lo ? lo : t > hi ? hi : t;
-    const r = c + RNE_MAGIC - RNE_MAGIC;
-    return r === r ? r + zp : zp;
-  };
+  const quantize = (t: number, zp: number): number => quantizeInteger(t, zp, qmin, qmax);
   let values: Float32Array | undefined;
   return {
     bits: spec.bits,

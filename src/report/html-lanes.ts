@@ -8,7 +8,8 @@
  * alternative). Also used for a fleet witness, whose lanes are the fleet's runs.
  */
 import { axisStyle, colour, renderChartSvg, type ColourRole } from './html-charts.js';
-import { findCause, type LaneView, type ReportView, type ResultView } from './html-model.js';
+import { findCause } from './html-model.js';
+import type { Lane, ProbeResult, Report } from './types.js';
 import { esc, htmlTable, plural } from './html-page.js';
 import { fmtBpb, fmtNum, uniformBaseline } from './text.js';
 
@@ -37,13 +38,13 @@ const STYLES: Record<string, StatusStyle> = {
 };
 
 /** The style key of a lane: `control`, its status, or `inconclusive` for a status this renderer does not know. */
-export function laneStyleKey(lane: LaneView): string {
+export function laneStyleKey(lane: Lane): string {
   if (lane.control === true) return 'control';
   return STYLES[lane.status] ? lane.status : 'inconclusive';
 }
 
 /** The y range the panel shows and the value above which a point counts as off the chart. */
-export function laneAxis(lanes: LaneView[], baseline: number): { min: number; max: number } {
+export function laneAxis(lanes: Lane[], baseline: number): { min: number; max: number } {
   const cap = baseline * 1.25;
   const near = lanes.flatMap((l) => l.curve.map((p) => p.bpb)).filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v <= cap);
   const top = Math.max(baseline + 0.25, ...near);
@@ -52,7 +53,7 @@ export function laneAxis(lanes: LaneView[], baseline: number): { min: number; ma
 }
 
 /** A short name for a lane inside its panel: the format, plus what tells it apart from its neighbours. */
-export function laneLabel(lane: LaneView, panel: LaneView[]): string {
+export function laneLabel(lane: Lane, panel: Lane[]): string {
   const same = panel.filter((l) => l.format === lane.format && l !== lane);
   if (same.length === 0) return lane.control ? `${lane.format} control` : lane.format;
   const parts = [lane.format];
@@ -68,7 +69,7 @@ function offChartLabel(v: number | null): string {
   return `↑ ${Math.abs(v) >= 100 ? fmtNum(v) : fmtBpb(v)}`;
 }
 
-function panelChart(optimizer: string, panel: LaneView[], baseline: number, idPrefix: string, captionId: string, size = { width: 620, height: 380 }): string {
+function panelChart(optimizer: string, panel: Lane[], baseline: number, idPrefix: string, captionId: string, size = { width: 620, height: 380 }): string {
   const axis = laneAxis(panel, baseline);
   const maxStep = Math.max(1, ...panel.flatMap((l) => l.curve.map((p) => p.step)));
   const labelled = new Set(
@@ -153,7 +154,7 @@ function panelChart(optimizer: string, panel: LaneView[], baseline: number, idPr
   );
 }
 
-function statusBadge(lane: LaneView): string {
+function statusBadge(lane: Lane): string {
   return `<span class="v s-${esc(laneStyleKey(lane) === 'control' ? lane.status : laneStyleKey(lane))}">${esc(lane.status)}</span>`;
 }
 
@@ -161,7 +162,7 @@ function statusBadge(lane: LaneView): string {
  * The lanes a learnability result judged: its lane (same format and optimizer; the one its
  * witness names when several match) and that optimizer's fp32 control.
  */
-export function lanesOfResult(report: ReportView, r: ResultView): LaneView[] {
+export function lanesOfResult(report: Report, r: ProbeResult): Lane[] {
   if (r.optimizer === undefined) return [];
   const candidates = report.lanes.filter((l) => l.control !== true && l.format === r.format && l.optimizer === r.optimizer && l.curve.length > 0);
   const lane = candidates.find((l) => r.witness?.summary.includes(l.name)) ?? candidates.find((l) => r.seed === undefined || l.seed === r.seed);
@@ -171,7 +172,7 @@ export function lanesOfResult(report: ReportView, r: ResultView): LaneView[] {
 }
 
 /** A small lane chart for a witness card: the judged lane against its control and the baseline. */
-export function laneWitnessChart(report: ReportView, lanes: LaneView[], idPrefix: string, captionId: string): { svg: string; caption: string } {
+export function laneWitnessChart(report: Report, lanes: Lane[], idPrefix: string, captionId: string): { svg: string; caption: string } {
   const baseline = uniformBaseline(report as never);
   const lane = lanes[lanes.length - 1]!;
   const svg = panelChart(lane.optimizer, lanes, baseline, idPrefix, captionId, { width: 560, height: 300 });
@@ -183,7 +184,7 @@ export function laneWitnessChart(report: ReportView, lanes: LaneView[], idPrefix
   return { svg, caption };
 }
 
-function explainedCell(lane: LaneView, report: ReportView, anchors: Map<ResultView, string>): string {
+function explainedCell(lane: Lane, report: Report, anchors: Map<ProbeResult, string>): string {
   if (lane.explainedBy === undefined) return '';
   if (lane.explainedBy.length === 0) return '<span class="follows">no probe explains it</span>';
   return lane.explainedBy
@@ -195,7 +196,7 @@ function explainedCell(lane: LaneView, report: ReportView, anchors: Map<ResultVi
     .join(', ');
 }
 
-export function lanesSection(report: ReportView, anchors: Map<ResultView, string>, nextId: () => string): string {
+export function lanesSection(report: Report, anchors: Map<ProbeResult, string>, nextId: () => string): string {
   const lanes = report.lanes;
   if (lanes.length === 0) return '';
   const baseline = uniformBaseline(report as never);

@@ -8,7 +8,7 @@
  * table (src/onnx/judge.ts); without it the sites keep report order and the caption says so.
  */
 import { axisStyle, colour, renderChartSvg } from './html-charts.js';
-import type { ReportView, ResultView } from './html-model.js';
+import type { ProbeResult, Report } from './types.js';
 import { esc, htmlTable, plural } from './html-page.js';
 import { fmtNum } from './text.js';
 
@@ -34,7 +34,7 @@ function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-function siteState(results: ResultView[], site: string, note: string): SiteState {
+function siteState(results: ProbeResult[], site: string, note: string): SiteState {
   const failing = results.filter((r) => r.site === site && r.verdict === 'fail');
   if (failing.length === 0) return 'pass';
   const explained = failing.every((r) => r.explainedBySite !== undefined || r.explainedBy !== undefined);
@@ -47,7 +47,7 @@ function siteState(results: ResultView[], site: string, note: string): SiteState
  * may span several code types, e.g. int8 weights and uint8 activations); site results that no
  * such table lists form one more series in report order.
  */
-export function siteSeries(report: ReportView): SiteSeries[] {
+export function siteSeries(report: Report): SiteSeries[] {
   const siteResults = report.results.filter((r) => r.site !== undefined);
   if (siteResults.length === 0) return [];
   const out: SiteSeries[] = [];
@@ -163,7 +163,7 @@ function siteTable(s: SiteSeries, anchorFor: (site: string) => string | undefine
   return htmlTable(['site', 'local SQNR dB', 'cumulative SQNR dB', 'state'], rows, { numeric: [1, 2], caption: 'QDQ sites (report order)' });
 }
 
-export function sitesSection(report: ReportView, anchors: Map<ResultView, string>, nextId: () => string): string {
+export function sitesSection(report: Report, anchors: Map<ProbeResult, string>, nextId: () => string): string {
   const all = siteSeries(report);
   if (all.length === 0) return '';
   const parts = all.map((s) => {

@@ -9,10 +9,13 @@
  */
 import { axisStyle, CATEGORICAL, colour, renderChartSvg, type ColourRole } from './html-charts.js';
 import { laneWitnessChart, lanesOfResult } from './html-lanes.js';
-import { findCause, type ReportView, type ResultView, type WitnessPlotView } from './html-model.js';
+import { findCause } from './html-model.js';
 import { commandBlock, details, esc, htmlTable, plural } from './html-page.js';
 import { fmtNum, fmtRule, fmtValue, resultCoordinates } from './text.js';
-import type { EvidenceTable } from './types.js';
+import type { EvidenceTable, ProbeResult, Report, WitnessPlot } from './types.js';
+
+/** A witness plot, or the one this view draws from the witness samples when the report has none. */
+type DrawnPlot = Omit<WitnessPlot, 'kind'> & { kind: WitnessPlot['kind'] | 'samples' };
 
 /** Cards beyond this many are drawn without a chart (their samples table stays), to keep the page small. */
 export const MAX_WITNESS_CHARTS = 60;
@@ -32,7 +35,7 @@ function finiteOrNull(v: number | null | undefined): number | null {
 }
 
 /** Pairs sorted by x when x is not already ascending (a transfer curve must read left to right). */
-function orderByX(plot: WitnessPlotView): number[] {
+function orderByX(plot: DrawnPlot): number[] {
   const idx = plot.x.map((_, i) => i);
   const ascending = plot.x.every((v, i) => i === 0 || v >= plot.x[i - 1]!);
   return ascending ? idx : idx.sort((a, b) => plot.x[a]! - plot.x[b]! || a - b);
@@ -43,7 +46,7 @@ export interface PlotFigure {
   caption: string;
 }
 
-export function plotFigure(plot: WitnessPlotView, idPrefix: string, captionId: string): PlotFigure {
+export function plotFigure(plot: DrawnPlot, idPrefix: string, captionId: string): PlotFigure {
   const order = orderByX(plot).filter((i) => Number.isFinite(plot.x[i]!));
   const few = order.length <= 40;
   let targetIndex = 0;
@@ -96,7 +99,7 @@ export function plotFigure(plot: WitnessPlotView, idPrefix: string, captionId: s
 }
 
 /** A plot from the witness samples when the report has no `witness.plot`: target and reference at the telling inputs. */
-export function samplesPlot(r: ResultView): WitnessPlotView | undefined {
+export function samplesPlot(r: ProbeResult): DrawnPlot | undefined {
   const samples = r.witness?.samples ?? [];
   if (samples.length < 2) return undefined;
   const withExpected = samples.some((s) => s.expected !== undefined);
@@ -121,7 +124,7 @@ function evidenceTable(t: EvidenceTable): string {
   return `<div class="scroll">${htmlTable(t.headings.map(esc), rows, { numeric, ...(t.title ? { caption: esc(t.title) } : {}) })}</div>`;
 }
 
-export function evidenceDetails(r: ResultView): string {
+export function evidenceDetails(r: ProbeResult): string {
   const m = Object.entries(r.evidence.measurements);
   const parts: string[] = [];
   if (m.length > 0) parts.push(htmlTable(['Measurement', 'Value'], m.map(([k, v]) => [`<code>${esc(k)}</code>`, esc(typeof v === 'number' ? fmtNum(v) : v === null ? 'n/a' : String(v))]), { numeric: [1] }));
@@ -132,7 +135,7 @@ export function evidenceDetails(r: ResultView): string {
   return details(`Evidence: ${esc(what)}`, parts.join('\n'));
 }
 
-function samplesTable(r: ResultView): string {
+function samplesTable(r: ProbeResult): string {
   const samples = r.witness?.samples ?? [];
   if (samples.length === 0) return '';
   const withExpected = samples.some((s) => s.expected !== undefined);
@@ -143,15 +146,15 @@ function samplesTable(r: ResultView): string {
 }
 
 export interface CardContext {
-  report: ReportView;
-  anchors: Map<ResultView, string>;
+  report: Report;
+  anchors: Map<ProbeResult, string>;
   nextId: () => string;
   /** Whether the report carries causal links at all (then an unlinked failure is labelled a primary cause). */
   causal: boolean;
   charts: { drawn: number };
 }
 
-function causeTag(r: ResultView, ctx: CardContext): string {
+function causeTag(r: ProbeResult, ctx: CardContext): string {
   if (r.explainedBy === undefined && r.explainedBySite === undefined) return ctx.causal ? '<span class="tag primary">primary cause</span>' : '';
   const cause = findCause(ctx.report.results, r, r.explainedBy, r.explainedBySite);
   const what = cause ? `${cause.hypothesis !== cause.probe ? `${cause.hypothesis} · ` : ''}${cause.probe}` : r.explainedBy ?? 'a failure';
@@ -159,7 +162,7 @@ function causeTag(r: ResultView, ctx: CardContext): string {
   return `<span class="tag secondary">follows from ${cause && cause !== r ? `<a href="#${ctx.anchors.get(cause)}">${esc(label)}</a>` : esc(label)}</span>`;
 }
 
-export function witnessCard(r: ResultView, ctx: CardContext): string {
+export function witnessCard(r: ProbeResult, ctx: CardContext): string {
   const id = ctx.anchors.get(r)!;
   const w = r.witness;
   const judgedLanes = w?.plot ? [] : lanesOfResult(ctx.report, r);

@@ -9,18 +9,18 @@
  */
 import { PROBE_INFO, probeClaim } from './probe-info.js';
 import { lanesSection } from './html-lanes.js';
-import { findCause, resultAnchors, viewOf, type ReportView, type ResultView } from './html-model.js';
+import { findCause, resultAnchors } from './html-model.js';
 import { sitesSection } from './html-onnx.js';
 import { commandBlock, details, esc, htmlTable, pageShell, plural } from './html-page.js';
 import { witnessCard, type CardContext } from './html-witness.js';
 import { fmtNum, fmtRule, fmtValue, hypothesisLabel, probeColumns, resultCoordinates, VERDICT_WORD, worstResult } from './text.js';
 import type { ProbeResult, Report, Verdict } from './types.js';
+import { controlFailed, NOT_LEARNING } from '../verdict/lanes.js';
 
 /** Verdict marks in fonts every system has (no colour emoji: a CI runner or a printer may lack them). */
 const VERDICT_MARK: Record<Verdict, string> = { fail: '✗', pass: '✓', skipped: '–', inconclusive: '?' };
 
-export function renderHtml(input: Report): string {
-  const report = viewOf(input);
+export function renderHtml(report: Report): string {
   const anchors = resultAnchors(report.results);
   let chartCount = 0;
   const nextId = (): string => `chart${++chartCount}`;
@@ -43,7 +43,7 @@ export function renderHtml(input: Report): string {
 
 // ── headline ─────────────────────────────────────────────────────────────────────────
 
-function headlineState(report: ReportView): { word: string; className: string; detail: string } {
+function headlineState(report: Report): { word: string; className: string; detail: string } {
   const v = report.verdict;
   const gate = `exit ${v.exitCode} at --fail-on ${report.run.failOn}`;
   if (v.exitCode === 1) return { word: 'Falsified', className: 'fail', detail: gate };
@@ -53,7 +53,7 @@ function headlineState(report: ReportView): { word: string; className: string; d
   return { word: 'No witness', className: 'ok', detail: gate };
 }
 
-function header(report: ReportView, anchors: Map<ResultView, string>): string {
+function header(report: Report, anchors: Map<ProbeResult, string>): string {
   const v = report.verdict;
   const state = headlineState(report);
   const judged = report.lanes.filter((l) => l.control !== true);
@@ -63,7 +63,7 @@ function header(report: ReportView, anchors: Map<ResultView, string>): string {
     ...(report.results.length > 0 ? [`${plural(supported.length, 'hypothesis', 'hypotheses')} supported`] : []),
     ...(judged.length > 0 ? [`${count('dead')} of ${judged.length} lanes dead`, ...(count('diverged') ? [`${count('diverged')} diverged`] : []), `${count('partial')} partial`] : []),
   ];
-  const byHypothesis = new Map<string, ResultView>();
+  const byHypothesis = new Map<string, ProbeResult>();
   for (const r of report.results) if (r.verdict === 'fail' && !byHypothesis.has(r.hypothesis)) byHypothesis.set(r.hypothesis, r);
   const items = supported.map(([h, formats]) => {
     const first = byHypothesis.get(h);
@@ -72,9 +72,9 @@ function header(report: ReportView, anchors: Map<ResultView, string>): string {
     const link = first ? `<a href="#${anchors.get(first)}">${esc(label)}</a>` : esc(label);
     return `<li>✗ <strong>${link}</strong> — ${esc(probeClaim(probe, h))}: ${formats.map((f) => `<code>${esc(f)}</code>`).join(', ')}</li>`;
   });
-  const bad = judged.filter((l) => l.status === 'dead' || l.status === 'diverged');
+  const bad = judged.filter((l) => NOT_LEARNING.includes(l.status));
   if (bad.length) items.push(`<li>dead or diverged: ${bad.map((l) => `<code>${esc(l.name)}</code>`).join(', ')}</li>`);
-  const controls = report.lanes.filter((l) => l.control === true && l.status !== 'clean' && l.status !== 'learns');
+  const controls = report.lanes.filter(controlFailed);
   if (controls.length) items.push(`<li>? control lane${controls.length > 1 ? 's' : ''} did not learn: ${controls.map((l) => `<code>${esc(l.name)}</code>`).join(', ')} — the lanes it controls cannot be judged.</li>`);
   return [
     '<header>',
@@ -90,13 +90,13 @@ function header(report: ReportView, anchors: Map<ResultView, string>): string {
 
 // ── diagnosis ────────────────────────────────────────────────────────────────────────
 
-function resultLink(report: ReportView, anchors: Map<ResultView, string>, from: { format: string; site?: string }, probe: string, hypothesis: string, site?: string): string {
+function resultLink(report: Report, anchors: Map<ProbeResult, string>, from: { format: string; site?: string }, probe: string, hypothesis: string, site?: string): string {
   const r = findCause(report.results, from, probe, site);
   const label = `${hypothesis !== probe ? `${hypothesis} · ${probe}` : probe}${site !== undefined ? ` at ${site}` : ''}`;
   return r ? `<a href="#${anchors.get(r)}">${esc(label)}</a>` : esc(label);
 }
 
-function diagnosisSection(report: ReportView, anchors: Map<ResultView, string>): string {
+function diagnosisSection(report: Report, anchors: Map<ProbeResult, string>): string {
   const diagnosis = report.diagnosis ?? [];
   if (diagnosis.length === 0) return '';
   const blocks = diagnosis.map((d) => {
@@ -122,8 +122,8 @@ function diagnosisSection(report: ReportView, anchors: Map<ResultView, string>):
 
 // ── matrix ───────────────────────────────────────────────────────────────────────────
 
-function matrixCell(results: ResultView[], anchors: Map<ResultView, string>, all: ResultView[]): string {
-  const worst = worstResult(results as ProbeResult[]) as ResultView | undefined;
+function matrixCell(results: ProbeResult[], anchors: Map<ProbeResult, string>, all: ProbeResult[]): string {
+  const worst = worstResult(results as ProbeResult[]) as ProbeResult | undefined;
   if (worst === undefined) return '<td></td>';
   const word = `${VERDICT_MARK[worst.verdict]} ${VERDICT_WORD[worst.verdict]}`;
   const value = worst.verdict === 'skipped' || worst.statistic.value === null ? '' : ` ${fmtValue(worst.statistic)}`;
@@ -137,7 +137,7 @@ function matrixCell(results: ResultView[], anchors: Map<ResultView, string>, all
   return `<td class="cell ${worst.verdict}" title="${esc(title)}">${inner}${follows}</td>`;
 }
 
-function matrixSection(report: ReportView, anchors: Map<ResultView, string>): string {
+function matrixSection(report: Report, anchors: Map<ProbeResult, string>): string {
   const results = report.results.filter((r) => r.site === undefined);
   if (results.length === 0) return '';
   const columns = probeColumns(report as never, results as ProbeResult[]);
@@ -161,7 +161,7 @@ function matrixSection(report: ReportView, anchors: Map<ResultView, string>): st
 
 // ── witnesses, fixes, not judged ─────────────────────────────────────────────────────
 
-function witnessesSection(report: ReportView, ctx: CardContext): string {
+function witnessesSection(report: Report, ctx: CardContext): string {
   const failed = report.results.filter((r) => r.verdict === 'fail');
   if (failed.length === 0) return '';
   // Causes first, then what follows from them; report order within each.
@@ -173,7 +173,7 @@ function witnessesSection(report: ReportView, ctx: CardContext): string {
   return ['<section id="witnesses">', `<h2>Witnesses (${failed.length})</h2>`, `<p>${esc(intro)}</p>`, `<div class="cards">`, ...[...primary, ...following].map((r) => witnessCard(r, ctx)), '</div>', '</section>'].join('\n');
 }
 
-function fixesSection(report: ReportView): string {
+function fixesSection(report: Report): string {
   const failed = report.results.filter((r) => r.verdict === 'fail' && r.explainedBy === undefined && r.explainedBySite === undefined);
   const probes = [...new Set(failed.map((r) => r.probe))].filter((p) => PROBE_INFO[p] !== undefined);
   if (probes.length === 0) return '';
@@ -190,7 +190,7 @@ function inlineCode(s: string): string {
   return s.split('`').map((part, i) => (i % 2 === 1 ? `<code>${esc(part)}</code>` : esc(part))).join('');
 }
 
-function notJudgedSection(report: ReportView): string {
+function notJudgedSection(report: Report): string {
   const rest = report.results.filter((r) => r.verdict === 'skipped' || r.verdict === 'inconclusive');
   if (rest.length === 0) return '';
   const rows = rest.map((r) => [`<span class="v ${r.verdict}">${esc(`${VERDICT_MARK[r.verdict]} ${r.verdict}`)}</span>`, `<code>${esc(r.probe)}</code>`, esc(resultCoordinates(r as ProbeResult)), esc(r.reason ?? r.evidence.notes?.[0] ?? '')]);
@@ -201,7 +201,7 @@ function notJudgedSection(report: ReportView): string {
 
 // ── environment ──────────────────────────────────────────────────────────────────────
 
-function environmentSection(report: ReportView): string {
+function environmentSection(report: Report): string {
   const run = report.run;
   const code = (s: string): string => `<code>${esc(s)}</code>`;
   const rows: [string, string][] = [

@@ -8,6 +8,7 @@
  */
 import { fmtLaneBpb, fmtBpb, fmtStatistic, isGated, isLaneGated, resultCoordinates, uniformBaseline } from './text.js';
 import type { Lane, ProbeResult, Report } from './types.js';
+import { controlFailed } from '../verdict/lanes.js';
 
 /** XML 1.0 text: escape markup, drop characters XML cannot hold at all. */
 export function xmlEscape(s: string): string {
@@ -63,8 +64,7 @@ function laneCase(l: Lane, baseline: number, gated: boolean): string {
   const open = `    <testcase${attrs({ name: l.name + (l.control ? ' (control)' : ''), classname: 'quant-audit.lanes', time: seconds(l.durationMs) })}`;
   const explained = l.explainedBy === undefined ? '' : l.explainedBy.length > 0 ? `; explained by ${l.explainedBy.join(', ')}` : '; no probe explains it';
   const facts = `${l.status}: best bpb ${fmtLaneBpb(l, 'best')}, final ${fmtLaneBpb(l, 'final')}, uniform baseline ${fmtBpb(baseline)}, ${l.format} ${l.optimizer} seed ${l.seed} lr ${l.lr}${explained}`;
-  const controlFailed = l.control === true && l.status !== 'clean' && l.status !== 'learns';
-  if (l.status === 'inconclusive' || controlFailed) {
+  if (l.status === 'inconclusive' || controlFailed(l)) {
     return `${open}>\n      <error${attrs({ message: `${l.control ? 'control lane did not learn' : 'inconclusive'}: ${facts}`, type: 'inconclusive' })}/>\n    </testcase>`;
   }
   if (gated) return `${open}>\n      <failure${attrs({ message: `lane ${facts}`, type: l.status })}>${xmlEscape(`${facts}${l.note ? `\n${l.note}` : ''}`)}</failure>\n    </testcase>`;

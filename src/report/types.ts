@@ -11,7 +11,9 @@ export type Comparator = '<' | '<=' | '>' | '>=' | 'outside' | 'inside' | '==' |
  * worse than not learning; its bpb is not a meaningful number and is never printed as one.
  */
 export type LaneStatus = 'dead' | 'diverged' | 'partial' | 'learns' | 'clean' | 'inconclusive';
-export type FailOn = 'dead' | 'partial' | 'fail' | 'never';
+/** The --fail-on levels (flag choices, config schema, the gate): the one list of them. */
+export const FAIL_ON_LEVELS = ['dead', 'partial', 'fail', 'never'] as const;
+export type FailOn = (typeof FAIL_ON_LEVELS)[number];
 
 /** The headline number of a probe and the rule that judged it ("fail when value <comparator> threshold"). */
 export interface Statistic {

@@ -11,7 +11,7 @@
  *   dropped or followed by artifact uploaders; a file works everywhere. `resolveReportPath`
  *   accepts it (and a run directory) wherever a report.json path is expected.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -42,12 +42,6 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
   await writeFile(tmp, text, { encoding: 'utf8', flag: 'wx' });
   await rename(tmp, path);
-}
-
-function writeAtomicSync(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
-  writeFileSync(tmp, text, { encoding: 'utf8', flag: 'wx' });
-  renameSync(tmp, path);
 }
 
 export interface WrittenRun {
@@ -93,12 +87,6 @@ export async function writeRunReport(report: Report, outDir: string): Promise<Wr
   const check = validate(report);
   if (!check.valid) throw new Error(`quant-audit wrote ${files.json} but it does not match schema/report.schema.json (a bug, please report):\n  ${check.errors.slice(0, 10).join('\n  ')}`);
   return { id, dir, files };
-}
-
-/** Synchronous latest-pointer update (for callers that write their own directories). */
-export function writeLatest(outDir: string, id: string): void {
-  mkdirSync(outDir, { recursive: true });
-  writeAtomicSync(join(outDir, LATEST_FILE), `${id}\n`);
 }
 
 /** The run directory `latest` points at, or a UsageError saying there is none. */
@@ -166,4 +154,24 @@ export function readReport(path: string): Report {
   const check = validateJson(raw);
   if (!check.valid) throw new UsageError(`report ${file} does not match the report schema (schema/report.schema.json):\n  ${check.errors.slice(0, 8).join('\n  ')}${check.errors.length > 8 ? `\n  … and ${check.errors.length - 8} more` : ''}`);
   return parseReportJson(text) as Report;
+}
+
+/** Directories under `outDir` that are not in `before` (what a report write created). */
+export function dirsCreatedSince(outDir: string, before: ReadonlySet<string>): string[] {
+  try {
+    return readdirSync(outDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && !before.has(d.name))
+      .map((d) => join(outDir, d.name));
+  } catch {
+    return [];
+  }
+}
+
+/** The names under `outDir` now (empty when it does not exist yet). */
+export function listDir(outDir: string): Set<string> {
+  try {
+    return new Set(readdirSync(outDir));
+  } catch {
+    return new Set();
+  }
 }

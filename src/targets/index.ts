@@ -41,26 +41,16 @@ export const ONNX_RUNTIME_MISSING =
   'add "allowScripts": { "onnxruntime-node": false } to your package.json and run `npm install onnxruntime-node` ' +
   '(older npm: `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node`).';
 
-/** Import a sibling target module by a computed path (so tsc does not require it to exist yet). */
-async function importTargetModule<T>(file: string, exportName: string, kind: string): Promise<T> {
-  const specifier = new URL(file, import.meta.url).href;
-  let mod: Record<string, unknown>;
+/** A target kind's module, loaded when asked for; a missing onnxruntime-node is a usage error that says how to install it. */
+async function load<T>(importer: () => Promise<T>): Promise<T> {
   try {
-    mod = (await import(specifier)) as Record<string, unknown>;
+    return await importer();
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes("'onnxruntime-node'")) throw new UsageError(ONNX_RUNTIME_MISSING);
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(file.replace('./', ''))) {
-      throw new UsageError(`${kind} targets are not available in this build (${file} is missing).`);
-    }
     throw e;
   }
-  const f = mod[exportName];
-  if (typeof f !== 'function') throw new UsageError(`${kind} targets are not available in this build (${file} has no ${exportName}).`);
-  return f as T;
 }
-
-type Opener = (arg: string, opts: TargetOptions) => Promise<Target>;
 
 export async function openTarget(raw: string, opts: TargetOptions): Promise<Target> {
   const spec = parseTargetSpec(raw);
@@ -72,10 +62,10 @@ export async function openTarget(raw: string, opts: TargetOptions): Promise<Targ
     case 'tfjs':
       return openTfjsTarget(spec.arg, opts);
     case 'onnx':
-      return (await importTargetModule<Opener>('./onnx/index.js', 'openOnnxTarget', 'onnx'))(spec.arg, opts);
+      return (await load(() => import('./onnx/index.js'))).openOnnxTarget(spec.arg, opts);
     case 'exec':
-      return (await importTargetModule<Opener>('./exec.js', 'openExecTarget', 'exec'))(spec.arg, opts);
+      return (await load(() => import('./exec.js'))).openExecTarget(spec.arg, opts);
     case 'python':
-      return (await importTargetModule<Opener>('./python.js', 'openPythonTarget', 'python'))(spec.arg, opts);
+      return (await load(() => import('./python.js'))).openPythonTarget(spec.arg, opts);
   }
 }

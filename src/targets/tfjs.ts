@@ -17,7 +17,7 @@ import { tf, type Tf } from '../tf.js';
 import { TargetError, UsageError } from '../errors.js';
 import type { Capability, Target, TargetKind, TargetOptions } from './types.js';
 import { tensorOverLimit } from '../limits.js';
-import { guardedCall } from '../signals.js';
+import { guardedCall } from './tfjs/guarded-call.js';
 
 type Tensor = tf.Tensor;
 
@@ -68,7 +68,7 @@ export const DEFAULT_TFJS_TIMEOUT_MS = 30_000;
 
 export interface TfjsTargetOptions extends Pick<TargetOptions, 'maxTensorElements' | 'log' | 'timeoutMs'> {
   /**
-   * Foreign code (a user's module): every call runs under src/signals.ts guardedCall, so a
+   * Foreign code (a user's module): every call runs under guardedCall (src/targets/tfjs/guarded-call.ts), so a
    * module that never returns is stopped after timeoutMs and Ctrl-C works while it runs.
    * Built-in mutants and the reference are ours and run unguarded.
    */

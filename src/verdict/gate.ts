@@ -31,8 +31,8 @@
 import type { Diagnosis, FailOn, Lane, LaneStatus, ProbeResult, Report, ReportVerdict } from '../report/types.js';
 import { EXIT } from '../errors.js';
 import { diagnose, isConsequence, isPrimaryCause } from './diagnosis.js';
-
-export const FAIL_ON_LEVELS: readonly FailOn[] = ['dead', 'partial', 'fail', 'never'];
+import { controlFailed } from './lanes.js';
+import { byCodeUnits } from '../report/order.js';
 
 const GATED_LANE_STATUSES: Record<FailOn, readonly LaneStatus[]> = {
   dead: ['dead', 'diverged'],
@@ -88,12 +88,7 @@ export function judgeReport(report: Report, failOn: FailOn = report.run.failOn):
   return { ...report, results: j.results, lanes: j.lanes, diagnosis: j.diagnosis, verdict: j.verdict };
 }
 
-/** A control lane that did not learn makes every lane it controls unjudgeable. */
-function controlFailed(lane: Lane): boolean {
-  return lane.control === true && lane.status !== 'clean' && lane.status !== 'learns';
-}
 
-const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const unique = (xs: string[]): string[] => [...new Set(xs)].sort(byCodeUnits);
 
 function resultLabel(r: ProbeResult): string {

@@ -8,7 +8,7 @@
  *            learning (confidently wrong predictions). A dead lane, shown as such, never as a
  *            bits-per-byte number (a diverged lane's loss says nothing about the format).
  */
-import type { LaneStatus } from '../report/types.js';
+import type { Lane, LaneStatus } from '../report/types.js';
 import { numberThreshold, type Thresholds } from '../thresholds.js';
 
 export interface LaneMargins {
@@ -71,4 +71,9 @@ export function laneLegend(m: LaneMargins, baseline: number): Record<string, str
     clean: `✅ clean: within ${m.cleanMargin} bits of the control`,
     inconclusive: '❔ inconclusive: the control lane did not learn, so the format cannot be judged',
   };
+}
+
+/** A control lane that did not learn makes every lane it controls unjudgeable (the gate exits 3; views say so). */
+export function controlFailed(lane: Pick<Lane, 'control' | 'status'>): boolean {
+  return lane.control === true && lane.status !== 'clean' && lane.status !== 'learns';
 }

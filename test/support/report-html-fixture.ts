@@ -7,11 +7,10 @@
  * - hostileReport(): markup and quotes in every free-text field a target or data source controls.
  */
 import { legacyReport, lane } from './report-fixture.js';
-import type { Report } from '../../src/report/types.js';
-import type { LaneView, ReportView, ResultView, WitnessPlotView } from '../../src/report/html-model.js';
+import type { Lane, ProbeResult, Report, WitnessPlot } from '../../src/report/types.js';
 
 /** int4: a staircase with 16 levels of 0.125 for the reference; the target returns the codes (never dequantized). */
-function transferPlot(): WitnessPlotView {
+function transferPlot(): WitnessPlot {
   const x: number[] = [];
   for (let i = 0; i <= 128; i++) x.push(-1 + i / 64);
   const q = (v: number): number => Math.max(-8, Math.min(7, Math.round(v / 0.125)));
@@ -28,7 +27,7 @@ function transferPlot(): WitnessPlotView {
 }
 
 /** broken-ste: the target's gradient is 0 everywhere, the STE passes 1 inside the range. */
-function gradientPlot(): WitnessPlotView {
+function gradientPlot(): WitnessPlot {
   const x: number[] = [];
   for (let i = 0; i <= 64; i++) x.push(-1.5 + (3 * i) / 64);
   return {
@@ -44,7 +43,7 @@ function gradientPlot(): WitnessPlotView {
 }
 
 /** lost-updates: two weights under 100 updates of +1e-4; rounded in place they never move; one NaN step. */
-function updatesPlot(): WitnessPlotView {
+function updatesPlot(): WitnessPlot {
   const x: number[] = [];
   for (let s = 0; s <= 100; s += 5) x.push(s);
   return {
@@ -62,8 +61,8 @@ function updatesPlot(): WitnessPlotView {
 }
 
 export function causalReport(): Report {
-  const base = legacyReport() as unknown as ReportView;
-  const results = base.results as ResultView[];
+  const base = legacyReport() as unknown as Report;
+  const results = base.results as ProbeResult[];
   for (const r of results) {
     if (r.probe === 'lost-updates' && r.verdict === 'fail') {
       r.witness!.plot = updatesPlot();
@@ -97,7 +96,7 @@ export function causalReport(): Report {
   });
   const siteFail = results.find((r) => r.site === 'fc2/QuantizeLinear')!;
   siteFail.explainedBySite = 'conv1/QuantizeLinear';
-  const lanes = base.lanes as LaneView[];
+  const lanes = base.lanes as Lane[];
   for (const l of lanes) {
     if (l.status === 'dead' && l.control !== true && (l.format === 'int4' || l.format === 'int8')) l.explainedBy = ['lost-updates'];
     if (l.format === 'posit8' && l.optimizer === 'muon') {
@@ -107,7 +106,7 @@ export function causalReport(): Report {
       l.curve = [{ step: 0, bpb: 7 }, { step: 20, bpb: 6.2 }, { step: 40, bpb: 23.4 }, { step: 60, bpb: Number.NaN }];
     }
   }
-  const diagnosis: ReportView['diagnosis'] = [
+  const diagnosis: Report['diagnosis'] = [
     {
       format: 'int4',
       causes: [
@@ -134,7 +133,7 @@ export function causalReport(): Report {
 }
 
 export function hostileReport(): Report {
-  const r = legacyReport() as unknown as ReportView;
+  const r = legacyReport() as unknown as Report;
   const evil = `<img src=x onerror="document.title='pwned'">"'&`;
   r.run.target = `tfjs:${evil}.js`;
   r.run.command = `quant-audit run --target 'tfjs:${evil}.js'`;
@@ -142,9 +141,9 @@ export function hostileReport(): Report {
   r.legend = { dead: evil };
   const l = r.lanes.find((x) => x.status === 'dead')!;
   l.note = evil;
-  r.lanes.push({ ...lane(`fmt${evil}`, `opt${evil}`, 'dead', 6.99), name: `lane${evil}` } as unknown as LaneView);
+  r.lanes.push({ ...lane(`fmt${evil}`, `opt${evil}`, 'dead', 6.99), name: `lane${evil}` } as unknown as Lane);
   const f = r.results.find((x) => x.verdict === 'fail')!;
-  f.witness = { ...f.witness!, summary: evil, repro: `npx quant-audit run --target '${evil}'`, plot: { kind: `k${evil}`, xLabel: evil, yLabel: evil, x: [0, 1, 2], series: [{ name: evil, y: [0, 1, 0] }] } };
+  f.witness = { ...f.witness!, summary: evil, repro: `npx quant-audit run --target '${evil}'`, plot: { kind: `k${evil}` as WitnessPlot['kind'], xLabel: evil, yLabel: evil, x: [0, 1, 2], series: [{ name: evil, y: [0, 1, 0] }] } };
   f.evidence.notes = [evil];
   f.reason = evil;
   return r as unknown as Report;

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { basename } from 'node:path';
-import { killTree, OWN_PROCESS_GROUP, registerChild } from './reaper.js';
+import { killTree, OWN_PROCESS_GROUP, registerChild } from '../../process/reaper.js';
 
 export interface ServerExit {
   code: number | null;

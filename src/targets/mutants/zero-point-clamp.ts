@@ -12,6 +12,7 @@
  */
 import type { FormatSpec } from '../../formats/types.js';
 import { roundHalfEven } from '../../formats/element.js';
+import { quantizeInteger } from '../../formats/integer.js';
 import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
 
 const appliesTo = (spec: FormatSpec): boolean => quantized(spec) && spec.family === 'integer' && spec.scaling === 'per-tensor-minmax';
@@ -33,7 +34,7 @@ export function clampedZeroPointQuant(x: Float32Array, bits: number): Float32Arr
   }
   const zp = Math.min(qmax, Math.max(0, roundHalfEven(-min / scale))); // the bug: no min(min, 0) before
   for (let i = 0; i < x.length; i++) {
-    const q = Math.min(qmax, Math.max(0, roundHalfEven(x[i]! / scale) + zp));
+    const q = quantizeInteger(x[i]! / scale, zp, 0, qmax);
     y[i] = Math.fround((q - zp) * scale);
   }
   return y;

@@ -3,7 +3,7 @@
  *
  * What happens (docs/reliability.md, "Interruption"):
  * - every exec server (and its process group) is killed, including the ones lane workers
- *   started (src/targets/exec/reaper.ts keeps the list);
+ *   started (src/process/reaper.ts keeps the list);
  * - `process.exit` ends the lane worker threads (V8 stops them even inside a busy loop);
  * - nothing half-done is left: the report is only written at the very end, and that write
  *   is a critical section — a signal that arrives during it is held until the files are
@@ -14,15 +14,15 @@
  *
  * A JS signal handler cannot run while the main thread is stuck in synchronous code. The
  * only foreign code quant-audit runs on its main thread is a `tfjs:` module; its calls go
- * through `guardedCall` (vm with a timeout and breakOnSigint), so a module that never
- * returns is stopped by the timeout, and Ctrl-C still works while it spins.
+ * through `guardedCall` (src/targets/tfjs/guarded-call.ts: vm with a timeout and
+ * breakOnSigint), so a module that never returns is stopped by the timeout, and Ctrl-C still
+ * works while it spins. Report files are written inside `criticalSection`
+ * (src/commands/run.ts, with `listDir`/`dirsCreatedSince` from src/report/write.ts).
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import vm from 'node:vm';
 import { isMainThread } from 'node:worker_threads';
-import { killAllChildren } from './targets/exec/reaper.js';
-import { UsageError } from './errors.js';
+import { killAllChildren } from './reaper.js';
 
 export type InterruptSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 
@@ -38,7 +38,6 @@ interface State {
   /** Lists directories the current critical section created (removed, if unfinished, on a forced exit). */
   newDirs: (() => string[]) | undefined;
   pending: InterruptSignal | undefined;
-  cleanups: Set<() => void>;
   /** For tests: exit instead of process.exit. */
   exit(code: number): void;
 }
@@ -73,7 +72,6 @@ export function installInterruptHandlers(opts: InterruptOptions = {}): () => voi
     critical: 0,
     newDirs: undefined,
     pending: undefined,
-    cleanups: new Set(),
     exit: opts.exit ?? ((code) => process.exit(code)),
   };
   for (const signal of SIGNALS) {
@@ -91,19 +89,6 @@ function uninstall(): void {
   state = undefined;
 }
 
-/** Whether handlers are installed (a guarded call uses it to decide how to stop). */
-export function interruptHandlersInstalled(): boolean {
-  return state !== undefined;
-}
-
-/** Run `fn` on interruption (sync, best effort), e.g. removing a temporary file. Returns an unregister. */
-export function onInterrupt(fn: () => void): () => void {
-  const s = state;
-  if (!s) return () => undefined;
-  s.cleanups.add(fn);
-  return () => s.cleanups.delete(fn);
-}
-
 function onSignal(signal: InterruptSignal): void {
   const s = state;
   if (!s) return;
@@ -115,18 +100,11 @@ function onSignal(signal: InterruptSignal): void {
   stopNow(signal, s.critical > 0 ? 'during the report write; the unfinished run directory was removed' : 'no report was written');
 }
 
-/** Kill children, run cleanups, say what happened and exit with 128 + signal. */
+/** Kill children, remove an unfinished run directory, say what happened and exit with 128 + signal. */
 export function stopNow(signal: InterruptSignal, what = 'no report was written'): void {
   const s = state;
   killAllChildren();
   if (!s) throw new InterruptedError(signal);
-  for (const fn of s.cleanups) {
-    try {
-      fn();
-    } catch {
-      // best effort: we are exiting
-    }
-  }
   for (const dir of safeList(s.newDirs)) {
     // report.json is renamed into place last: a directory that has it is complete, keep it.
     if (existsSync(join(dir, 'report.json'))) continue;
@@ -168,60 +146,5 @@ function safeList(list: (() => string[]) | undefined): string[] {
     return list?.() ?? [];
   } catch {
     return [];
-  }
-}
-
-/** Directories under `outDir` that are not in `before` (what a report write created). */
-export function dirsCreatedSince(outDir: string, before: ReadonlySet<string>): string[] {
-  try {
-    return readdirSync(outDir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && !before.has(d.name))
-      .map((d) => join(outDir, d.name));
-  } catch {
-    return [];
-  }
-}
-
-/** The names under `outDir` now (empty when it does not exist yet). */
-export function listDir(outDir: string): Set<string> {
-  try {
-    return new Set(readdirSync(outDir));
-  } catch {
-    return new Set();
-  }
-}
-
-// ------------------------------------------------------------ foreign synchronous code
-
-const CALL_SLOT = Symbol.for('quant-audit.guarded-call');
-const CALL_SCRIPT = new vm.Script(`globalThis[Symbol.for('quant-audit.guarded-call')]()`, { filename: 'quant-audit-guarded-call' });
-
-/**
- * Call synchronous foreign code (a user's tfjs module) so it cannot hang the run:
- * after `timeoutMs` V8 stops it and a UsageError says which call hung; Ctrl-C stops it
- * too (the process then exits as for any interruption). `what` names the call for people.
- *
- * A stopped call may leave the tfjs engine mid-operation, so a hang ends the run (exit 2)
- * rather than continuing with the next format on an engine in an unknown state.
- */
-export function guardedCall<T>(fn: () => T, timeoutMs: number, what: string): T {
-  const g = globalThis as unknown as Record<symbol, unknown>;
-  const outer = g[CALL_SLOT];
-  g[CALL_SLOT] = fn;
-  try {
-    return CALL_SCRIPT.runInThisContext({ timeout: timeoutMs, breakOnSigint: isMainThread }) as T;
-  } catch (e) {
-    // user code may throw anything, null included
-    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-    if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
-      throw new UsageError(
-        `${what} did not return within ${timeoutMs} ms and was stopped. A tfjs module runs inside quant-audit, so the run cannot go on safely after it hangs. ` +
-          `Fix the module, raise the limit with --timeout-ms (config exec.timeoutMs), or serve the quantizer as an exec: target.`,
-      );
-    }
-    if (code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') stopNow('SIGINT', 'while a tfjs module was running; no report was written');
-    throw e;
-  } finally {
-    g[CALL_SLOT] = outer;
   }
 }

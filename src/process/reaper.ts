@@ -1,5 +1,5 @@
 /**
- * No orphans: every exec server process is registered here while it lives, and killed
+ * No orphans: every server process quant-audit spawns (exec and python targets) is registered here while it lives, and killed
  * (with its whole process group) when quant-audit exits — normally, by process.exit, or by
  * Ctrl-C / SIGTERM / SIGHUP. The handlers are installed once, on first use.
  *
