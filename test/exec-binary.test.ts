@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
-import { openExecTarget } from '../src/targets/exec.js';
+import { openExecTarget } from '../src/targets/exec/index.js';
 import { BinaryTensor, binaryTensorBytes, decodeTensor, resolveBinaryTensors } from '../src/targets/exec/tensor.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { TargetError } from '../src/errors.js';

@@ -10,7 +10,7 @@ import { initTf } from '../src/tf.js';
 import { loadCorpus, type Corpus } from '../src/corpus/index.js';
 import { trainLane, type LaneSpec } from '../src/train/lane.js';
 import { allInOrder, bridgeFor } from '../src/train/bridge.js';
-import { openExecTarget } from '../src/targets/exec.js';
+import { openExecTarget } from '../src/targets/exec/index.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import type { Target } from '../src/targets/types.js';
 import { nodeServer } from './support/exec-support.js';

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openExecTarget } from '../src/targets/exec.js';
+import { openExecTarget } from '../src/targets/exec/index.js';
 import { defaultRegistry } from '../src/formats/index.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { PROBES } from '../probes/index.js';

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
-import { openExecTarget } from '../src/targets/exec.js';
+import { openExecTarget } from '../src/targets/exec/index.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { TargetError, UsageError } from '../src/errors.js';
 import type { Target, TargetOptions } from '../src/targets/types.js';

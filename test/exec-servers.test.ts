@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openExecTarget } from '../src/targets/exec.js';
+import { openExecTarget } from '../src/targets/exec/index.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import type { Target, TargetOptions } from '../src/targets/types.js';
 import { HAVE_PYTHON, isAlive, nodeServer, pythonServer, weights } from './support/exec-support.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCommand } from '../src/targets/exec/argv.js';
 import { base64LengthFor, decodeTensor, encodeTensor } from '../src/targets/exec/tensor.js';
-import { parseDescription } from '../src/targets/exec.js';
+import { parseDescription } from '../src/targets/exec/index.js';
 import { parseLine, RawJsonString } from '../src/targets/exec/reply.js';
 import { TargetError, UsageError } from '../src/errors.js';
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { defaultRegistry, fakeQuant, steMask } from '../src/formats/index.js';
 import { Rng } from '../src/rng.js';
 import { initTf, tf } from '../src/tf.js';
-import { tfjsTarget } from '../src/targets/tfjs.js';
+import { tfjsTarget } from '../src/targets/tfjs/index.js';
 import { PROBES } from '../probes/index.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { TargetError } from '../src/errors.js';

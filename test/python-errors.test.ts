@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openPythonTarget } from '../src/targets/python.js';
+import { openPythonTarget } from '../src/targets/python/index.js';
 import { parsePythonSpec } from '../src/targets/python/spec.js';
 import { interpreterCandidates } from '../src/targets/python/interpreter.js';
 import { defaultRegistry } from '../src/formats/index.js';

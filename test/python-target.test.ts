@@ -7,7 +7,7 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPythonTarget } from '../src/targets/python.js';
+import { openPythonTarget } from '../src/targets/python/index.js';
 import { defaultRegistry } from '../src/formats/index.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { Rng } from '../src/rng.js';

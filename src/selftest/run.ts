@@ -7,7 +7,7 @@ import { DEFAULT_THRESHOLDS, type Thresholds } from '../thresholds.js';
 import type { FormatRegistry } from '../formats/registry.js';
 import type { ProbeResult } from '../report/types.js';
 import type { Target } from '../targets/types.js';
-import { openReferenceTarget } from '../targets/reference.js';
+import { openReferenceTarget } from '../targets/reference/index.js';
 import { MUTANTS, openMutantTarget } from '../targets/mutants/index.js';
 import { PROBES } from '../../probes/index.js';
 import type { ProbeContext, ProbeId } from '../../probes/types.js';

@@ -6,9 +6,9 @@
  */
 import { UsageError } from '../errors.js';
 import type { Target, TargetKind, TargetOptions, TargetSpec } from './types.js';
-import { openReferenceTarget } from './reference.js';
+import { openReferenceTarget } from './reference/index.js';
 import { MUTANT_NAMES, openMutantTarget } from './mutants/index.js';
-import { openTfjsTarget } from './tfjs.js';
+import { openTfjsTarget } from './tfjs/index.js';
 
 export const TARGET_KINDS: readonly TargetKind[] = ['reference', 'mutant', 'tfjs', 'onnx', 'exec', 'python'];
 
@@ -64,8 +64,8 @@ export async function openTarget(raw: string, opts: TargetOptions): Promise<Targ
     case 'onnx':
       return (await load(() => import('./onnx/index.js'))).openOnnxTarget(spec.arg, opts);
     case 'exec':
-      return (await load(() => import('./exec.js'))).openExecTarget(spec.arg, opts);
+      return (await load(() => import('./exec/index.js'))).openExecTarget(spec.arg, opts);
     case 'python':
-      return (await load(() => import('./python.js'))).openPythonTarget(spec.arg, opts);
+      return (await load(() => import('./python/index.js'))).openPythonTarget(spec.arg, opts);
   }
 }

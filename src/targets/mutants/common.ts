@@ -10,7 +10,7 @@ import { tfFakeQuant } from '../../formats/tf.js';
 import type { FormatSpec } from '../../formats/types.js';
 import type { FormatRegistry } from '../../formats/registry.js';
 import type { ProbeId } from '../../../probes/types.js';
-import type { TfjsModuleFactory } from '../tfjs.js';
+import type { TfjsModuleFactory } from '../tfjs/index.js';
 
 type Tensor = tfNs.Tensor;
 

@@ -6,7 +6,7 @@
 import { UsageError } from '../../errors.js';
 import { tf } from '../../tf.js';
 import type { Target, TargetOptions } from '../types.js';
-import { tfjsTarget } from '../tfjs.js';
+import { tfjsTarget } from '../tfjs/index.js';
 import type { MutantDefinition } from './common.js';
 import { missingDequant } from './missing-dequant.js';
 import { collapsedScale } from './collapsed-scale.js';

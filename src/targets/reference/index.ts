@@ -4,10 +4,10 @@
  * update = standard QAT with fp32 master weights (w_master += delta each step; the model
  * uses fakeQuant(w_master)). tfFakeQuant is the same codec as a differentiable tfjs op.
  */
-import { fakeQuant, steMask } from '../formats/index.js';
-import { tfFakeQuant } from '../formats/tf.js';
-import type { FormatSpec } from '../formats/types.js';
-import type { Target, TargetOptions } from './types.js';
+import { fakeQuant, steMask } from '../../formats/index.js';
+import { tfFakeQuant } from '../../formats/tf.js';
+import type { FormatSpec } from '../../formats/types.js';
+import type { Target, TargetOptions } from '../types.js';
 
 export function openReferenceTarget(opts: TargetOptions): Target {
   const { registry } = opts;

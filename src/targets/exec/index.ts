@@ -6,11 +6,11 @@
  * timeouts and restarts.
  */
 import { basename } from 'node:path';
-import { TargetError, UsageError } from '../errors.js';
-import type { Capability, Target, TargetOptions } from './types.js';
-import { parseCommand } from './exec/argv.js';
-import { ExecRpc, type JsonPieces } from './exec/rpc.js';
-import { base64LengthFor, binaryTensorBytes, decodeTensor, encodeTensor } from './exec/tensor.js';
+import { TargetError, UsageError } from '../../errors.js';
+import type { Capability, Target, TargetOptions } from '../types.js';
+import { parseCommand } from './argv.js';
+import { ExecRpc, type JsonPieces } from './rpc.js';
+import { base64LengthFor, binaryTensorBytes, decodeTensor, encodeTensor } from './tensor.js';
 
 /** Default per-request silence limit; config key `exec.timeoutMs`. */
 export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
@@ -129,7 +129,7 @@ export interface RpcTargetSetup {
   log?(message: string): void;
 }
 
-/** A Target served over the exec protocol: exec:COMMAND, and python: (src/targets/python.ts). */
+/** A Target served over the exec protocol: exec:COMMAND, and python: (src/targets/python/). */
 export class RpcTarget implements Target {
   readonly kind: 'exec' | 'python';
   readonly spec: string;

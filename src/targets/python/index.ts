@@ -6,18 +6,18 @@
  *
  * This file picks the interpreter (trying the candidates in order when one cannot import a
  * module the user's code needs), turns load failures into usage errors that quote the Python
- * traceback, and builds an RpcTarget (src/targets/exec.ts) from the adapter's `describe`.
+ * traceback, and builds an RpcTarget (src/targets/exec/) from the adapter's `describe`.
  */
 import { fileURLToPath } from 'node:url';
-import { TargetError, UsageError } from '../errors.js';
-import type { Capability, Target, TargetOptions } from './types.js';
-import { RpcTarget, startRpc, type ExecTuning } from './exec.js';
-import { RpcReplyError, type ExecRpc } from './exec/rpc.js';
-import { interpreterCandidates, type Interpreter } from './python/interpreter.js';
-import { parsePythonSpec, type PythonSpec } from './python/spec.js';
+import { TargetError, UsageError } from '../../errors.js';
+import type { Capability, Target, TargetOptions } from '../types.js';
+import { RpcTarget, startRpc, type ExecTuning } from '../exec/index.js';
+import { RpcReplyError, type ExecRpc } from '../exec/rpc.js';
+import { interpreterCandidates, type Interpreter } from './interpreter.js';
+import { parsePythonSpec, type PythonSpec } from './spec.js';
 
-/** The adapter shipped in the npm package (dist/src/targets → ../../../python). */
-export const ADAPTER_PATH = fileURLToPath(new URL('../../../python/quant_audit_adapter.py', import.meta.url));
+/** The adapter shipped in the npm package (dist/src/targets/python → ../../../../python). */
+export const ADAPTER_PATH = fileURLToPath(new URL('../../../../python/quant_audit_adapter.py', import.meta.url));
 
 const API_VALUES = ['auto', 'torch', 'numpy'] as const;
 const CAPABILITIES: readonly Capability[] = ['forward', 'gradient', 'update'];
