@@ -144,6 +144,8 @@ export const brokenSte: Probe = {
   id: 'broken-ste',
   hypothesis: 'H3',
   title: 'the gradient through the quantizer is a straight-through estimator',
+  claim: 'the gradient through the quantizer is zero, vanishing or wrong (broken STE)',
+  fix: 'Wrap the rounding in a custom gradient that passes `dy` through inside the representable range and zeroes it outside — tfjs: `tf.customGrad((x, save) => ({ value: fq(x), gradFunc: (dy) => dy.mul(inRange(x)) }))`; PyTorch: `x + (fq(x) - x).detach()`.',
   requires: ['gradient'],
   run,
 };

@@ -271,6 +271,8 @@ export const formatApplied: ForwardProbe = {
   id: 'format-applied',
   hypothesis: 'H5',
   title: 'the named format is really applied (no silent fp32 fallback, no other grid)',
+  claim: 'the named format is not actually applied (silent fp32 fallback or wrong codebook)',
+  fix: 'Make an unknown format name an error that lists the known ones instead of falling back to fp32, and check the codebook the name maps to: distinct outputs per scale block must not exceed the format’s code count.',
   requires: ['forward'],
   inputs,
   judge,

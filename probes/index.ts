@@ -1,9 +1,10 @@
 /**
- * The single list of forward/gradient/update probes, in the order they run and render.
+ * The forward/gradient/update probes, in the order they run and render (probes/ids.ts).
  * (learnability trains lanes and is run separately by `quant-audit run`: probes/learnability.ts.)
  */
 import { UsageError } from '../src/errors.js';
 import type { Probe } from './types.js';
+import { LEARNABILITY_ID, PROBE_IDS, type ProbeId } from './ids.js';
 import { roundtrip } from './roundtrip.js';
 import { missingDequant } from './missing-dequant.js';
 import { scaleCollapse } from './scale-collapse.js';
@@ -11,7 +12,17 @@ import { brokenSte } from './broken-ste.js';
 import { lostUpdates } from './lost-updates.js';
 import { formatApplied } from './format-applied.js';
 
-export const PROBES: readonly Probe[] = [roundtrip, missingDequant, scaleCollapse, brokenSte, lostUpdates, formatApplied];
+/** Every id but learnability, mapped to its module (a missing or extra id is a compile error). */
+const MODULES: { readonly [K in Exclude<ProbeId, typeof LEARNABILITY_ID>]: Probe } = {
+  roundtrip,
+  'missing-dequant': missingDequant,
+  'scale-collapse': scaleCollapse,
+  'broken-ste': brokenSte,
+  'lost-updates': lostUpdates,
+  'format-applied': formatApplied,
+};
+
+export const PROBES: readonly Probe[] = PROBE_IDS.filter((id): id is keyof typeof MODULES => id !== LEARNABILITY_ID).map((id) => MODULES[id]);
 
 export function probeById(id: string): Probe {
   const p = PROBES.find((q) => q.id === id);
@@ -19,4 +30,5 @@ export function probeById(id: string): Probe {
   return p;
 }
 
+export { PROBE_IDS, LEARNABILITY_ID, type ProbeId };
 export { roundtrip, missingDequant, scaleCollapse, brokenSte, lostUpdates, formatApplied };

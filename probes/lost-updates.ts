@@ -301,6 +301,8 @@ export const lostUpdates: Probe = {
   id: 'lost-updates',
   hypothesis: 'H4',
   title: 'tiny updates survive quantization (fp32 master weights)',
+  claim: 'updates smaller than half a quantization step vanish (no fp32 master weights)',
+  fix: 'Keep fp32 master weights: the optimizer updates the full-precision copy and fake-quant is applied in the forward pass only. Never write rounded weights back into the parameter after a step.',
   requires: ['forward'],
   run,
 };

@@ -173,6 +173,8 @@ export const missingDequant: ForwardProbe = {
   id: 'missing-dequant',
   hypothesis: 'H1',
   title: 'the output is dequantized (values, not codes)',
+  claim: 'the output stays in the integer/code domain (never dequantized)',
+  fix: 'Dequantize after rounding: return `(q - zeroPoint) * scale`, not `q`. The fake-quant output must be in the units of its input.',
   requires: ['forward'],
   inputs,
   judge,

@@ -154,6 +154,8 @@ export const roundtrip: ForwardProbe = {
   id: 'roundtrip',
   hypothesis: 'codec',
   title: 'dequant(quant(x)) matches the reference codec',
+  claim: 'dequant(quant(x)) is wrong for this format',
+  fix: 'The codec disagrees with the reference on the same inputs. Check the layout against the spec (bias, subnormals, specials, saturation) and the rounding mode (round half to even); `quant-audit quantize --format F VALUE…` prints code and value per input for a side-by-side check.',
   requires: ['forward'],
   inputs,
   judge,

@@ -391,6 +391,8 @@ export const scaleCollapse: ForwardProbe = {
   id: 'scale-collapse',
   hypothesis: 'H2',
   title: 'the scale keeps values apart (no collapse to zero, one level, or lost sign)',
+  claim: 'the scale/zero-point initialisation collapses values (to zero, one level, or no sign)',
+  fix: 'Initialise the scale from the data (absmax / qmax per tensor, channel or block), never from a constant; keep it > 0 (clamp to an epsilon); use zero-point 0 with a symmetric scale for signed data.',
   requires: ['forward'],
   inputs,
   judge,

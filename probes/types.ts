@@ -8,7 +8,9 @@ import type { Thresholds } from '../src/thresholds.js';
 import type { Evidence, Statistic, Verdict, Witness } from '../src/report/types.js';
 import type { ProbeInput } from './inputs.js';
 
-export type ProbeId = 'roundtrip' | 'missing-dequant' | 'scale-collapse' | 'broken-ste' | 'lost-updates' | 'format-applied' | 'learnability';
+import type { ProbeId } from './ids.js';
+
+export type { ProbeId } from './ids.js';
 
 export interface ProbeContext {
   seed: number;
@@ -57,6 +59,10 @@ export interface Probe {
   /** H1…H5 or a short label; shown in the hypothesis matrix. */
   hypothesis: string;
   title: string;
+  /** What a failure supports, in one line (the report's hypothesis label and headline). */
+  claim: string;
+  /** What to change when the claim is supported (markdown; shown for primary causes only). */
+  fix: string;
   requires: readonly Capability[];
   run(target: Target, format: FormatSpec, ctx: ProbeContext): Promise<ProbeOutcome>;
 }

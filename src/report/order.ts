@@ -6,10 +6,11 @@
  *   lanes:   control lanes first · format · optimizer · seed · lr · hidden · name
  * Strings compare by UTF-16 code units (never locale), numbers numerically.
  */
+import { PROBE_IDS } from '../../probes/ids.js';
 import { stableJson } from './json.js';
 import type { Lane, ProbeResult, Report } from './types.js';
 
-export const PROBE_ORDER: readonly string[] = ['roundtrip', 'missing-dequant', 'scale-collapse', 'broken-ste', 'lost-updates', 'format-applied', 'learnability'];
+export const PROBE_ORDER: readonly string[] = PROBE_IDS;
 
 export const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -11,6 +11,7 @@
  */
 import type { Diagnosis, Lane, ProbeResult } from '../report/types.js';
 import { NOT_LEARNING } from './lanes.js';
+import { LEARNABILITY_ID } from '../../probes/ids.js';
 import { byCodeUnits, PROBE_ORDER } from '../report/order.js';
 
 const probeRank = (p: string): number => {
@@ -18,8 +19,6 @@ const probeRank = (p: string): number => {
   return i < 0 ? PROBE_ORDER.length : i;
 };
 const byProbe = <T extends { probe: string }>(a: T, b: T, tie: (x: T) => string): number => probeRank(a.probe) - probeRank(b.probe) || byCodeUnits(a.probe, b.probe) || byCodeUnits(tie(a), tie(b));
-
-export const LEARNABILITY = 'learnability';
 
 /**
  * Hypotheses whose failure stops a lane from learning, and when: codes instead of values, a
@@ -65,7 +64,7 @@ export interface Diagnosed {
 }
 
 export function diagnose(results: readonly ProbeResult[], lanes: readonly Lane[]): Diagnosed {
-  const probeCauses = results.filter((r) => r.probe !== LEARNABILITY && r.site === undefined && isPrimaryCause(r));
+  const probeCauses = results.filter((r) => r.probe !== LEARNABILITY_ID && r.site === undefined && isPrimaryCause(r));
   const outLanes = lanes.map((l): Lane => {
     const lane = { ...l };
     delete lane.explainedBy;
@@ -74,7 +73,7 @@ export function diagnose(results: readonly ProbeResult[], lanes: readonly Lane[]
     return { ...lane, explainedBy: [...new Set(killers)] };
   });
   const outResults = results.map((r): ProbeResult => {
-    if (r.probe !== LEARNABILITY) return r;
+    if (r.probe !== LEARNABILITY_ID) return r;
     const out = { ...r };
     delete out.explainedBy;
     delete out.explanation;
