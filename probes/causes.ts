@@ -34,7 +34,7 @@ import { collapsedElements, scaleOnlyElements } from './scale-collapse.js';
 import { appliedInsteadReference } from './format-applied.js';
 
 /** Upstream first: when two failures explain each other, the earlier one is the cause. */
-export const CAUSE_ORDER: readonly string[] = ['missing-dequant', 'format-applied', 'scale-collapse', 'roundtrip'];
+const CAUSE_ORDER: readonly string[] = ['missing-dequant', 'format-applied', 'scale-collapse', 'roundtrip'];
 
 interface Repair {
   /** What the repair undoes, for the explanation. */
@@ -44,7 +44,7 @@ interface Repair {
 }
 
 /** Per group, y → a·y + b with (a, b) the least-squares fit of x on y; for a constant y that fit is the mean of x. */
-export function affineUndo(x: Float32Array, y: Float32Array, group: number): Float32Array {
+function affineUndo(x: Float32Array, y: Float32Array, group: number): Float32Array {
   const out = Float32Array.from(y);
   for (let lo = 0; lo < y.length; lo += group) {
     const hi = Math.min(y.length, lo + group);
@@ -84,7 +84,7 @@ export function affineUndo(x: Float32Array, y: Float32Array, group: number): Flo
  * reference's value (the clamp the target left out saturates to it); without a reference,
  * ±(the largest finite |output| of the group), 0 for a zero input.
  */
-export function saturateNonFinite(x: Float32Array, y: Float32Array, group: number, ref: Float32Array | undefined): Float32Array {
+function saturateNonFinite(x: Float32Array, y: Float32Array, group: number, ref: Float32Array | undefined): Float32Array {
   const out = Float32Array.from(y);
   for (let lo = 0; lo < y.length; lo += group) {
     const hi = Math.min(y.length, lo + group);

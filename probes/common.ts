@@ -12,7 +12,7 @@ import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './ty
 import type { ProbeInput } from './inputs.js';
 
 /** fq_ref(x) from the registry's codec, or undefined when the format has no working reference. */
-export function referenceForward(spec: FormatSpec, input: ProbeInput): Float32Array | undefined {
+function referenceForward(spec: FormatSpec, input: ProbeInput): Float32Array | undefined {
   try {
     return fakeQuant(spec, input.x, { shape: input.shape });
   } catch {
@@ -137,7 +137,7 @@ export function cell(v: number | undefined | null): number | string | null {
 }
 
 /** A JSON-safe statistic value (report.json has no Infinity). */
-export function statValue(v: number): number | null {
+function statValue(v: number): number | null {
   return Number.isFinite(v) ? round6(v) : null;
 }
 
@@ -177,7 +177,7 @@ export function blockEntropyBits(y: Float32Array, block: number): number {
 }
 
 /** Indices of at most `max` points spread evenly over the elements sorted by `key` (ties by index): a deterministic subsample for plots. */
-export function plotIndices(length: number, key: (i: number) => number, max = WITNESS_PLOT_MAX_POINTS): number[] {
+function plotIndices(length: number, key: (i: number) => number, max = WITNESS_PLOT_MAX_POINTS): number[] {
   const order = Array.from({ length }, (_, i) => i).sort((a, b) => key(a) - key(b) || a - b);
   if (order.length <= max) return order;
   const picked: number[] = [];

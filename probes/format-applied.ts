@@ -116,7 +116,7 @@ function unchangedShare(x: Float32Array, y: Float32Array, ref: Float32Array): { 
  * row (per-channel int8 under the per-tensor row) is more precise, not wrong — and the group
  * length that gave it.
  */
-export function bestGrid(spec: FormatSpec, y: Float32Array, shape: readonly number[]): { share: number; group: number } {
+function bestGrid(spec: FormatSpec, y: Float32Array, shape: readonly number[]): { share: number; group: number } {
   const own = scaleBlockLength(spec, shape);
   let best = { share: gridShare(spec, y, own), group: own };
   const channel = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : y.length;
@@ -128,7 +128,7 @@ export function bestGrid(spec: FormatSpec, y: Float32Array, shape: readonly numb
   return best;
 }
 
-export function bestGridShare(spec: FormatSpec, y: Float32Array, shape: readonly number[]): number {
+function bestGridShare(spec: FormatSpec, y: Float32Array, shape: readonly number[]): number {
   return bestGrid(spec, y, shape).share;
 }
 
@@ -137,7 +137,7 @@ export function bestGridShare(spec: FormatSpec, y: Float32Array, shape: readonly
  * (fewest values) first, then those scaled like the named format (mxfp8-e5m2 before fp8-e5m2
  * for mxfp8), then by name.
  */
-export function formatsFitting(named: FormatSpec, candidates: readonly FormatSpec[], y: Float32Array, shape: readonly number[], maxOffGrid: number): FormatSpec[] {
+function formatsFitting(named: FormatSpec, candidates: readonly FormatSpec[], y: Float32Array, shape: readonly number[], maxOffGrid: number): FormatSpec[] {
   const unlike = (f: FormatSpec): number => Number(f.scaling !== named.scaling);
   return candidates
     .filter(gridTestable)
@@ -146,14 +146,14 @@ export function formatsFitting(named: FormatSpec, candidates: readonly FormatSpe
 }
 
 /** The identified format applied the way the named one groups its scales (fp4's grid in nf4's blocks of 64). */
-export function appliedAs(named: FormatSpec, other: FormatSpec): FormatSpec {
+function appliedAs(named: FormatSpec, other: FormatSpec): FormatSpec {
   if (other.family === 'mx' || named.family === 'mx' || named.scaling === 'none' || other.scaling === 'none') return other;
   if (other.family === 'integer' && other.signed !== named.signed) return other;
   return { ...other, scaling: named.scaling, ...(named.blockSize !== undefined ? { blockSize: named.blockSize } : {}) };
 }
 
 /** The coarsest format whose grid the target's outputs fit and the reference's outputs do not; undefined when none. */
-export function otherGridOf(spec: FormatSpec, candidates: readonly FormatSpec[], o: Observation, maxOffGrid: number): FormatSpec | undefined {
+function otherGridOf(spec: FormatSpec, candidates: readonly FormatSpec[], o: Observation, maxOffGrid: number): FormatSpec | undefined {
   if (!o.ref || !gridTestable(spec)) return undefined;
   const coarser = candidates.filter((f) => f.name !== spec.name && gridTestable(f) && gridSize(f) < gridSize(spec));
   for (const f of formatsFitting(spec, coarser, o.y, o.input.shape, maxOffGrid)) {
@@ -177,7 +177,7 @@ function measure(spec: FormatSpec, o: Observation): AppliedMeasurement {
   };
 }
 
-export function appliedThresholds(ctx: Pick<ProbeContext, 'thresholds'>): AppliedThresholds {
+function appliedThresholds(ctx: Pick<ProbeContext, 'thresholds'>): AppliedThresholds {
   return {
     maxUnchanged: numberThreshold(ctx.thresholds, 'format-applied.maxUnchangedFraction'),
     maxOffGrid: numberThreshold(ctx.thresholds, 'format-applied.maxOffGridFraction'),

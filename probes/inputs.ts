@@ -36,7 +36,7 @@ export interface ProbeInput {
 }
 
 /** 32 channels × fan-in 64: 2048 values, whole blocks for block sizes 32 and 64. */
-export const PROBE_SHAPE: [number, number] = [32, 64];
+const PROBE_SHAPE: [number, number] = [32, 64];
 /** Overall scales tried where a probe asks "does the output follow the input's scale?". */
 export const OVERALL_SCALES: readonly number[] = [1e-3, 1, 1e3];
 
@@ -49,7 +49,7 @@ export function weightNormal(seed: number, shape = PROBE_SHAPE): ProbeInput {
   return { name: 'weight-normal', kind: 'weight', shape, x: labelled(seed, 'weight-normal').normalArray(n, 0.02) };
 }
 
-export function weightUniform(seed: number, shape = PROBE_SHAPE): ProbeInput {
+function weightUniform(seed: number, shape = PROBE_SHAPE): ProbeInput {
   const n = shape[0] * shape[1];
   const bound = 1 / Math.sqrt(shape[1]);
   return { name: 'weight-uniform', kind: 'weight', shape, x: labelled(seed, 'weight-uniform').uniformArray(n, -bound, bound) };
@@ -61,7 +61,7 @@ export function activationNormal(seed: number, shape = PROBE_SHAPE): ProbeInput 
 }
 
 /** N(0, 1) with 1 % of entries replaced by outliers of magnitude 8–40 (the LLM.int8() picture). */
-export function activationHeavyTailed(seed: number, shape = PROBE_SHAPE): ProbeInput {
+function activationHeavyTailed(seed: number, shape = PROBE_SHAPE): ProbeInput {
   const n = shape[0] * shape[1];
   const rng = labelled(seed, 'activation-heavy');
   const x = rng.normalArray(n, 1);
@@ -74,14 +74,14 @@ export function activationHeavyTailed(seed: number, shape = PROBE_SHAPE): ProbeI
 }
 
 /** max(0, N(0, 1)): half the values exactly 0, the rest one-sided (post-ReLU). */
-export function activationRelu(seed: number, shape = PROBE_SHAPE): ProbeInput {
+function activationRelu(seed: number, shape = PROBE_SHAPE): ProbeInput {
   const x = labelled(seed, 'activation-relu').normalArray(shape[0] * shape[1], 1);
   for (let i = 0; i < x.length; i++) if (x[i]! < 0) x[i] = 0;
   return { name: 'activation-relu', kind: 'one-sided', shape, x };
 }
 
 /** Each row softmax(N(0, 2) logits): positive, summing to 1 per row, most values small (post-softmax attention). */
-export function activationSoftmax(seed: number, shape = PROBE_SHAPE): ProbeInput {
+function activationSoftmax(seed: number, shape = PROBE_SHAPE): ProbeInput {
   const [rows, cols] = shape;
   const x = labelled(seed, 'activation-softmax').normalArray(rows * cols, 2);
   for (let r = 0; r < rows; r++) {
@@ -100,7 +100,7 @@ export function activationSoftmax(seed: number, shape = PROBE_SHAPE): ProbeInput
  * straddles 0 and min is far from 0 — where a min/max observer that forgets to include 0 in
  * its range saturates half the tensor.
  */
-export function normGain(seed: number, shape = PROBE_SHAPE): ProbeInput {
+function normGain(seed: number, shape = PROBE_SHAPE): ProbeInput {
   const x = labelled(seed, 'norm-gain').normalArray(shape[0] * shape[1], 0.1, 1);
   return { name: 'norm-gain', kind: 'one-sided', shape, x };
 }
@@ -138,7 +138,7 @@ export function groupsMixed(seed: number, shape = PROBE_SHAPE): ProbeInput {
 }
 
 /** Each row log_softmax(N(0, 2) logits): log-probabilities, every value ≤ 0 (a group whose max is not its absmax). */
-export function activationLogprob(seed: number, shape = PROBE_SHAPE): ProbeInput {
+function activationLogprob(seed: number, shape = PROBE_SHAPE): ProbeInput {
   const p = activationSoftmax(seed, shape);
   const x = Float32Array.from(p.x, (v) => Math.max(Math.log(v), -30));
   return { name: 'activation-logprob', kind: 'one-sided', shape, x };
@@ -153,7 +153,7 @@ export function weightInputs(seed: number): ProbeInput[] {
   return [weightNormal(seed), weightUniform(seed)];
 }
 
-export function activationInputs(seed: number): ProbeInput[] {
+function activationInputs(seed: number): ProbeInput[] {
   return [activationNormal(seed), activationHeavyTailed(seed)];
 }
 

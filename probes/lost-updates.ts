@@ -29,9 +29,9 @@ import { weightNormal, type ProbeInput } from './inputs.js';
 import { cell, formatNotImplemented, samplesAt, skippedOutcome, statistic, topIndices } from './common.js';
 
 /** Number of tiny updates in the direct test. */
-export const UPDATE_STEPS = 100;
+const UPDATE_STEPS = 100;
 /** Below this relative gap between the master-weight and in-place results the test cannot tell them apart. */
-export const MIN_RELATIVE_GAP = 0.01;
+const MIN_RELATIVE_GAP = 0.01;
 /** Interior values: not in the outer half of their 32-value block, so a block's scale never moves. */
 const INTERIOR_BLOCK = 32;
 const STAT = 'update retained (1 = fp32 master weights, 0 = rounded in place)';
@@ -83,7 +83,7 @@ export function judgeLostUpdates(ms: readonly UpdateMeasurement[], minRetained: 
 }
 
 /** Tolerance on the [0, 1] scale before a retained share counts as outside it (rounding of the last step). */
-export const RETAINED_SLACK = 0.05;
+const RETAINED_SLACK = 0.05;
 
 function measuredBeyondMaster(ms: readonly UpdateMeasurement[]): { retained: number; lr: number } | undefined {
   for (const m of ms) {
@@ -163,14 +163,14 @@ function referenceFq(spec: FormatSpec, x: Float32Array, shape: readonly number[]
 }
 
 /** fp32 master weights: accumulate in float32, quantize once for use. */
-export function masterWeightUpdate(fq: (x: Float32Array) => Float32Array, w: Float32Array, delta: Float32Array, steps: number): Float32Array {
+function masterWeightUpdate(fq: (x: Float32Array) => Float32Array, w: Float32Array, delta: Float32Array, steps: number): Float32Array {
   const master = Float32Array.from(w);
   for (let k = 0; k < steps; k++) for (let i = 0; i < master.length; i++) master[i] = master[i]! + delta[i]!;
   return fq(master);
 }
 
 /** No master copy: the quantized weight is the weight. */
-export function inPlaceUpdate(fq: (x: Float32Array) => Float32Array, w: Float32Array, delta: Float32Array, steps: number): Float32Array {
+function inPlaceUpdate(fq: (x: Float32Array) => Float32Array, w: Float32Array, delta: Float32Array, steps: number): Float32Array {
   let cur = fq(w);
   for (let k = 0; k < steps; k++) {
     const next = new Float32Array(cur.length);

@@ -65,7 +65,7 @@ function spread(values: number[]): number {
 }
 
 /** Outputs that look like codes: integer at every scale (and the reference's are not), or rms independent of the input's scale. */
-export function codeDomainSigns(s: DequantSeries, t: DequantThresholds): { integerValued: boolean; scaleIndependent: boolean } {
+function codeDomainSigns(s: DequantSeries, t: DequantThresholds): { integerValued: boolean; scaleIndependent: boolean } {
   const everyScaleInteger = (f: (p: ScalePoint) => number | undefined) =>
     s.points.every((p) => (f(p) ?? 0) >= t.integerFraction);
   const integerValued =

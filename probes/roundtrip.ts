@@ -80,7 +80,7 @@ function sqnrJudged(input: ProbeInput): boolean {
   return input.sqnrMeaningful !== false && input.x.some((v) => v !== 0);
 }
 
-export function measureRoundtrip(o: Observation): RoundtripMeasurement {
+function measureRoundtrip(o: Observation): RoundtripMeasurement {
   const { input, y, ref } = o;
   const signal = sqnrJudged(input);
   const refUsable = ref !== undefined && signal && ref.every((v, i) => Number.isFinite(v) || !Number.isFinite(input.x[i]!));

@@ -173,7 +173,7 @@ function collapsedGroupShare(x: Float32Array, y: Float32Array, group: number): n
  * The unit a collapse is counted in: the format's scale block when it is shorter than a
  * channel, else a channel (a per-tensor scale that zeroes a whole channel is a collapse too).
  */
-export function collapseGroupLength(spec: FormatSpec, shape: readonly number[]): number {
+function collapseGroupLength(spec: FormatSpec, shape: readonly number[]): number {
   const channel = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : shape[0] ?? 1;
   return Math.min(scaleBlockLength(spec, shape), channel);
 }
@@ -191,7 +191,7 @@ function signs(spec: FormatSpec, input: ProbeInput, y: Float32Array): CollapseSi
   };
 }
 
-export function measureCollapse(spec: FormatSpec, o: Observation): CollapseMeasurement {
+function measureCollapse(spec: FormatSpec, o: Observation): CollapseMeasurement {
   const m: CollapseMeasurement = { input: o.input.name, ...signs(spec, o.input, o.y) };
   if (o.ref) m.reference = signs(spec, o.input, o.ref);
   return m;
@@ -320,7 +320,7 @@ export function scaleOnlyElements(spec: FormatSpec, o: Observation): Uint8Array 
   return mask;
 }
 
-export function collapseThresholds(ctx: Pick<ProbeContext, 'thresholds'>): CollapseThresholds {
+function collapseThresholds(ctx: Pick<ProbeContext, 'thresholds'>): CollapseThresholds {
   return {
     maxZeroExcess: numberThreshold(ctx.thresholds, 'scale-collapse.maxZeroExcess'),
     maxSignLossExcess: numberThreshold(ctx.thresholds, 'scale-collapse.maxSignLossExcess'),

@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export function exitCodeFor(e: unknown): number {
+function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) {
     // --help and --version are not errors; everything else commander rejects is a usage error.
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;

@@ -5,7 +5,7 @@
  */
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-export function shellQuoteWord(word: string): string {
+function shellQuoteWord(word: string): string {
   if (word !== '' && SAFE.test(word)) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }

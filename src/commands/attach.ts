@@ -26,7 +26,7 @@ export interface AttachFlags {
  * report.json is at hand (given, or beside the report.md) and the report is longer than a
  * comment may be, its short form (src/report/comment.ts) is posted instead of a cut one.
  */
-export function loadMarkdown(path: string | undefined, fit?: { limit: number; fullReport: (file: string) => string }): { file: string; markdown: string } {
+function loadMarkdown(path: string | undefined, fit?: { limit: number; fullReport: (file: string) => string }): { file: string; markdown: string } {
   const file = resolveReportPath(path ?? 'reports', 'report.md');
   const json = file.endsWith('.json') ? file : join(dirname(file), 'report.json');
   if (fit && existsSync(json)) return { file, markdown: renderComment(readReport(json), { limit: fit.limit, fullReport: fit.fullReport(file.endsWith('.json') ? join(dirname(file), 'report.md') : file) }) };
@@ -40,7 +40,7 @@ export function loadMarkdown(path: string | undefined, fit?: { limit: number; fu
 }
 
 /** Where the full report is: the workflow run (its artifacts) in GitHub Actions, else the report.md path. */
-export function fullReportLink(reportMd: string, env: NodeJS.ProcessEnv): string {
+function fullReportLink(reportMd: string, env: NodeJS.ProcessEnv): string {
   const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run } = env;
   if (server && repo && run) return `the workflow run's artifacts, ${server}/${repo}/actions/runs/${run} (${reportMd} there)`;
   return `\`${reportMd}\``;

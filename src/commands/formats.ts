@@ -24,7 +24,7 @@ export function formatNumber(v: number): string {
   return v.toPrecision(6);
 }
 
-export function formatsTable(infos: FormatInfo[], color: boolean): string {
+function formatsTable(infos: FormatInfo[], color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
   const table = new Table({
     head: ['format', 'family', 'bits', 'layout', 'scaling', 'codes', 'max finite', 'min positive', 'note'].map((h) => c.bold(h)),

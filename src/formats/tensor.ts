@@ -151,7 +151,7 @@ export function elementValues(spec: FormatSpec): Float32Array | undefined {
   return v && unit !== 1 ? v.map((e) => e * unit) : v;
 }
 
-export function layoutOf(spec: FormatSpec): string {
+function layoutOf(spec: FormatSpec): string {
   switch (spec.family) {
     case 'identity':
       return 'IEEE binary32';

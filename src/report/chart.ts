@@ -10,8 +10,8 @@
  */
 import type { Lane } from './types.js';
 
-export const MAX_POINTS = 40;
-export const MAX_LINES = 12;
+const MAX_POINTS = 40;
+const MAX_LINES = 12;
 
 export interface Chart {
   title: string;

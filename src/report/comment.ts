@@ -26,7 +26,7 @@ function inlineCode(s: string): string {
 }
 
 /** One line per witness: what failed, the statistic against its threshold, and the repro. */
-export function witnessLine(r: ProbeResult): string {
+function witnessLine(r: ProbeResult): string {
   const who = r.hypothesis === r.probe ? r.probe : `${r.hypothesis} ${r.probe}`;
   const repro = r.witness ? ` — ${inlineCode(r.witness.repro)}` : '';
   return `- ❌ **${who}** ${resultCoordinates(r)}: ${fmtStatistic(r.statistic)}${repro}`;

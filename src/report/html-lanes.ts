@@ -14,7 +14,7 @@ import { esc, htmlTable, plural } from './html-page.js';
 import { fmtBpb, fmtNum, uniformBaseline } from './text.js';
 
 /** Lanes that get an end label per panel (the most telling first); the rest are in the table. */
-export const MAX_LABELLED_LANES = 10;
+const MAX_LABELLED_LANES = 10;
 
 interface StatusStyle {
   legend: string;
@@ -38,7 +38,7 @@ const STYLES: Record<string, StatusStyle> = {
 };
 
 /** The style key of a lane: `control`, its status, or `inconclusive` for a status this renderer does not know. */
-export function laneStyleKey(lane: Lane): string {
+function laneStyleKey(lane: Lane): string {
   if (lane.control === true) return 'control';
   return STYLES[lane.status] ? lane.status : 'inconclusive';
 }

@@ -18,7 +18,7 @@ import type { EvidenceTable, ProbeResult, Report, WitnessPlot } from './types.js
 type DrawnPlot = Omit<WitnessPlot, 'kind'> & { kind: WitnessPlot['kind'] | 'samples' };
 
 /** Cards beyond this many are drawn without a chart (their samples table stays), to keep the page small. */
-export const MAX_WITNESS_CHARTS = 60;
+const MAX_WITNESS_CHARTS = 60;
 
 /** Series that show what a correct quantizer does: drawn dashed in the ink colour, under the target's. */
 const REFERENCE_NAME = /\b(reference|expected|ste|fp32|master|ideal|float)\b/i;
@@ -46,7 +46,7 @@ export interface PlotFigure {
   caption: string;
 }
 
-export function plotFigure(plot: DrawnPlot, idPrefix: string, captionId: string): PlotFigure {
+function plotFigure(plot: DrawnPlot, idPrefix: string, captionId: string): PlotFigure {
   const order = orderByX(plot).filter((i) => Number.isFinite(plot.x[i]!));
   const few = order.length <= 40;
   let targetIndex = 0;
@@ -99,7 +99,7 @@ export function plotFigure(plot: DrawnPlot, idPrefix: string, captionId: string)
 }
 
 /** A plot from the witness samples when the report has no `witness.plot`: target and reference at the telling inputs. */
-export function samplesPlot(r: ProbeResult): DrawnPlot | undefined {
+function samplesPlot(r: ProbeResult): DrawnPlot | undefined {
   const samples = r.witness?.samples ?? [];
   if (samples.length < 2) return undefined;
   const withExpected = samples.some((s) => s.expected !== undefined);

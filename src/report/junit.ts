@@ -11,7 +11,7 @@ import type { Lane, ProbeResult, Report } from './types.js';
 import { controlFailed } from '../verdict/lanes.js';
 
 /** XML 1.0 text: escape markup, drop characters XML cannot hold at all. */
-export function xmlEscape(s: string): string {
+function xmlEscape(s: string): string {
   return s
     .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
     .replace(/&/g, '&amp;')

@@ -8,7 +8,7 @@ import { serializeReport } from './json.js';
 import type { Report } from './types.js';
 
 /** The schema file ships in the package at schema/ (three levels up from dist/src/report). */
-export const SCHEMA_URL: URL = (() => {
+const SCHEMA_URL: URL = (() => {
   for (const rel of ['../../../schema/report.schema.json', '../../schema/report.schema.json']) {
     const url = new URL(rel, import.meta.url);
     try {

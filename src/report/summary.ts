@@ -5,7 +5,7 @@
  */
 import { appendFileSync } from 'node:fs';
 
-export const STEP_SUMMARY_LIMIT = 1024 * 1024;
+const STEP_SUMMARY_LIMIT = 1024 * 1024;
 
 /** Cut markdown to at most `limit` UTF-8 bytes, dropping whole trailing `## ` sections first. */
 export function fitMarkdown(markdown: string, limit: number, note: string): string {

@@ -21,7 +21,7 @@ import { renderMarkdown } from './markdown.js';
 import { validate, validateJson } from './schema.js';
 import { SCHEMA_VERSION, type Report } from './types.js';
 
-export const LATEST_FILE = 'latest';
+const LATEST_FILE = 'latest';
 
 /** `20261126-103105-mutant-in-place`: UTC time to the second, then the label in kebab-case. Sorts by time. */
 export function newRunId(startedAt: Date, label: string): string {

@@ -10,7 +10,7 @@ import { VERSION } from '../version.js';
 const require = createRequire(import.meta.url);
 
 /** The installed version of a package, or undefined when it is not installed. */
-export function packageVersion(name: string): string | undefined {
+function packageVersion(name: string): string | undefined {
   try {
     return (require(`${name}/package.json`) as { version?: string }).version;
   } catch {

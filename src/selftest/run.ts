@@ -45,7 +45,7 @@ export interface SelftestRun {
   durationMs: number;
 }
 
-export function selftestRows(registry: FormatRegistry, formats?: readonly string[], only?: readonly string[]): SelftestRow[] {
+function selftestRows(registry: FormatRegistry, formats?: readonly string[], only?: readonly string[]): SelftestRow[] {
   const all = registry.all().filter((f) => !formats || formats.includes(f.name));
   const rows: SelftestRow[] = [{ name: 'reference', planted: 'none', formats: all.map((f) => f.name) }];
   for (const m of MUTANTS) rows.push({ name: m.name, planted: m.hypothesis, probe: m.probe, formats: all.filter((f) => m.appliesTo(f)).map((f) => f.name) });

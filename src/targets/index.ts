@@ -10,7 +10,7 @@ import { openReferenceTarget } from './reference/index.js';
 import { MUTANT_NAMES, openMutantTarget } from './mutants/index.js';
 import { openTfjsTarget } from './tfjs/index.js';
 
-export const TARGET_KINDS: readonly TargetKind[] = ['reference', 'mutant', 'tfjs', 'onnx', 'exec', 'python'];
+const TARGET_KINDS: readonly TargetKind[] = ['reference', 'mutant', 'tfjs', 'onnx', 'exec', 'python'];
 
 const USAGE = `Valid targets: reference, mutant:NAME (${MUTANT_NAMES.join(', ')}), tfjs:PATH (.js/.mjs/.ts module or model.json), onnx:PATH (.onnx), exec:COMMAND, python:PATH.py:FUNCTION (or python:package.module:FUNCTION)`;
 

@@ -10,7 +10,7 @@
  *             hash of the step), plus the best and last points
  */
 
-export const CURVE_POINTS = 64;
+const CURVE_POINTS = 64;
 
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
@@ -100,7 +100,7 @@ export interface RejectedRow {
   reason: string;
 }
 
-export const REJECTED_SHOWN = 20;
+const REJECTED_SHOWN = 20;
 
 export class FleetSamples {
   readonly lanes = new Map<string, LaneSamples>();

@@ -24,8 +24,8 @@ import { numberThreshold, type Thresholds } from '../thresholds.js';
 import type { FleetSamples, LaneSamples } from './aggregate.js';
 import type { LaneNameFields, NamePattern } from './names.js';
 
-export const CONTROL_MIN_BITS = 16;
-export const UNPARSED = '?';
+const CONTROL_MIN_BITS = 16;
+const UNPARSED = '?';
 
 export interface ClassifyOptions {
   vocab: number;

@@ -14,7 +14,7 @@ import type { FleetSamples } from './aggregate.js';
 import type { FleetClassification, FleetLane } from './classify.js';
 import type { SourceInfo } from './source.js';
 
-export const WITNESS_LANE_THRESHOLDS = [
+const WITNESS_LANE_THRESHOLDS = [
   'learnability.deadMargin',
   'learnability.cleanMargin',
   'learnability.learnsMargin',

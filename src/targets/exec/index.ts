@@ -13,7 +13,7 @@ import { ExecRpc, type JsonPieces } from './rpc.js';
 import { base64LengthFor, binaryTensorBytes, decodeTensor, encodeTensor } from './tensor.js';
 
 /** Default per-request silence limit; config key `exec.timeoutMs`. */
-export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
+const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 const CAPABILITIES: readonly Capability[] = ['forward', 'gradient', 'update'];
 /** Without limits.maxTensorElements: stay below V8's longest string (~2^29 characters). */
 const DEFAULT_MAX_LINE_BYTES = 500 * 1024 * 1024;

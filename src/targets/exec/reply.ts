@@ -26,7 +26,7 @@ export class RawJsonString {
 }
 
 /** Strings at least this long (bytes) are cut out; shorter lines are parsed as they are. */
-export const RAW_STRING_MIN_BYTES = 64 * 1024;
+const RAW_STRING_MIN_BYTES = 64 * 1024;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

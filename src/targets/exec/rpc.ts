@@ -419,7 +419,7 @@ function describeExit(exit: ServerExit): string {
 }
 
 /** Why spawn failed, in the user's terms: a missing program is "not found on PATH", not ENOENT. */
-export function spawnProblem(e: NodeJS.ErrnoException): string {
+function spawnProblem(e: NodeJS.ErrnoException): string {
   const program = typeof e.path === 'string' ? e.path : '';
   if (e.code === 'ENOENT') return program.includes('/') ? `'${program}' does not exist` : `'${program}' was not found on PATH`;
   if (e.code === 'EACCES') return `'${program}' is not executable (EACCES)`;

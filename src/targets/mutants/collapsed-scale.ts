@@ -12,7 +12,7 @@ import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefini
 import type { FormatSpec } from '../../formats/types.js';
 
 /** The uncalibrated initial step size. */
-export const INITIAL_SCALE = 1.0;
+const INITIAL_SCALE = 1.0;
 
 const appliesTo = (spec: FormatSpec) => quantized(spec) && (spec.family === 'integer' || spec.family === 'codebook') && spec.scaling !== 'none';
 

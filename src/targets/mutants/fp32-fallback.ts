@@ -11,7 +11,7 @@ import { quantized, referenceOps, type MutantDefinition } from './common.js';
 import type { FormatSpec } from '../../formats/types.js';
 
 /** The only formats this quantizer really implements. */
-export const IMPLEMENTED = ['fp16', 'bf16'];
+const IMPLEMENTED = ['fp16', 'bf16'];
 
 // 32-bit formats (gf32 = float32 with subnormals flushed) equal fp32 on every normal value:
 // falling back to fp32 there is not observable, so it is not counted as a planted bug.

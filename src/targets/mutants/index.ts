@@ -25,7 +25,7 @@ export type { MutantDefinition } from './common.js';
 export const MUTANTS: readonly MutantDefinition[] = [missingDequant, collapsedScale, roundNoSte, vanishingSte, inPlace, fp32Fallback, uint8ZeroPoint, signFlip, wrongGrid, zeroPointClamp, nonFinite];
 export const MUTANT_NAMES: readonly string[] = MUTANTS.map((m) => m.name);
 
-export function mutantByName(name: string): MutantDefinition {
+function mutantByName(name: string): MutantDefinition {
   const m = MUTANTS.find((d) => d.name === name);
   if (!m) throw new UsageError(`unknown mutant '${name}'. Known mutants: ${MUTANT_NAMES.join(', ')}.`);
   return m;

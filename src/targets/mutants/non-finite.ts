@@ -19,7 +19,7 @@ import { arrayOp, identityBackward, quantized, referenceOps, type MutantDefiniti
 const appliesTo = (spec: FormatSpec): boolean => quantized(spec) && spec.scaling !== 'none' && spec.scaling !== 'per-tensor-minmax';
 
 /** The reference fq, with every |x| above the 99th percentile of |x| sent to ±Inf instead of saturating. */
-export function percentileOverflow(spec: FormatSpec, x: Float32Array, shape: readonly number[]): Float32Array {
+function percentileOverflow(spec: FormatSpec, x: Float32Array, shape: readonly number[]): Float32Array {
   const mags = Float32Array.from(x, Math.abs).sort();
   const clip = mags[Math.min(mags.length - 1, Math.floor(0.99 * mags.length))]!;
   const y = fakeQuant(spec, x, { shape: [...shape] });

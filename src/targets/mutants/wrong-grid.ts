@@ -16,7 +16,7 @@ import { arrayOp, buggyFakeQuant, identityBackward, type MutantDefinition } from
 import { defaultRegistry } from '../../formats/index.js';
 
 /** Named format → the format whose grid is applied instead. */
-export const APPLIED_INSTEAD: Readonly<Record<string, string>> = {
+const APPLIED_INSTEAD: Readonly<Record<string, string>> = {
   nf4: 'fp4-e2m1',
   'fp8-e4m3': 'fp8-e5m2',
   mxfp8: 'mxfp8-e5m2',
@@ -28,7 +28,7 @@ export const APPLIED_INSTEAD: Readonly<Record<string, string>> = {
 };
 
 /** The row actually applied: the other format, with the named format's scale groups (nf4's blocks of 64 keep their per-block absmax). */
-export function appliedSpec(named: FormatSpec): FormatSpec {
+function appliedSpec(named: FormatSpec): FormatSpec {
   const other = defaultRegistry.get(APPLIED_INSTEAD[named.name]!);
   if (named.scaling === 'per-block-absmax' && other.family !== 'mx') return { ...other, scaling: named.scaling, blockSize: named.blockSize };
   return other;

@@ -17,7 +17,7 @@ import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefini
 
 const appliesTo = (spec: FormatSpec): boolean => quantized(spec) && spec.family === 'integer' && spec.scaling === 'per-tensor-minmax';
 
-export function clampedZeroPointQuant(x: Float32Array, bits: number): Float32Array {
+function clampedZeroPointQuant(x: Float32Array, bits: number): Float32Array {
   const qmax = 2 ** bits - 1;
   let min = Infinity;
   let max = -Infinity;

@@ -17,7 +17,7 @@ import { interpreterCandidates, type Interpreter } from './interpreter.js';
 import { parsePythonSpec, type PythonSpec } from './spec.js';
 
 /** The adapter shipped in the npm package (dist/src/targets/python → ../../../../python). */
-export const ADAPTER_PATH = fileURLToPath(new URL('../../../../python/quant_audit_adapter.py', import.meta.url));
+const ADAPTER_PATH = fileURLToPath(new URL('../../../../python/quant_audit_adapter.py', import.meta.url));
 
 const API_VALUES = ['auto', 'torch', 'numpy'] as const;
 const CAPABILITIES: readonly Capability[] = ['forward', 'gradient', 'update'];

@@ -19,7 +19,7 @@ interface ModelJson {
 }
 
 /** A file:// IO handler written with fs (tfjs-node, which has one, is not a dependency). */
-export function fileIoHandler(abs: string): tf.io.IOHandler {
+function fileIoHandler(abs: string): tf.io.IOHandler {
   return {
     load: async () => {
       const json = JSON.parse(readFileSync(abs, 'utf8')) as ModelJson;
