@@ -40,14 +40,14 @@ test('html: the same report gives the same bytes, in this process and in a fresh
   assert.equal(fresh, causalHtml);
 });
 
-test('html: writeRunReport writes report.html and `quant-audit report --format html` re-renders it byte for byte', async () => {
+test('html: writeRunReport writes report.html and `quant-audit report --as html` re-renders it byte for byte', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qa-html-write-'));
   try {
     const written = await writeRunReport(fixtureReport(), dir);
     const onDisk = readFileSync(written.files.html, 'utf8');
     assert.equal(written.files.html, join(written.dir, 'report.html'));
     assert.equal(renderHtml(readReport(written.files.json)), onDisk);
-    const cli = execFileSync(process.execPath, ['dist/src/cli.js', 'report', written.files.json, '--format', 'html'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const cli = execFileSync(process.execPath, ['dist/src/cli.js', 'report', written.files.json, '--as', 'html'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     assert.equal(cli, onDisk);
     assert.match(onDisk, /^<!doctype html>\n<html lang="en">/);
   } finally {
