@@ -3,7 +3,7 @@
  * own coarseness is never mistaken for a bug), skipped outcomes, witness samples.
  */
 import { fakeQuant, steMask } from '../src/formats/index.js';
-import { countNonFinite, entropyBits } from '../src/stats.js';
+import { countNonFinite } from '../src/stats.js';
 import { TargetError } from '../src/errors.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { Target } from '../src/targets/types.js';
@@ -163,17 +163,6 @@ export function scaleBlockLength(spec: FormatSpec, shape: readonly number[]): nu
     default:
       return n;
   }
-}
-
-/** Mean entropy (bits) of the output values within each scale block: the bits a block really uses. */
-export function blockEntropyBits(y: Float32Array, block: number): number {
-  let sum = 0;
-  let blocks = 0;
-  for (let b = 0; b < y.length; b += block) {
-    sum += entropyBits(y.subarray(b, Math.min(y.length, b + block)));
-    blocks++;
-  }
-  return blocks === 0 ? 0 : sum / blocks;
 }
 
 /** Indices of at most `max` points spread evenly over the elements sorted by `key` (ties by index): a deterministic subsample for plots. */

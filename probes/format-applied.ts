@@ -16,7 +16,7 @@
  */
 import { BUILTIN_FORMATS, codeCount, fakeQuant } from '../src/formats/index.js';
 import { gridShare, gridSize, gridTestable } from '../src/formats/grid.js';
-import { countNonFinite, distinctCount } from '../src/stats.js';
+import { countNonFinite, distinctCount, sameValues } from '../src/stats.js';
 import { numberThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
@@ -116,20 +116,21 @@ function unchangedShare(x: Float32Array, y: Float32Array, ref: Float32Array): { 
  * row (per-channel int8 under the per-tensor row) is more precise, not wrong — and the group
  * length that gave it.
  */
-function bestGrid(spec: FormatSpec, y: Float32Array, shape: readonly number[]): { share: number; group: number } {
+function bestGrid(spec: FormatSpec, y: Float32Array, shape: readonly number[], atLeast = 0): { share: number; group: number } {
   const own = scaleBlockLength(spec, shape);
-  let best = { share: gridShare(spec, y, own), group: own };
+  let best = { share: gridShare(spec, y, own, atLeast), group: own };
   const channel = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : y.length;
   for (const g of [channel, 32]) {
-    if (best.share >= 1 || g >= own) continue;
-    const share = gridShare(spec, y, g);
+    if (best.share >= 1 || g >= own || (atLeast > 0 && best.share >= atLeast)) continue;
+    const share = gridShare(spec, y, g, atLeast);
     if (share > best.share) best = { share, group: g };
   }
   return best;
 }
 
-function bestGridShare(spec: FormatSpec, y: Float32Array, shape: readonly number[]): number {
-  return bestGrid(spec, y, shape).share;
+/** Whether `y` fits `spec`'s grid with at most `maxOffGrid` of it off (at the format's grouping or a finer one). */
+function fitsGrid(spec: FormatSpec, y: Float32Array, shape: readonly number[], maxOffGrid: number): boolean {
+  return 1 - bestGrid(spec, y, shape, 1 - maxOffGrid).share <= maxOffGrid;
 }
 
 /**
@@ -141,7 +142,7 @@ function formatsFitting(named: FormatSpec, candidates: readonly FormatSpec[], y:
   const unlike = (f: FormatSpec): number => Number(f.scaling !== named.scaling);
   return candidates
     .filter(gridTestable)
-    .filter((f) => 1 - bestGridShare(f, y, shape) <= maxOffGrid)
+    .filter((f) => fitsGrid(f, y, shape, maxOffGrid))
     .sort((a, b) => gridSize(a) - gridSize(b) || unlike(a) - unlike(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -154,10 +155,10 @@ function appliedAs(named: FormatSpec, other: FormatSpec): FormatSpec {
 
 /** The coarsest format whose grid the target's outputs fit and the reference's outputs do not; undefined when none. */
 function otherGridOf(spec: FormatSpec, candidates: readonly FormatSpec[], o: Observation, maxOffGrid: number): FormatSpec | undefined {
-  if (!o.ref || !gridTestable(spec)) return undefined;
+  if (!o.ref || !gridTestable(spec) || sameValues(o.y, o.ref)) return undefined; // the reference's own outputs fit every grid they fit
   const coarser = candidates.filter((f) => f.name !== spec.name && gridTestable(f) && gridSize(f) < gridSize(spec));
   for (const f of formatsFitting(spec, coarser, o.y, o.input.shape, maxOffGrid)) {
-    if (1 - bestGridShare(f, o.ref, o.input.shape) > maxOffGrid) return f;
+    if (!fitsGrid(f, o.ref, o.input.shape, maxOffGrid)) return f;
   }
   return undefined;
 }

@@ -40,28 +40,46 @@ const PROBE_SHAPE: [number, number] = [32, 64];
 /** Overall scales tried where a probe asks "does the output follow the input's scale?". */
 export const OVERALL_SCALES: readonly number[] = [1e-3, 1, 1e3];
 
+/**
+ * Inputs are pure functions of (seed, shape) and every probe of every format asks for them
+ * again: each is generated once per process and handed out as a copy (a caller may scale or
+ * overwrite its x).
+ */
+const generated = new Map<string, ProbeInput>();
+function memo(label: string, make: (seed: number, shape: [number, number]) => ProbeInput): (seed: number, shape?: [number, number]) => ProbeInput {
+  return (seed, shape = PROBE_SHAPE) => {
+    const key = `${label}|${seed}|${shape.join('x')}`;
+    let input = generated.get(key);
+    if (!input) {
+      if (generated.size >= 256) generated.clear();
+      generated.set(key, (input = make(seed, shape)));
+    }
+    return { ...input, shape: [...input.shape], x: input.x.slice() };
+  };
+}
+
 function labelled(seed: number, label: string): Rng {
   return new Rng(seed).fork(label);
 }
 
-export function weightNormal(seed: number, shape = PROBE_SHAPE): ProbeInput {
+export const weightNormal = memo('weightNormal', (seed: number, shape: [number, number]): ProbeInput => {
   const n = shape[0] * shape[1];
   return { name: 'weight-normal', kind: 'weight', shape, x: labelled(seed, 'weight-normal').normalArray(n, 0.02) };
-}
+});
 
-function weightUniform(seed: number, shape = PROBE_SHAPE): ProbeInput {
+const weightUniform = memo('weightUniform', (seed: number, shape: [number, number]): ProbeInput => {
   const n = shape[0] * shape[1];
   const bound = 1 / Math.sqrt(shape[1]);
   return { name: 'weight-uniform', kind: 'weight', shape, x: labelled(seed, 'weight-uniform').uniformArray(n, -bound, bound) };
-}
+});
 
-export function activationNormal(seed: number, shape = PROBE_SHAPE): ProbeInput {
+export const activationNormal = memo('activationNormal', (seed: number, shape: [number, number]): ProbeInput => {
   const n = shape[0] * shape[1];
   return { name: 'activation-normal', kind: 'activation', shape, x: labelled(seed, 'activation-normal').normalArray(n, 1) };
-}
+});
 
 /** N(0, 1) with 1 % of entries replaced by outliers of magnitude 8–40 (the LLM.int8() picture). */
-function activationHeavyTailed(seed: number, shape = PROBE_SHAPE): ProbeInput {
+const activationHeavyTailed = memo('activationHeavyTailed', (seed: number, shape: [number, number]): ProbeInput => {
   const n = shape[0] * shape[1];
   const rng = labelled(seed, 'activation-heavy');
   const x = rng.normalArray(n, 1);
@@ -71,17 +89,17 @@ function activationHeavyTailed(seed: number, shape = PROBE_SHAPE): ProbeInput {
     x[i] = (rng.next() < 0.5 ? -1 : 1) * rng.uniform(8, 40);
   }
   return { name: 'activation-heavy', kind: 'activation', shape, x };
-}
+});
 
 /** max(0, N(0, 1)): half the values exactly 0, the rest one-sided (post-ReLU). */
-function activationRelu(seed: number, shape = PROBE_SHAPE): ProbeInput {
+const activationRelu = memo('activationRelu', (seed: number, shape: [number, number]): ProbeInput => {
   const x = labelled(seed, 'activation-relu').normalArray(shape[0] * shape[1], 1);
   for (let i = 0; i < x.length; i++) if (x[i]! < 0) x[i] = 0;
   return { name: 'activation-relu', kind: 'one-sided', shape, x };
-}
+});
 
 /** Each row softmax(N(0, 2) logits): positive, summing to 1 per row, most values small (post-softmax attention). */
-function activationSoftmax(seed: number, shape = PROBE_SHAPE): ProbeInput {
+const activationSoftmax = memo('activationSoftmax', (seed: number, shape: [number, number]): ProbeInput => {
   const [rows, cols] = shape;
   const x = labelled(seed, 'activation-softmax').normalArray(rows * cols, 2);
   for (let r = 0; r < rows; r++) {
@@ -93,29 +111,29 @@ function activationSoftmax(seed: number, shape = PROBE_SHAPE): ProbeInput {
     for (let i = 0; i < cols; i++) row[i] = row[i]! / sum;
   }
   return { name: 'activation-softmax', kind: 'one-sided', shape, x, sqnrMeaningful: false };
-}
+});
 
 /**
  * N(1, 0.1²): LayerNorm/RMSNorm gains (and any shifted mean): every value near 1, no group
  * straddles 0 and min is far from 0 — where a min/max observer that forgets to include 0 in
  * its range saturates half the tensor.
  */
-function normGain(seed: number, shape = PROBE_SHAPE): ProbeInput {
+const normGain = memo('normGain', (seed: number, shape: [number, number]): ProbeInput => {
   const x = labelled(seed, 'norm-gain').normalArray(shape[0] * shape[1], 0.1, 1);
   return { name: 'norm-gain', kind: 'one-sided', shape, x };
-}
+});
 
 /** All zeros: a zero-initialised weight (LoRA's B matrix, a fresh bias); a scale computed without a floor divides 0 by 0 here. */
-export function weightZeroInit(_seed: number, shape = PROBE_SHAPE): ProbeInput {
+export const weightZeroInit = memo('weightZeroInit', (_seed: number, shape: [number, number]): ProbeInput => {
   return { name: 'weight-zero-init', kind: 'weight', shape, x: new Float32Array(shape[0] * shape[1]), edge: true };
-}
+});
 
 /**
  * Channels of four kinds, cycling by row: all-zero, constant (one value per row), tiny
  * (N(0, 1)·1e-7) and normal N(0, 0.02). Per-channel and per-block scales meet empty, flat and
  * near-underflow groups here; a per-tensor scale sees them as one tensor.
  */
-export function groupsMixed(seed: number, shape = PROBE_SHAPE): ProbeInput {
+export const groupsMixed = memo('groupsMixed', (seed: number, shape: [number, number]): ProbeInput => {
   const [rows, cols] = shape;
   const rng = labelled(seed, 'groups-mixed');
   const x = new Float32Array(rows * cols);
@@ -135,14 +153,14 @@ export function groupsMixed(seed: number, shape = PROBE_SHAPE): ProbeInput {
     }
   }
   return { name: 'groups-mixed', kind: 'groups', shape, x, sqnrMeaningful: false, edge: true };
-}
+});
 
 /** Each row log_softmax(N(0, 2) logits): log-probabilities, every value ≤ 0 (a group whose max is not its absmax). */
-function activationLogprob(seed: number, shape = PROBE_SHAPE): ProbeInput {
+const activationLogprob = memo('activationLogprob', (seed: number, shape: [number, number]): ProbeInput => {
   const p = activationSoftmax(seed, shape);
   const x = Float32Array.from(p.x, (v) => Math.max(Math.log(v), -30));
   return { name: 'activation-logprob', kind: 'one-sided', shape, x };
-}
+});
 
 /** One-sided inputs: a bug that needs a group not straddling 0 (or a max that is not the absmax) shows on these only. */
 export function oneSidedInputs(seed: number): ProbeInput[] {

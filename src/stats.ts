@@ -55,25 +55,101 @@ export function signLossFraction(x: ArrayLike<number>, y: ArrayLike<number>): nu
   return negatives === 0 ? 0 : lost / negatives;
 }
 
+/**
+ * Calls `onValue(count, value)` once per distinct value of `y` (−0 and +0 equal; every NaN
+ * counted together, last) in first-seen order: an open-addressing table over the float64 bits,
+ * reused between calls — the probes count levels of thousands of small groups.
+ */
+let slotsKey = new Float64Array(0);
+let slotsCount = new Int32Array(0);
+let slotsUsed = new Uint8Array(0);
+let slotOrder = new Int32Array(0);
+const hashF = new Float64Array(1);
+const hashU = new Uint32Array(hashF.buffer);
+export function equalRuns(y: ArrayLike<number>, onValue: (count: number, value: number) => void): void {
+  const n = y.length;
+  let cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  if (slotsKey.length < cap) {
+    slotsKey = new Float64Array(cap);
+    slotsCount = new Int32Array(cap);
+    slotsUsed = new Uint8Array(cap);
+    slotOrder = new Int32Array(cap);
+  }
+  slotsUsed.fill(0, 0, cap);
+  const mask = cap - 1;
+  let distinct = 0;
+  let nan = 0;
+  for (let i = 0; i < n; i++) {
+    let v = y[i]!;
+    if (v !== v) {
+      nan++;
+      continue;
+    }
+    if (v === 0) v = 0;
+    hashF[0] = v;
+    let h = Math.imul(hashU[0]! ^ Math.imul(hashU[1]!, 0x9e3779b1), 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) & mask;
+    while (slotsUsed[h] && slotsKey[h] !== v) h = (h + 1) & mask;
+    if (!slotsUsed[h]) {
+      slotsUsed[h] = 1;
+      slotsKey[h] = v;
+      slotsCount[h] = 0;
+      slotOrder[distinct++] = h;
+    }
+    slotsCount[h]!++;
+  }
+  for (let k = 0; k < distinct; k++) onValue(slotsCount[slotOrder[k]!]!, slotsKey[slotOrder[k]!]!);
+  if (nan > 0) onValue(nan, Number.NaN);
+}
+
+/**
+ * Per group of `group` consecutive values, from one sort each: the entropy in bits, the most
+ * common finite value (ties: the smallest; 0 for a group with none) and how many sit on it.
+ */
+export function groupLevels(y: ArrayLike<number> & { subarray?: unknown }, group: number): { entropy: Float64Array; mode: Float64Array; modeCount: Float64Array } {
+  const groups = Math.ceil(y.length / group);
+  const entropy = new Float64Array(groups);
+  const mode = new Float64Array(groups);
+  const modeCount = new Float64Array(groups);
+  const view = (lo: number, hi: number): ArrayLike<number> =>
+    y instanceof Float32Array || y instanceof Float64Array ? y.subarray(lo, hi) : Array.prototype.slice.call(y, lo, hi);
+  for (let g = 0; g < groups; g++) {
+    const part = view(g * group, Math.min(y.length, (g + 1) * group));
+    let h = 0;
+    equalRuns(part, (c, v) => {
+      const p = c / part.length;
+      h -= p * Math.log2(p);
+      if (!Number.isNaN(v) && (c > modeCount[g]! || (c === modeCount[g]! && v < mode[g]!))) {
+        modeCount[g] = c;
+        mode[g] = v;
+      }
+    });
+    entropy[g] = h;
+  }
+  return { entropy, mode, modeCount };
+}
+
+/** Whether every value of `x` is the same (−0 and +0 alike; an empty array counts). */
+export function allEqual(x: ArrayLike<number>): boolean {
+  for (let i = 1; i < x.length; i++) if (x[i] !== x[0] && !(Number.isNaN(x[i]!) && Number.isNaN(x[0]!))) return false;
+  return true;
+}
+
 /** Number of distinct values (NaN counted once). */
 export function distinctCount(y: ArrayLike<number>): number {
-  const seen = new Set<number>();
-  for (let i = 0; i < y.length; i++) seen.add(Object.is(y[i], -0) ? 0 : y[i]!);
-  return seen.size;
+  let runs = 0;
+  equalRuns(y, () => runs++);
+  return runs;
 }
 
 /** Shannon entropy in bits of the empirical distribution of values: the effective bits a tensor uses. */
 export function entropyBits(y: ArrayLike<number>): number {
-  const counts = new Map<number, number>();
-  for (let i = 0; i < y.length; i++) {
-    const v = Object.is(y[i], -0) ? 0 : y[i]!;
-    counts.set(v, (counts.get(v) ?? 0) + 1);
-  }
   let h = 0;
-  for (const c of counts.values()) {
+  equalRuns(y, (c) => {
     const p = c / y.length;
     h -= p * Math.log2(p);
-  }
+  });
   return h;
 }
 
@@ -132,4 +208,11 @@ export function signFlipFraction(x: ArrayLike<number>, y: ArrayLike<number>): nu
     if (x[i]! * y[i]! < 0) flipped++;
   }
   return nonzero === 0 ? 0 : flipped / nonzero;
+}
+
+/** Whether two arrays hold the same values bit for bit (NaN payloads aside: NaN equals NaN, −0 differs from +0). */
+export function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
 }

@@ -12,6 +12,7 @@
  */
 import { elementValues, fakeQuant } from './index.js';
 import type { FormatSpec } from './types.js';
+import { equalRuns } from '../stats.js';
 
 /** Relative tolerance of a grid match: float32 rounding of q·s is ~6e-8; a different grid is off by percents. */
 const TOLERANCE = 1e-4;
@@ -52,19 +53,61 @@ function nearest(values: Float64Array, t: number): number {
   return Math.abs(values[lo]! - t) <= Math.abs(values[hi]! - t) ? values[lo]! : values[hi]!;
 }
 
+interface GroupValues {
+  /** Distinct finite values, ascending. */
+  values: number[];
+  counts: number[];
+  finite: number;
+  /** Counts sorted descending, summed: prefix[k] = elements on the k most common values (the most any k-value grid can hold). */
+  prefix: number[];
+}
+
 /** Distinct finite values of a group with their counts, ascending. */
-function distinctWithCounts(y: Float32Array, lo: number, hi: number): { values: number[]; counts: number[]; finite: number } {
-  const m = new Map<number, number>();
+function distinctWithCounts(y: Float32Array, lo: number, hi: number): GroupValues {
+  const pairs: [number, number][] = [];
   let finite = 0;
-  for (let i = lo; i < hi; i++) {
-    const v = y[i]!;
-    if (!Number.isFinite(v)) continue;
-    finite++;
-    const k = v === 0 ? 0 : v;
-    m.set(k, (m.get(k) ?? 0) + 1);
+  equalRuns(y.subarray(lo, hi), (count, value) => {
+    if (!Number.isFinite(value)) return;
+    finite += count;
+    pairs.push([value, count]);
+  });
+  pairs.sort((a, b) => a[0] - b[0]);
+  const values = pairs.map((p) => p[0]);
+  const counts = pairs.map((p) => p[1]);
+  const prefix = [0];
+  for (const c of [...counts].sort((a, b) => b - a)) prefix.push(prefix[prefix.length - 1]! + c);
+  return { values, counts, finite, prefix };
+}
+
+/**
+ * A tensor's groups, computed once per (tensor, group length): the format-applied probe asks
+ * the same outputs about every registry grid. Keyed by the array and a hash of its bits, so a
+ * tensor changed in place is grouped again.
+ */
+const groupCache = new WeakMap<Float32Array, { hash: number; byLength: Map<number, GroupValues[]> }>();
+function bitsHash(y: Float32Array): number {
+  const u = new Uint32Array(y.buffer, y.byteOffset, y.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 0x01000193);
+  return h;
+}
+function groupsOf(y: Float32Array, groupLength: number): GroupValues[] {
+  const hash = bitsHash(y);
+  let cached = groupCache.get(y);
+  if (!cached || cached.hash !== hash) groupCache.set(y, (cached = { hash, byLength: new Map() }));
+  const byLength = cached.byLength;
+  let groups = byLength.get(groupLength);
+  if (!groups) {
+    groups = [];
+    for (let lo = 0; lo < y.length; lo += groupLength) groups.push(distinctWithCounts(y, lo, Math.min(y.length, lo + groupLength)));
+    byLength.set(groupLength, groups);
   }
-  const values = [...m.keys()].sort((a, b) => a - b);
-  return { values, counts: values.map((v) => m.get(v)!), finite };
+  return groups;
+}
+
+/** The most elements of a group any scale can put on a grid of `levels` values: its `levels` most common values. */
+function mostOnGrid(d: GroupValues, levels: number): number {
+  return d.prefix[Math.min(levels, d.prefix.length - 1)]!;
 }
 
 /**
@@ -72,8 +115,8 @@ function distinctWithCounts(y: Float32Array, lo: number, hi: number): { values: 
  * scale that does as well (a group with few levels fits several: {0, 0.08} is 0.08·{0, 1} and
  * 1·{0, 0.0796} in nf4). Unscaled rows: s = 1.
  */
-function onGridCount(spec: FormatSpec, grid: Grid | null, d: { values: number[]; counts: number[] }, allScales = false): { on: number; scales: number[] } {
-  const total = d.counts.reduce((a, b) => a + b, 0);
+function onGridCount(spec: FormatSpec, grid: Grid | null, d: GroupValues, allScales = false, maxMissed = Infinity): { on: number; scales: number[] } {
+  const total = d.finite;
   if (d.values.length === 0) return { on: 0, scales: [] };
   const maxAbs = Math.max(...d.values.map(Math.abs));
   if (maxAbs === 0) return { on: total, scales: [] }; // all zero: every grid has 0, at any scale
@@ -90,7 +133,7 @@ function onGridCount(spec: FormatSpec, grid: Grid | null, d: { values: number[];
   let bestScales: number[] = [];
   const tryScale = (s: number, member: (t: number) => boolean): void => {
     if (!(s > 0) || !Number.isFinite(s)) return;
-    const on = count(s, member, total - best - (allScales ? 1 : 0));
+    const on = count(s, member, Math.min(total - best - (allScales ? 1 : 0), maxMissed));
     if (on > best) {
       best = on;
       bestScales = [s];
@@ -130,20 +173,41 @@ function onGridCount(spec: FormatSpec, grid: Grid | null, d: { values: number[];
   return { on: best, scales: bestScales };
 }
 
+/** Number of grid values of a format: what bounds the distinct values a group of it can have. */
+function levelsOf(spec: FormatSpec, grid: Grid | null): number {
+  return spec.family === 'integer' ? 2 ** spec.bits : grid ? grid.values.length : Infinity;
+}
+
 /**
  * Share of the finite elements of `y` that lie on `spec`'s grid, each group of `groupLength`
  * consecutive elements with its own scale. NaN/Inf elements are not counted either way.
+ *
+ * `atLeast`: the caller only asks whether the share reaches it (a fit test). Once more elements
+ * are off the grid than that allows — counted exactly, or bounded by a group having more
+ * distinct values than the grid has levels — the answer is a share below `atLeast` (an upper
+ * bound, not the exact share), found without trying every scale of every group.
  */
-export function gridShare(spec: FormatSpec, y: Float32Array, groupLength: number): number {
+export function gridShare(spec: FormatSpec, y: Float32Array, groupLength: number, atLeast = 0): number {
   const grid = gridOf(spec);
-  let on = 0;
+  const groups = groupsOf(y, groupLength);
   let finite = 0;
-  for (let lo = 0; lo < y.length; lo += groupLength) {
-    const d = distinctWithCounts(y, lo, Math.min(y.length, lo + groupLength));
-    finite += d.finite;
-    on += onGridCount(spec, grid, d).on;
+  for (const d of groups) finite += d.finite;
+  if (finite === 0) return 1;
+  const allowed = atLeast > 0 ? Math.floor((1 - atLeast) * finite + 1e-9) : Infinity;
+  const levels = levelsOf(spec, grid);
+  // bound first (cheap): groups with more distinct values than the grid has levels
+  let bound = 0;
+  for (const d of groups) bound += d.finite - mostOnGrid(d, levels);
+  if (bound > allowed) return (finite - bound) / finite;
+  let on = 0;
+  let missed = 0;
+  for (const d of groups) {
+    const got = onGridCount(spec, grid, d, false, allowed - missed).on;
+    on += got;
+    missed += d.finite - got;
+    if (missed > allowed) return (finite - missed) / finite;
   }
-  return finite === 0 ? 1 : on / finite;
+  return on / finite;
 }
 
 /**
@@ -153,9 +217,7 @@ export function gridShare(spec: FormatSpec, y: Float32Array, groupLength: number
  */
 export function fittedScales(spec: FormatSpec, y: Float32Array, groupLength: number): number[][] {
   const grid = gridOf(spec);
-  const out: number[][] = [];
-  for (let lo = 0; lo < y.length; lo += groupLength) out.push(onGridCount(spec, grid, distinctWithCounts(y, lo, Math.min(y.length, lo + groupLength)), true).scales);
-  return out;
+  return groupsOf(y, groupLength).map((d) => onGridCount(spec, grid, d, true).scales);
 }
 
 /** Formats a grid test can tell anything about: not the identity, not grids finer than float32 can show (gf24, gf32). */
