@@ -86,6 +86,7 @@ export function identityBackward(_x: Float32Array, _shape: number[], dy: Float32
 export function buggyFakeQuant(
   appliesTo: (spec: FormatSpec) => boolean,
   plant: (tf: Tf, spec: FormatSpec, x: Tensor) => Tensor,
+  opts: { masterWeights?: boolean } = {},
 ): TfjsModuleFactory {
   return (tf, ctx) => {
     const registry = ctx!.registry;
@@ -95,6 +96,13 @@ export function buggyFakeQuant(
         const spec = registry.get(format);
         return appliesTo(spec) ? plant(tf, spec, x) : reference(format)(x);
       },
+      // a training step that is correct (so lost-updates has something to judge): the bug is in the forward pass only
+      ...(opts.masterWeights ? { update: (w: Tensor, delta: Tensor, steps: number, format: string) => masterWeightStep(tf, reference(format), w, delta, steps) } : {}),
     };
   };
+}
+
+/** Correct QAT: accumulate `steps` updates in fp32, quantize once for use. */
+export function masterWeightStep(tf: Tf, fq: (x: Tensor) => Tensor, w: Tensor, delta: Tensor, steps: number): Tensor {
+  return tf.tidy(() => fq(tf.add(w, tf.mul(delta, steps))));
 }

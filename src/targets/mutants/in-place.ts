@@ -8,7 +8,7 @@
  * Applies to formats of 8 bits or fewer (16-bit formats resolve updates of 1e-4 on weights
  * of 0.02, which is why fp16 and posit16 lanes learned in the original report).
  */
-import { quantized, referenceOps, type MutantDefinition } from './common.js';
+import { masterWeightStep, quantized, referenceOps, type MutantDefinition } from './common.js';
 import type { FormatSpec } from '../../formats/types.js';
 
 const appliesTo = (spec: FormatSpec) => quantized(spec) && spec.bits <= 8;
@@ -28,7 +28,7 @@ export const inPlace: MutantDefinition = {
         const fq = reference(format);
         if (!appliesTo(registry.get(format))) {
           // correct QAT: accumulate in fp32, quantize for use
-          return tf.tidy(() => fq(tf.add(w, tf.mul(delta, steps))));
+          return masterWeightStep(tf, fq, w, delta, steps);
         }
         let cur = fq(w);
         for (let k = 0; k < steps; k++) {

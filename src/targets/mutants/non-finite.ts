@@ -13,7 +13,7 @@
  */
 import { fakeQuant } from '../../formats/index.js';
 import type { FormatSpec } from '../../formats/types.js';
-import { arrayOp, identityBackward, quantized, referenceOps, type MutantDefinition } from './common.js';
+import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
 
 // Symmetric scales only: an asymmetric (min/max) row has no single clip value to overflow.
 const appliesTo = (spec: FormatSpec): boolean => quantized(spec) && spec.scaling !== 'none' && spec.scaling !== 'per-tensor-minmax';
@@ -33,17 +33,5 @@ export const nonFinite: MutantDefinition = {
   probe: 'roundtrip',
   description: 'casts without a clamp: values beyond the calibrated clip (99th percentile of |x|) come back ±Inf',
   appliesTo,
-  module: (tf, ctx) => {
-    const registry = ctx!.registry;
-    const reference = referenceOps(registry);
-    return {
-      fakeQuant(x, format) {
-        const spec = registry.get(format);
-        if (!appliesTo(spec)) return reference(format)(x);
-        return arrayOp(tf, (data, shape) => percentileOverflow(spec, data, shape), identityBackward)(x);
-      },
-      // correct QAT: accumulate in fp32, quantize for use
-      update: (w, delta, steps, format) => tf.tidy(() => reference(format)(tf.add(w, tf.mul(delta, steps)))),
-    };
-  },
+  module: buggyFakeQuant(appliesTo, (tf, spec, x) => arrayOp(tf, (data, shape) => percentileOverflow(spec, data, shape), identityBackward)(x), { masterWeights: true }),
 };
