@@ -319,6 +319,15 @@ test('CLI: run --target onnx:M.onnx --float-model F.onnx on a broken MatMulNBits
   assert.match(sc.witness!.summary, new RegExp(`groups ${deadGroup} \\[${DEAD.column}, ${DEAD.block}\\]`));
   const fm = report.results.find((r) => r.probe === 'float-model')!;
   assert.equal(fm.evidence.measurements.worstWeight, 'fc1_Q4');
+  // the roll-ups follow from the broken site: one cause (at fc1_Q4), not three
+  const head = report.results.find((r) => r.probe === 'weight-audit')!;
+  for (const r of [fm, head]) {
+    assert.deepEqual([r.verdict, r.explainedBySite, r.explainedBy, r.gated], ['fail', 'fc1_Q4', 'scale-collapse', false], r.probe);
+  }
+  const diagnosis = (report as unknown as { diagnosis: { format: string; site?: string; causes: { probe: string }[]; consequences: { probe: string }[] }[] }).diagnosis;
+  assert.deepEqual(diagnosis.filter((d) => d.site === undefined).flatMap((d) => d.causes.map((c) => c.probe)), [], 'no format-level cause');
+  assert.deepEqual(diagnosis.find((d) => d.site === undefined)!.consequences.map((c) => c.probe).sort(), ['float-model', 'weight-audit']);
+  assert.ok(diagnosis.find((d) => d.site === 'fc1_Q4')!.causes.some((c) => c.probe === 'scale-collapse'));
   const missing = cli(['--target', 'onnx:fixtures/onnx/nbits-good.onnx', '--float-model', 'fixtures/onnx/float-embed.onnx']);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /--float-model '.*float-embed\.onnx' does not take the quantized model's inputs .*Give the float model the quantized one was made from\./);

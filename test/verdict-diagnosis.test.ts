@@ -78,3 +78,20 @@ test('diagnosisLine names each consequence once however many optimizers ran, and
   const unexplained = diagnose([], [lane('posit8', 'adamw', 'diverged', 9)]);
   assert.equal(diagnosisLine(unexplained.diagnosis[0]!), 'posit8: no primary cause — 1 lane that did not learn and no probe explains');
 });
+
+test('a format-level result that follows from an ONNX site names the probe that failed there; a site with no failure explains nothing', () => {
+  const results = [
+    result('scale-collapse', 'H2', 'uint4', 'fail', { site: 'fc1_Q4' }),
+    result('roundtrip', 'codec', 'uint4', 'fail', { site: 'fc1_Q4', explainedBy: 'scale-collapse' }),
+    result('float-model', 'float', 'uint4', 'fail', { explainedBySite: 'fc1_Q4', explanation: 'the models part at fc2' }),
+    result('weight-audit', 'weights', 'uint4', 'fail', { explainedBySite: 'fc9_Q4' }),
+  ];
+  const d = diagnose(results, []);
+  const by = Object.fromEntries(d.results.map((r) => [`${r.probe}@${r.site ?? ''}`, r.explainedBy]));
+  assert.equal(by['float-model@'], 'scale-collapse'); // the site's primary cause, not its consequence
+  assert.equal(by['weight-audit@'], undefined); // fc9_Q4 did not fail: it stays a cause
+  const format = d.diagnosis.find((e) => e.site === undefined)!;
+  assert.deepEqual(format.causes.map((c) => c.probe), ['weight-audit']);
+  assert.deepEqual(format.consequences.map((c) => [c.probe, c.explainedBy, c.explainedBySite]), [['float-model', 'scale-collapse', 'fc1_Q4']]);
+  assert.equal(diagnosisLine(format, (p) => (p === 'scale-collapse' ? 'H2' : p)), 'uint4: weights (weight-audit) — float (float-model) follows from H2 at fc1_Q4');
+});

@@ -63,7 +63,26 @@ export interface Diagnosed {
   diagnosis: Diagnosis[];
 }
 
-export function diagnose(results: readonly ProbeResult[], lanes: readonly Lane[]): Diagnosed {
+/**
+ * A format-level result that follows from a failing ONNX site (`explainedBySite` without
+ * `explainedBy`: where the model parts from its float original, the stored-weight roll-up) names
+ * the probe that failed there: the site's primary cause, else its first failure in probe order.
+ * A site with no failure explains nothing, and the result stays a cause.
+ */
+function linkSiteConsequences(results: readonly ProbeResult[]): ProbeResult[] {
+  const atSite = (site: string): ProbeResult | undefined =>
+    results
+      .filter((r) => r.site === site && r.verdict === 'fail')
+      .sort((a, b) => Number(isPrimaryCause(b)) - Number(isPrimaryCause(a)) || probeRank(a.probe) - probeRank(b.probe))[0];
+  return results.map((r) => {
+    if (r.explainedBySite === undefined || r.explainedBy !== undefined || r.site === r.explainedBySite) return r;
+    const cause = atSite(r.explainedBySite);
+    return cause ? { ...r, explainedBy: cause.probe } : r;
+  });
+}
+
+export function diagnose(inputResults: readonly ProbeResult[], lanes: readonly Lane[]): Diagnosed {
+  const results = linkSiteConsequences(inputResults);
   const probeCauses = results.filter((r) => r.probe !== LEARNABILITY_ID && r.site === undefined && isPrimaryCause(r));
   const outLanes = lanes.map((l): Lane => {
     const lane = { ...l };

@@ -270,6 +270,9 @@ export function judgeWeights(rows: readonly WeightRow[], ctx: WeightJudgeContext
   };
   if (first) {
     const w = first.results.find((x) => x.verdict === 'fail')!;
+    // a roll-up of the site results, not a finding of its own: it follows from the first broken site
+    result.explainedBySite = first.site;
+    result.explanation = `${broken.length} of ${rows.length} stored weights fail; the first in graph order is ${first.site} (${w.probe}), reported there`;
     result.witness = {
       summary: `${broken.length} of ${rows.length} stored weights fail; first in graph order: ${first.site} (${w.probe}). ${w.witness?.summary ?? ''}`.trim(),
       samples: w.witness?.samples,
