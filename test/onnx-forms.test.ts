@@ -320,14 +320,22 @@ test('CLI: run --target onnx:M.onnx --float-model F.onnx on a broken MatMulNBits
   const fm = report.results.find((r) => r.probe === 'float-model')!;
   assert.equal(fm.evidence.measurements.worstWeight, 'fc1_Q4');
   // the roll-ups follow from the broken site: one cause (at fc1_Q4), not three
-  const head = report.results.find((r) => r.probe === 'weight-audit')!;
-  for (const r of [fm, head]) {
-    assert.deepEqual([r.verdict, r.explainedBySite, r.explainedBy, r.gated], ['fail', 'fc1_Q4', 'scale-collapse', false], r.probe);
-  }
-  const diagnosis = (report as unknown as { diagnosis: { format: string; site?: string; causes: { probe: string }[]; consequences: { probe: string }[] }[] }).diagnosis;
-  assert.deepEqual(diagnosis.filter((d) => d.site === undefined).flatMap((d) => d.causes.map((c) => c.probe)), [], 'no format-level cause');
-  assert.deepEqual(diagnosis.find((d) => d.site === undefined)!.consequences.map((c) => c.probe).sort(), ['float-model', 'weight-audit']);
-  assert.ok(diagnosis.find((d) => d.site === 'fc1_Q4')!.causes.some((c) => c.probe === 'scale-collapse'));
+  type Diagnosed = { results: ProbeResult[]; diagnosis: { format: string; site?: string; causes: { probe: string }[]; consequences: { probe: string }[] }[] };
+  const rollUps = (r: Diagnosed, expected: string[]): void => {
+    const atSite = r.diagnosis.find((d) => d.site === 'fc1_Q4')!.causes.map((c) => c.probe);
+    for (const probe of expected) {
+      const x = r.results.find((y) => y.probe === probe)!;
+      assert.deepEqual([x.verdict, x.explainedBySite, x.gated], ['fail', 'fc1_Q4', false], probe);
+      assert.ok(atSite.includes(x.explainedBy!), `${probe} follows from a cause at fc1_Q4 (${x.explainedBy} of ${atSite.join(', ')})`);
+    }
+    assert.deepEqual(r.diagnosis.filter((d) => d.site === undefined).flatMap((d) => d.causes.map((c) => c.probe)), [], 'no format-level cause');
+    assert.deepEqual(r.diagnosis.find((d) => d.site === undefined)!.consequences.map((c) => c.probe).sort(), expected);
+    assert.ok(r.diagnosis.find((d) => d.site === 'fc1_Q4')!.causes.some((c) => c.probe === 'scale-collapse'));
+  };
+  rollUps(report as Diagnosed, fm.verdict === 'fail' ? ['float-model', 'weight-audit'] : ['weight-audit']);
+  const x1000 = cli(['--target', 'onnx:fixtures/onnx/nbits-bad-scale-x1000.onnx', '--float-model', 'fixtures/onnx/float-mlp.onnx']);
+  assert.equal(x1000.status, 1, x1000.stderr);
+  rollUps(JSON.parse(x1000.stdout) as Diagnosed, ['float-model', 'weight-audit']); // 0 dB against the float model, parting at fc1_Q4
   const missing = cli(['--target', 'onnx:fixtures/onnx/nbits-good.onnx', '--float-model', 'fixtures/onnx/float-embed.onnx']);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /--float-model '.*float-embed\.onnx' does not take the quantized model's inputs .*Give the float model the quantized one was made from\./);

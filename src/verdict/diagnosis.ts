@@ -75,7 +75,7 @@ function linkSiteConsequences(results: readonly ProbeResult[]): ProbeResult[] {
       .filter((r) => r.site === site && r.verdict === 'fail')
       .sort((a, b) => Number(isPrimaryCause(b)) - Number(isPrimaryCause(a)) || probeRank(a.probe) - probeRank(b.probe))[0];
   return results.map((r) => {
-    if (r.explainedBySite === undefined || r.explainedBy !== undefined || r.site === r.explainedBySite) return r;
+    if (r.explainedBySite === undefined || r.explainedBy !== undefined || r.site === r.explainedBySite || (r.verdict !== 'fail' && r.verdict !== 'inconclusive')) return r;
     const cause = atSite(r.explainedBySite);
     return cause ? { ...r, explainedBy: cause.probe } : r;
   });
