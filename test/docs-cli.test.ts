@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseShell } from 'shell-quote';
 import { fromMarkdown } from 'mdast-util-from-markdown';
 import type { InlineCode, Root, RootContent } from 'mdast';
-import { CommanderError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { buildProgram } from '../src/cli.js';
+import { cliParseError } from './support/cli-parse.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DOCS = ['README.md', 'reports/README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
@@ -68,26 +69,9 @@ const INLINE = DOCS.flatMap((file) =>
     }),
 );
 
-/** Parse through the real commander program with every action replaced by a no-op. */
-async function parseError(args: string[]): Promise<string | undefined> {
-  const program = buildProgram();
-  let errors = '';
-  for (const c of [program, ...program.commands]) {
-    c.configureOutput({ writeErr: (s) => void (errors += s), writeOut: () => undefined });
-    if (c !== program) c.action(() => undefined);
-  }
-  try {
-    await program.parseAsync(args, { from: 'user' });
-    return undefined;
-  } catch (e) {
-    if (e instanceof CommanderError && e.code === 'commander.helpDisplayed') return undefined;
-    return `${(e as Error).message} ${errors}`.trim();
-  }
-}
-
 test('every concrete quant-audit command written inline in the docs parses', async () => {
   assert.ok(INLINE.length >= 5, INLINE.map((i) => i.text).join('\n'));
-  for (const { where, text, args } of INLINE) assert.equal(await parseError(args), undefined, `${where}: \`${text}\``);
+  for (const { where, text, args } of INLINE) assert.equal(await cliParseError(args), undefined, `${where}: \`${text}\``);
 });
 
 test('no doc asks for an output view with --format (the view flag is --as)', () => {

@@ -24,8 +24,7 @@ import { parse as parseShell } from 'shell-quote';
 import { parse as parseYaml } from 'yaml';
 import { fromMarkdown } from 'mdast-util-from-markdown';
 import type { Code, Root, RootContent } from 'mdast';
-import { CommanderError } from 'commander';
-import { buildProgram } from '../src/cli.js';
+import { cliParseError } from './support/cli-parse.js';
 import { buildPlan } from '../src/run/plan.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -100,24 +99,6 @@ function quantAuditArgs(argv: string[]): string[] | undefined {
 /** npm steps the docs may show: they are what .ci/run and the QA_SLOW install test run. */
 const NPM_STEPS = new Set(['ci', 'test', 'pack', 'install']);
 
-/** Parse through the real commander program with every action replaced by a no-op. */
-async function parsesInCli(args: string[]): Promise<string | undefined> {
-  const program = buildProgram();
-  let errors = '';
-  program.configureOutput({ writeErr: (s) => void (errors += s), writeOut: () => undefined });
-  for (const c of program.commands) {
-    c.configureOutput({ writeErr: (s) => void (errors += s), writeOut: () => undefined });
-    c.action(() => undefined);
-  }
-  try {
-    await program.parseAsync(args, { from: 'user' });
-    return undefined;
-  } catch (e) {
-    if (e instanceof CommanderError && e.code === 'commander.helpDisplayed') return undefined;
-    return `${(e as Error).message} ${errors}`.trim();
-  }
-}
-
 /** Commands quick enough to run for real in the suite (no training lanes). */
 function runsQuickly(args: string[]): boolean {
   const [command, ...rest] = args;
@@ -136,7 +117,7 @@ function cli(args: string[], env: Record<string, string>, cwd = REPO) {
 /** Check one quant-audit command; returns its output when it ran. */
 async function checkCommand(where: string, cmd: Command, out: string, expect: { exit?: number; verdict?: string } = {}): Promise<void> {
   const args = quantAuditArgs(cmd.argv)!;
-  const parseError = await parsesInCli(args);
+  const parseError = await cliParseError(args);
   assert.equal(parseError, undefined, `${where}: \`${cmd.argv.join(' ')}\` does not parse: ${parseError}`);
   const exitComment = /\bexit (\d)\b/.exec(cmd.comment);
   const exit = expect.exit ?? (exitComment ? Number(exitComment[1]) : undefined);
@@ -218,7 +199,7 @@ test('every quant-audit command in a workflow example parses', async () => {
     for (const step of workflowSteps(parseYaml(ex.text)) ?? []) {
       for (const cmd of commandsOf(step.run ?? '')) {
         const args = quantAuditArgs(cmd.argv);
-        if (args) assert.equal(await parsesInCli(args), undefined, `${ex.where}: ${cmd.argv.join(' ')}`);
+        if (args) assert.equal(await cliParseError(args), undefined, `${ex.where}: ${cmd.argv.join(' ')}`);
       }
     }
   }
