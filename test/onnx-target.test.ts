@@ -18,6 +18,7 @@ import { ELEM, makeModel, modelProto, type ModelSpec } from '../src/onnx/builder
 import { cudaProviderInstalled } from '../src/onnx/session.js';
 import { onnx } from '../src/onnx/proto.js';
 import { quantizerSpec } from '../fixtures/onnx/generate.js';
+import { Rng } from '../src/rng.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIX = join(ROOT, 'fixtures', 'onnx');
@@ -204,4 +205,82 @@ test('an ONNX audit through the CLI: the markdown names the node and the numbers
     const again = cli(words.slice(2));
     assert.equal(again.status, 1, `${repro}\n${again.stderr}`);
   }
+});
+
+/**
+ * A real network whose single output has its input's shape (a QDQ "denoiser": x[b, 3, 8, 8] → Conv 3→3 → y[b, 3, 8, 8]):
+ * `auto` must not mistake it for a one-tensor quantizer.
+ */
+function denoiserSpec(): ModelSpec {
+  const rng = new Rng(11);
+  return {
+    opset: 13,
+    nodes: [
+      { op: 'QuantizeLinear', name: 'x_q', inputs: ['x', 'x_scale', 'x_zp'], outputs: ['x_codes'] },
+      { op: 'DequantizeLinear', name: 'x_dq', inputs: ['x_codes', 'x_scale', 'x_zp'], outputs: ['x_deq'] },
+      { op: 'QuantizeLinear', name: 'w_q', inputs: ['w', 'w_scale', 'w_zp'], outputs: ['w_codes'], attrs: { axis: 0 } },
+      { op: 'DequantizeLinear', name: 'w_dq', inputs: ['w_codes', 'w_scale', 'w_zp'], outputs: ['w_deq'], attrs: { axis: 0 } },
+      { op: 'Conv', name: 'conv', inputs: ['x_deq', 'w_deq'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+    ],
+    inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: ['batch', 3, 8, 8] }],
+    outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: ['batch', 3, 8, 8] }],
+    initializers: [
+      { name: 'x_scale', elemType: ELEM.FLOAT, dims: [], values: [4 / 127] },
+      { name: 'x_zp', elemType: ELEM.INT8, dims: [], values: [0] },
+      { name: 'w', elemType: ELEM.FLOAT, dims: [3, 3, 3, 3], values: rng.normalArray(81, 0.3) },
+      { name: 'w_scale', elemType: ELEM.FLOAT, dims: [3], values: [1.2 / 127, 1.2 / 127, 1.2 / 127] },
+      { name: 'w_zp', elemType: ELEM.INT8, dims: [3], values: [0, 0, 0] },
+    ],
+  };
+}
+
+test('--onnx-mode auto: a network whose output has its input\'s shape is a QDQ model (Conv is no quantizer op); quantizer forces forward', async () => {
+  const dir = tmp();
+  const path = join(dir, 'denoiser.onnx');
+  writeFileSync(path, makeModel(denoiserSpec()));
+  const auto = await openOnnxTarget(path, opts);
+  try {
+    assert.equal(auto.capabilities.size, 0);
+    assert.equal(auto.info.shape, 'QDQ model');
+    assert.match(auto.info.readAs!, /^model \(one float input → output of its shape, but Conv conv is no quantizer op; --onnx-mode quantizer to run it as one\)$/);
+    await assert.rejects(auto.forward('int8', new Float32Array(192), [1, 3, 8, 8]), /not a quantizer model/);
+  } finally {
+    await auto.close();
+  }
+  const forced = await openOnnxTarget(path, { ...opts, onnxMode: 'quantizer' });
+  try {
+    assert.deepEqual([...forced.capabilities], ['forward']);
+    assert.equal(forced.info.readAs, 'quantizer (--onnx-mode quantizer)');
+    const y = await forced.forward('int8', new Float32Array(192).fill(0.5), [1, 3, 8, 8]);
+    assert.equal(y.length, 192);
+  } finally {
+    await forced.close();
+  }
+  // The quantizer fixture (Abs → ReduceMax → Div → Q → DQ) passes the structure test; `model` turns forward off.
+  const q = await openOnnxTarget(join(FIX, 'quantizer-int8.onnx'), opts);
+  assert.equal(q.info.readAs, 'quantizer (one float input → output of its shape, quantization and elementwise ops only)');
+  await q.close();
+  const asModel = await openOnnxTarget(join(FIX, 'quantizer-int8.onnx'), { ...opts, onnxMode: 'model' });
+  assert.equal(asModel.capabilities.size, 0);
+  assert.equal(asModel.info.readAs, 'model (--onnx-mode model)');
+  await asModel.close();
+  // `quantizer` on a model of another output shape is refused with both shapes named.
+  await rejectsUsage(openOnnxTarget(join(FIX, 'good-int8-per-tensor.onnx'), { ...opts, onnxMode: 'quantizer' }), /--onnx-mode quantizer: .* is not one float32 input → one float32 output of the same shape \(inputs: x \[\?, 16\]; outputs: y \[\?, 4\]\)/);
+});
+
+test('a run on that network reports site findings only: the forward probes are skipped, never run on the whole network', async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, 'denoiser.onnx'), makeModel(denoiserSpec()));
+  const out = join(dir, 'out');
+  const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), 'run', '--target', `onnx:${join(dir, 'denoiser.onnx')}`, '--probe', 'roundtrip,scale-collapse,missing-dequant', '--format', 'int8', '--out', out, '--json', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const report = JSON.parse(run.stdout) as { results: { probe: string; site?: string; verdict: string }[] };
+  const withoutSite = report.results.filter((r) => r.site === undefined && r.probe !== 'qdq-audit');
+  assert.ok(withoutSite.length > 0);
+  assert.ok(withoutSite.every((r) => r.verdict === 'skipped'), JSON.stringify(withoutSite));
+  assert.ok(report.results.some((r) => r.site === 'w_q' && r.verdict === 'pass'));
+  // forced to a quantizer, the same probes run forward on the whole network (the user asked for it)
+  const forced = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), 'run', '--target', `onnx:${join(dir, 'denoiser.onnx')}`, '--onnx-mode', 'quantizer', '--probe', 'roundtrip', '--format', 'int8', '--out', out, '--json', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
+  const forcedReport = JSON.parse(forced.stdout) as { results: { probe: string; site?: string; verdict: string }[]; run: { command: string } };
+  assert.ok(forcedReport.results.some((r) => r.site === undefined && r.probe === 'roundtrip' && r.verdict !== 'skipped'));
 });

@@ -52,6 +52,7 @@ export function registerRun(program: Command): void {
     .option('--no-master-weights', 'round weights in place after every step (reproduces the lost-updates bug)')
     .option('--input <file>', 'ONNX: model inputs as .json or .npy (default: seeded inputs from declared shapes)')
     .option('--float-model <file>', 'ONNX: the float model the quantized one was made from (per-weight and per-output SQNR)')
+    .addOption(new Option('--onnx-mode <mode>', 'ONNX: quantizer (y = fq(x): forward probes and lanes run on it), model (QDQ site audit only), or auto').choices(['auto', 'quantizer', 'model']))
     .option('--workers <n>', 'training threads: the main thread plus n − 1 workers (default: number of cores)')
     .option('--timeout-ms <n>', 'exec: per-request timeout')
     .option('--python <path>', 'python: the interpreter (default: $QUANT_AUDIT_PYTHON, else the first python3 on PATH that can load the module)')

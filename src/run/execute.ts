@@ -42,6 +42,7 @@ export function reproCommand(plan: RunPlan, probe: string | undefined, format: s
   if (plan.floatModel) args.push('--float-model', plan.floatModel);
   if (plan.python) args.push('--python', plan.python);
   if (plan.pythonApi && plan.pythonApi !== 'auto') args.push('--python-api', plan.pythonApi);
+  if (plan.onnxMode !== 'auto') args.push('--onnx-mode', plan.onnxMode);
   if (plan.lrs) args.push('--lr', ...plan.lrs.map(String));
   if (probe === LEARNABILITY_ID) {
     if (plan.steps !== DEFAULTS.steps) args.push('--steps', String(plan.steps));
@@ -97,6 +98,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     python: plan.python,
     pythonApi: plan.pythonApi,
     formats: plan.formats,
+    onnxMode: plan.onnxMode,
     log: hooks.log,
   });
   hooks.onTargetOpen?.();
@@ -142,7 +144,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
       hooks.log(`learnability: training lanes for ${laneFormats.length} format(s) × ${plan.optimizers.length} optimizer(s), ${plan.steps} steps`);
       const outcome = await runLearnability({
         target: plan.target,
-        targetOptions: { ep: plan.ep, timeoutMs: plan.timeoutMs, maxTensorElements: plan.maxTensorElements, maxMemoryMB: plan.maxMemoryMB, inputs: plan.input, python: plan.python, pythonApi: plan.pythonApi, formats: plan.formats, customFormats: plan.config.customFormats, ...target.reopenWith },
+        targetOptions: { ep: plan.ep, timeoutMs: plan.timeoutMs, maxTensorElements: plan.maxTensorElements, maxMemoryMB: plan.maxMemoryMB, inputs: plan.input, onnxMode: plan.onnxMode, python: plan.python, pythonApi: plan.pythonApi, formats: plan.formats, customFormats: plan.config.customFormats, ...target.reopenWith },
         formats: laneFormats,
         optimizers: plan.optimizers,
         seeds: plan.seeds,

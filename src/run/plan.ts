@@ -40,6 +40,7 @@ export interface RunFlags {
   masterWeights?: boolean;
   input?: string;
   floatModel?: string;
+  onnxMode?: string;
   workers?: string;
   timeoutMs?: string;
   python?: string;
@@ -68,6 +69,8 @@ export interface RunPlan {
   input: string | undefined;
   /** ONNX: `--float-model ORIGINAL.onnx`. */
   floatModel: string | undefined;
+  /** onnx: `--onnx-mode` (auto: a quantizer model when the graph is one). */
+  onnxMode: 'auto' | 'quantizer' | 'model';
   workers: number | undefined;
   timeoutMs: number | undefined;
   /** python targets: --python and --python-api (src/targets/python.ts). */
@@ -155,6 +158,8 @@ export function buildPlan(flags: RunFlags): RunPlan {
   const epPick = pick(flags.ep, config, 'ep');
   const ep = epPick.value ?? DEFAULTS.ep;
   checkMembers('execution provider', [ep], ['cpu', 'cuda'], epPick.from);
+  const onnxMode = flags.onnxMode ?? 'auto';
+  checkMembers('--onnx-mode value', [onnxMode], ['auto', 'quantizer', 'model'], { config });
   const failOn = (flags.failOn ?? config.failOn ?? DEFAULTS.failOn) as FailOn;
   checkMembers('--fail-on value', [failOn], FAIL_ON, { config });
 
@@ -189,6 +194,7 @@ export function buildPlan(flags: RunFlags): RunPlan {
     quiet: flags.quiet ?? false,
     input: flags.input,
     floatModel: flags.floatModel,
+    onnxMode: onnxMode as RunPlan['onnxMode'],
     workers,
     timeoutMs,
     python: flags.python,

@@ -89,5 +89,7 @@ export interface TargetOptions {
   pythonApi?: 'auto' | 'torch' | 'numpy';
   /** The formats the user selected (`--format`); python targets whose module declares none serve these. */
   formats?: readonly string[];
+  /** onnx: `--onnx-mode` — `auto` (default: a quantizer when the graph is one), `quantizer` or `model`. */
+  onnxMode?: 'auto' | 'quantizer' | 'model';
   log?(message: string): void;
 }

@@ -1,7 +1,9 @@
 /**
  * `onnx:PATH` — an ONNX model run by onnxruntime-node (DESIGN.md, Targets). Two shapes:
- * (a) a quantizer model, one float input → one float output: `forward` runs it, so every
- *     forward-only probe works on it; its formats are the ones its QDQ code types imply;
+ * (a) a quantizer model, one float input → one float output of the same shape, built only from
+ *     quantization and elementwise ops (`--onnx-mode auto`; `quantizer` / `model` decide it
+ *     outright): `forward` runs it, so every forward-only probe works on it; its formats are the
+ *     ones its QDQ code types imply;
  * (b) any model with QuantizeLinear/DequantizeLinear: `audit` finds, lints and measures every
  *     site (src/onnx/audit.ts). A quantizer built from Q/DQ is both.
  * The execution provider is the one asked for (`--ep`), never a silent fallback; it is
@@ -55,6 +57,7 @@ class OnnxTarget implements Target {
     private readonly plain: OpenSession | undefined,
     private readonly quantizer: { input: string; output: string; declared: (number | null)[] } | undefined,
     private readonly opts: TargetOptions & { ep: Ep },
+    modeWhy: string,
   ) {
     this.capabilities = new Set<Capability>(quantizer ? ['forward'] : []);
     const implied = [...new Set([...sites, ...weightSites].map((s) => s.codeType?.format).filter((f): f is string => f !== undefined))];
@@ -66,6 +69,7 @@ class OnnxTarget implements Target {
       opset: String(loaded.opset),
       producer: [m.producerName, m.producerVersion].filter((s) => s).join(' ') || 'unknown',
       shape: quantizer ? (sites.length > 0 ? 'quantizer (QDQ)' : 'quantizer') : sites.length > 0 ? 'QDQ model' : 'quantized model',
+      readAs: modeWhy,
       qdqSites: String(sites.length),
       ...(weightSites.length > 0 ? { weightSites: String(weightSites.length), weightForms: [...new Set(weightSites.map((w) => w.form))].join(', ') } : {}),
       ...(quantizer ? { quantizerInput: `${quantizer.input} [${quantizer.declared.map((d) => d ?? '?').join(', ')}]` } : {}),
@@ -128,6 +132,30 @@ class OnnxTarget implements Target {
   }
 }
 
+export type OnnxMode = 'auto' | 'quantizer' | 'model';
+export const ONNX_MODES: readonly OnnxMode[] = ['auto', 'quantizer', 'model'];
+
+/**
+ * Ops a quantizer model is made of: Q/DQ, casts, elementwise arithmetic and rounding, the reductions and shape ops
+ * an in-graph scale or a block layout needs, and codebook lookups. A network has ops outside this list (Conv,
+ * MatMul, Gemm, normalisations, attention, softmax, …), so its single output having its input's shape does not make
+ * it a quantizer.
+ */
+const QUANTIZER_OPS = new Set([
+  'QuantizeLinear', 'DequantizeLinear', 'Cast', 'CastLike', 'Identity', 'Constant', 'ConstantOfShape',
+  'Abs', 'Neg', 'Sign', 'Reciprocal', 'Sqrt', 'Pow', 'Exp', 'Log', 'Add', 'Sub', 'Mul', 'Div', 'Mod', 'Max', 'Min',
+  'Clip', 'Round', 'Floor', 'Ceil', 'Relu', 'Where', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual',
+  'Not', 'And', 'Or', 'IsNaN', 'IsInf', 'ReduceMax', 'ReduceMin', 'ReduceMean', 'ReduceSum', 'ReduceL2',
+  'Reshape', 'Shape', 'Size', 'Flatten', 'Squeeze', 'Unsqueeze', 'Expand', 'Tile', 'Slice', 'Concat', 'Split', 'Pad',
+  'Transpose', 'Gather', 'GatherElements', 'ArgMin', 'ArgMax', 'Range',
+]);
+
+/** The first node that no quantizer is made of, as `OpType name`; undefined when every node is a quantizer op. */
+function nonQuantizerNode(index: GraphIndex): string | undefined {
+  const n = index.nodes.find((m) => (m.domain ?? '') !== '' || !QUANTIZER_OPS.has(m.opType ?? ''));
+  return n ? `${n.opType} ${index.nodeName.get(n)}` : undefined;
+}
+
 /** The quantizer shape: exactly one fed float input and one float output. */
 function quantizerShape(index: GraphIndex): { input: string; output: string; declared: (number | null)[] } | undefined {
   const outs = index.graph.output ?? [];
@@ -161,7 +189,26 @@ export async function openOnnxTarget(path: string, opts: TargetOptions): Promise
   // A DequantizeLinear on an initializer is a stored weight: audited with the other stored forms.
   const storedDq = new Set(weightSites.filter((w) => w.form === 'dq-weight').map((w) => w.node));
   const sites = discoverSites(index).filter((s) => !(s.kind === 'dq-only' && s.dequantize.every((d) => storedDq.has(d))));
-  const quantizer = quantizerShape(index);
+  const mode: OnnxMode = opts.onnxMode ?? 'auto';
+  if (!ONNX_MODES.includes(mode)) throw new UsageError(`onnx: unknown --onnx-mode '${String(mode)}'; use auto, quantizer or model.`);
+  const shape = mode === 'model' ? undefined : quantizerShape(index);
+  const foreign = shape ? nonQuantizerNode(index) : undefined;
+  if (mode === 'quantizer' && !shape) {
+    const ins = index.inputs.map((v) => `${v.name} [${declaredDims(v).map((d) => d ?? '?').join(', ')}]`).join(', ');
+    const outs = (index.graph.output ?? []).map((v) => `${v.name} [${declaredDims(v).map((d) => d ?? '?').join(', ')}]`).join(', ');
+    throw new UsageError(
+      `onnx: --onnx-mode quantizer: '${path}' is not one float32 input → one float32 output of the same shape (inputs: ${ins || 'none'}; outputs: ${outs || 'none'}). ` +
+        'Export the quantizer alone (y = fq(x)), or audit the model with --onnx-mode model.',
+    );
+  }
+  // auto: the shape and a graph made of quantizer ops only; quantizer: the shape is enough (the user says so).
+  const quantizer = shape && (mode === 'quantizer' || foreign === undefined) ? shape : undefined;
+  const modeWhy =
+    mode === 'model' ? 'model (--onnx-mode model)'
+      : mode === 'quantizer' ? 'quantizer (--onnx-mode quantizer)'
+        : quantizer ? 'quantizer (one float input → output of its shape, quantization and elementwise ops only)'
+          : shape ? `model (one float input → output of its shape, but ${foreign} is no quantizer op; --onnx-mode quantizer to run it as one)`
+            : 'model';
   if (quantizer) {
     // A fully fixed declared shape is the chunk every forward allocates: refuse absurd ones up front.
     const fixed = quantizer.declared.map((d) => d ?? 1);
@@ -181,11 +228,11 @@ export async function openOnnxTarget(path: string, opts: TargetOptions): Promise
   // create on large models) and released: the audit opens its own.
   const bytes = loaded.bytes ?? onnx.ModelProto.encode(loaded.model).finish();
   const opened = await createSession(bytes, ep, `'${path}'`, { optimize: quantizer !== undefined });
-  opts.log?.(`onnx: opened ${path} (opset ${loaded.opset}, ${index.nodes.length} nodes, ${sites.length} QDQ sites, ${weightSites.length} stored weights) on ${opened.ep}`);
+  opts.log?.(`onnx: opened ${path} (opset ${loaded.opset}, ${index.nodes.length} nodes, ${sites.length} QDQ sites, ${weightSites.length} stored weights) on ${opened.ep}; read as ${modeWhy}`);
   let plain: OpenSession | undefined = opened;
   if (!quantizer) {
     await opened.session.release();
     plain = undefined;
   }
-  return new OnnxTarget(`onnx:${path}`, loaded, index, sites, weightSites, plain, quantizer, { ...opts, ep });
+  return new OnnxTarget(`onnx:${path}`, loaded, index, sites, weightSites, plain, quantizer, { ...opts, ep }, modeWhy);
 }
