@@ -132,7 +132,7 @@ test('bad-uint8-zero-point: unsigned codes on signed weights at fc1_w_q, every n
   assert.deepEqual(failingSites(results), ['fc1_w_q']);
 });
 
-test('bad-zero-scale: zero-scale lint at fc1_w_q; downstream act_h_q is marked as downstream', async () => {
+test('bad-zero-scale: zero-scale lint at fc1_w_q; downstream act_h_q is explained by it', async () => {
   const { results } = await audit('bad-zero-scale.onnx');
   const sc = results.find((x) => x.site === 'fc1_w_q' && x.probe === 'scale-collapse')!;
   assert.equal(sc.verdict, 'fail');
@@ -142,6 +142,10 @@ test('bad-zero-scale: zero-scale lint at fc1_w_q; downstream act_h_q is marked a
   const rows = h.evidence.tables![0]!.rows;
   assert.equal(rows.find((r) => r[0] === 'fc1_w_q')![8], 'first broken node');
   assert.equal(rows.find((r) => r[0] === 'act_in_q')![8], '');
+  assert.equal(rows.find((r) => r[0] === 'act_h_q')![8], 'explained by fc1_w_q');
+  // every failure at act_h_q follows from fc1_w_q: its own scale-collapse by the repair, its roundtrip from that
+  const act = results.filter((r) => r.site === 'act_h_q' && r.verdict === 'fail').map((r) => [r.probe, r.explainedBy, r.explainedBySite ?? null]);
+  assert.deepEqual(act, [['scale-collapse', 'scale-collapse', 'fc1_w_q'], ['roundtrip', 'scale-collapse', null]]);
 });
 
 test('bad-nan-scale: the hidden activation act_h_q is the first broken node; its outputs are NaN', async () => {
@@ -223,7 +227,7 @@ test('good-int8-if: an If whose branches read the DQ outputs; the two-session au
   assert.equal(headline(branchy.results).evidence.measurements['outputSqnrDb.y'], headline(plain.results).evidence.measurements['outputSqnrDb.y']);
 });
 
-test('bad-if-scale-x1000: diagnosed at fc1_w_q as with no If; act_h_q in the branch\'s output is downstream', async () => {
+test('bad-if-scale-x1000: diagnosed at fc1_w_q as with no If; act_h_q in the branch\'s output is explained by it (repair run in a session of its own)', async () => {
   const { results } = await audit('bad-if-scale-x1000.onnx');
   assert.equal(verdictOf(results, 'fc1_w_q', 'scale-collapse'), 'fail');
   assert.equal(verdictOf(results, 'fc1_w_q', 'roundtrip'), 'fail');
@@ -236,7 +240,15 @@ test('bad-if-scale-x1000: diagnosed at fc1_w_q as with no If; act_h_q in the bra
   assert.equal(m.firstBrokenNode, 'fc1_w_q');
   assert.equal(m.firstBrokenBecause, 'scale-collapse, roundtrip');
   const rows = headline(results).evidence.tables![0]!.rows;
-  assert.equal(rows.find((r) => r[0] === 'act_h_q')![8], 'downstream of fc1_w_q');
+  assert.equal(rows.find((r) => r[0] === 'act_h_q')![8], 'explained by fc1_w_q');
+  const down = results.find((r) => r.site === 'act_h_q' && r.probe === 'scale-collapse')!;
+  assert.equal(down.verdict, 'fail');
+  assert.equal(down.explainedBy, 'scale-collapse');
+  assert.equal(down.explainedBySite, 'fc1_w_q');
+  assert.match(down.explanation!, /^with fc1_w_q repaired .* act_h_q passes scale-collapse: /);
+  assert.equal(m.brokenSites, 2);
+  assert.equal(m.primaryBrokenSites, 1);
+  assert.equal(headline(results).statistic.value, 1);
   assert.equal(verdictOf(results, 'fc2_w_q', 'scale-collapse'), 'pass');
 });
 
@@ -252,6 +264,11 @@ test('bad-if-cast-not-dq: codes cast to float inside both If branches are missin
   assert.ok((r.evidence.measurements.rmsRatio as number) > 100);
   assert.equal(headline(results).evidence.measurements.firstBrokenNode, 'fc1_w_q');
   assert.equal(headline(results).evidence.measurements.firstBrokenBecause, 'missing-dequant');
+  // the hidden activation fed by the integer-valued weights collapses too; with the codes replaced by the float
+  // weight inside the branches (the repair), it passes
+  const down = results.find((x) => x.site === 'act_h_q' && x.probe === 'scale-collapse')!;
+  assert.equal(down.verdict, 'fail');
+  assert.deepEqual([down.explainedBy, down.explainedBySite], ['missing-dequant', 'fc1_w_q']);
 });
 
 test('torch-qat-mlp (torch.onnx.export): sites, in-graph scales and Cast zero-points resolved by onnxruntime', async () => {

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { groupIds, referenceQuantize, scaleGroupName, siteStats } from '../src/onnx/site-stats.js';
+import { channelZeroing, groupIds, referenceQuantize, scaleGroupName, siteStats } from '../src/onnx/site-stats.js';
 import { kernelAvailable } from '../src/onnx/stats-kernel.js';
 import { lintSite, type LintInput } from '../src/onnx/lint.js';
-import { CODE_TYPES, DT, float8ToFloat } from '../src/onnx/proto.js';
+import { CODE_TYPES, DT, float8ToFloat, floatToHalfBits, halfToFloat, roundToType } from '../src/onnx/proto.js';
+import { judgeRoundtrip, type SiteFindings } from '../src/onnx/judge.js';
 import { createSession, ort } from '../src/onnx/session.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { ELEM, makeModel } from '../src/onnx/builder.js';
@@ -149,6 +150,71 @@ test('lintSite: each bad scale or zero-point has its rule; a good site has none'
   assert.deepEqual(lint({ groups: [{ ...group, coverage: 50 }], inputKind: 'activation' }), []);
   assert.deepEqual(lint({ codeType: UINT8, groups: [group] }), ['unsigned-on-signed']);
   assert.deepEqual(lint({ codeType: UINT8, groups: [{ ...group, zeroPoint: 128 }] }), []);
+});
+
+test('float16 and bfloat16 rounding: bit patterns and values of the IEEE spec', () => {
+  assert.equal(floatToHalfBits(1), 0x3c00);
+  assert.equal(floatToHalfBits(-2), 0xc000);
+  assert.equal(floatToHalfBits(65504), 0x7bff);
+  assert.equal(floatToHalfBits(65520), 0x7c00, 'halfway to 2^16 rounds to Inf');
+  assert.equal(floatToHalfBits(2 ** -24), 0x0001, 'smallest subnormal');
+  assert.equal(floatToHalfBits(2 ** -25), 0x0000, 'half of it rounds to even (0)');
+  assert.equal(floatToHalfBits(1 + 2 ** -11), 0x3c00, 'a tie rounds to the even mantissa');
+  assert.equal(floatToHalfBits(1 + 3 * 2 ** -11), 0x3c02);
+  assert.equal(halfToFloat(floatToHalfBits(1 / 3)), 0.333251953125);
+  assert.equal(roundToType(1 / 3, DT.FLOAT16), 0.333251953125);
+  assert.equal(roundToType(1 / 3, DT.BFLOAT16), 0.333984375);
+  assert.equal(roundToType(1 / 3, DT.FLOAT), Math.fround(1 / 3));
+  assert.equal(roundToType(1 / 3, DT.DOUBLE), 1 / 3);
+});
+
+test('lintSite: a DequantizeLinear scale stored in float16 is compared at float16 precision; int32 bias codes at the limit', () => {
+  const s32 = Math.fround(0.0123456);
+  const s16 = roundToType(s32, DT.FLOAT16);
+  assert.notEqual(s16, s32);
+  // the same scale, stored twice: equal once both are float16
+  assert.deepEqual(lint({ scale: new Float64Array([s32]), dequantizeScale: new Float64Array([s16]), scaleType: DT.FLOAT, dequantizeScaleType: DT.FLOAT16 }), []);
+  // without the types it is a float32 comparison, and the float16 value is 2e-5 off
+  assert.deepEqual(lint({ scale: new Float64Array([s32]), dequantizeScale: new Float64Array([s16]) }), ['scale-mismatch']);
+  // one float16 step off is a different scale
+  const next = halfToFloat(floatToHalfBits(s16) + 1);
+  assert.deepEqual(lint({ scale: new Float64Array([s32]), dequantizeScale: new Float64Array([next]), scaleType: DT.FLOAT, dequantizeScaleType: DT.FLOAT16 }), ['scale-mismatch']);
+  const INT32 = CODE_TYPES[DT.INT32]!;
+  const bias = (codes: number[]): string[] => lint({ codeType: INT32, scale: new Float64Array([1e-13, 1e-13]), zeroPoint: new Float64Array([0, 0]), biasCodes: Int32Array.from(codes) });
+  assert.deepEqual(bias([1200, -5000]), []);
+  assert.deepEqual(bias([2147483647, 3]), ['bias-saturated']);
+  assert.deepEqual(bias([7, -2147483648]), ['bias-saturated']);
+  assert.deepEqual(bias([2147483646, -2147483647]), [], 'one code inside the limits is a bias that fits');
+});
+
+test('channelZeroing: per output channel, whatever the scale granularity; zeros in the float weight do not count', () => {
+  // [3, 2, 2]: channel 1 all sent to 0 (one weight already 0 in float), channel 2 half
+  const x = Float32Array.from([0.5, -0.4, 0.3, 0.2, 0.001, 0, -0.002, 0.001, 0.6, 0.001, -0.7, 0.002]);
+  const dq = Float32Array.from([0.5, -0.4, 0.3, 0.2, 0, 0, 0, 0, 0.6, 0, -0.7, 0]);
+  assert.deepEqual(channelZeroing(x, dq, [3, 2, 2], 0), [
+    { channel: 0, absmax: Math.fround(0.5), nonzero: 4, zeroed: 0 },
+    { channel: 1, absmax: Math.fround(0.002), nonzero: 3, zeroed: 3 },
+    { channel: 2, absmax: Math.fround(0.7), nonzero: 4, zeroed: 2 },
+  ]);
+  // MatMul weights [K, N]: channels on the last axis
+  assert.deepEqual(channelZeroing(Float32Array.from([1, 0.001, 2, 0.002]), Float32Array.from([1, 0, 2, 0]), [2, 2], -1).map((c) => c.zeroed), [0, 2]);
+});
+
+test('judgeRoundtrip: a NaN statistic is inconclusive (NaN inputs), NaN outputs on finite inputs still fail', () => {
+  const ctx = { thresholds: DEFAULT_THRESHOLDS, seed: 1, reproCommand: () => 'repro' };
+  const rng = new Rng(5);
+  const base = site(rng, [64], 0, 1, INT8);
+  const stats = siteStats(base, INT8);
+  const findings = (over: Partial<typeof stats>): SiteFindings => ({
+    site: { name: 's', kind: 'qdq', dequantize: [{}], inputKind: 'activation', axis: 1, blockSize: 0, codeType: INT8, leaks: [], orderReaders: [], consumers: [], order: 0, foldedClamp: false, bias: false } as unknown as SiteFindings['site'],
+    format: 'int8', stats: { ...stats, ...over }, lint: [], leaks: [], orderChecks: [], deadChannels: [],
+  });
+  const nanIn = judgeRoundtrip(findings({ localSqnrDb: null, nonFiniteInput: 3, nonFiniteOutput: 3 }), ctx);
+  assert.equal(nanIn.verdict, 'inconclusive');
+  assert.match(nanIn.reason!, /local SQNR is NaN \(3 of 64 inputs are NaN\/Inf/);
+  const nanOut = judgeRoundtrip(findings({ localSqnrDb: null, nonFiniteInput: 0, nonFiniteOutput: 64 }), ctx);
+  assert.equal(nanOut.verdict, 'fail');
+  assert.equal(judgeRoundtrip(findings({}), ctx).verdict, 'pass');
 });
 
 test('dq-only sites (stored int8 weights): found, linted, roundtrip skipped', async () => {

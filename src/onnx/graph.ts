@@ -56,6 +56,11 @@ export function indexGraph(graph: GraphProto): GraphIndex {
   return { graph, nodes, nodeName, producer, consumers, initializers, inputs, outputs, constant };
 }
 
+/** The subgraphs a node holds (If branches, Loop and Scan bodies). */
+export function subgraphsOf(n: NodeProto): GraphProto[] {
+  return (n.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]);
+}
+
 function isRandom(n: NodeProto): boolean {
   return /^Random|Multinomial|Bernoulli|Dropout/.test(n.opType ?? '');
 }

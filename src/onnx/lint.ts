@@ -3,10 +3,12 @@
  * (zero, negative, NaN/Inf, denormal, absurd next to the data), zero-points outside the
  * code range (also before the Cast that made them, as PyTorch exports them), float8
  * zero-points other than 0, and unsigned codes whose range cannot hold the negative values
- * of signed data. Each finding is evidence for `scale-collapse` at that node.
+ * of signed data, a DequantizeLinear whose scale differs from its Quantize's at the precision the
+ * two are stored in, and int32 bias codes clipped at the int32 limits. Each finding is evidence for
+ * `scale-collapse` at that node.
  */
 import { rangeThreshold, type Thresholds } from '../thresholds.js';
-import type { CodeType } from './proto.js';
+import { DT, roundToType, type CodeType } from './proto.js';
 import type { GroupStats } from './site-stats.js';
 
 export type LintRule =
@@ -18,7 +20,8 @@ export type LintRule =
   | 'zero-point-range'
   | 'float8-zero-point'
   | 'unsigned-on-signed'
-  | 'scale-mismatch';
+  | 'scale-mismatch'
+  | 'bias-saturated';
 
 export interface LintFinding {
   rule: LintRule;
@@ -43,6 +46,12 @@ export interface LintInput {
   /** The DequantizeLinear's own scale and zero-point, when they are other tensors than the Quantize's. */
   dequantizeScale?: Float64Array;
   dequantizeZeroPoint?: Float64Array;
+  /** Element types of the two scales (TensorProto.DataType): they are compared at the coarser one's precision. */
+  scaleType?: number;
+  dequantizeScaleType?: number;
+  /** A bias site's int32 codes (exact), and what its scale is made of (input scale × weight scale), for the message. */
+  biasCodes?: ArrayLike<number>;
+  biasScaleNote?: (channel: number) => string;
   /** How messages name scale group g (a block also by its index in the scale tensor); default: the number. */
   groupName?: (g: number) => string;
 }
@@ -116,26 +125,61 @@ export function lintSite(input: LintInput, thresholds: Thresholds): LintFinding[
       });
     }
   }
-  const mismatch = (a: Float64Array | undefined, b: Float64Array | undefined, tol: number): number => {
+  const mismatch = (a: Float64Array | undefined, b: Float64Array | undefined, same: (x: number, y: number) => boolean): number => {
     if (!a || !b) return -1;
     if (a.length !== b.length) return 0;
-    return a.findIndex((v, i) => !(Math.abs(v - b[i]!) <= tol * Math.max(Math.abs(v), Math.abs(b[i]!))));
+    return a.findIndex((v, i) => !same(v, b[i]!));
   };
-  const si = mismatch(scale, input.dequantizeScale, 1e-6);
+  // The same scale stored in two types (float32 in the Quantize, float16 in the DequantizeLinear) is equal once both are
+  // rounded to the coarser type; within one type, equal to 1e-6.
+  const coarse = coarserType(input.scaleType, input.dequantizeScaleType);
+  const sameScale = (x: number, y: number): boolean => Math.abs(x - y) <= 1e-6 * Math.max(Math.abs(x), Math.abs(y)) || roundToType(x, coarse) === roundToType(y, coarse);
+  const si = mismatch(scale, input.dequantizeScale, sameScale);
   if (si >= 0) {
+    const stored = coarse !== undefined && coarse !== DT.FLOAT ? ` (compared at ${coarse === DT.FLOAT16 ? 'float16' : coarse === DT.BFLOAT16 ? 'bfloat16' : 'double'} precision: ${roundToType(scale[si] ?? Number.NaN, coarse)})` : '';
     out.push({
       rule: 'scale-mismatch', group: groupOf(si, scale), value: input.dequantizeScale![si] ?? Number.NaN,
-      message: `DequantizeLinear uses scale ${input.dequantizeScale![si]} where QuantizeLinear used ${scale[si]}${scale.length > 1 ? ` (group ${name(si)})` : ''}: every value comes back rescaled`,
+      message: `DequantizeLinear uses scale ${input.dequantizeScale![si]} where QuantizeLinear used ${scale[si]}${stored}${scale.length > 1 ? ` (group ${name(si)})` : ''}: every value comes back rescaled`,
     });
   }
-  const zi = mismatch(zeroPoint ?? new Float64Array(scale.length > 0 ? 1 : 0), input.dequantizeZeroPoint, 0);
+  const zi = mismatch(zeroPoint ?? new Float64Array(scale.length > 0 ? 1 : 0), input.dequantizeZeroPoint, (x, y) => x === y);
   if (input.dequantizeZeroPoint && zi >= 0) {
     out.push({
       rule: 'scale-mismatch', group: groupOf(zi, input.dequantizeZeroPoint), value: input.dequantizeZeroPoint[zi] ?? Number.NaN,
       message: `DequantizeLinear uses zero-point ${input.dequantizeZeroPoint[zi]} where QuantizeLinear used ${zeroPoint?.[zi] ?? 0}: every value comes back shifted`,
     });
   }
+  if (input.biasCodes) {
+    // Codes at the int32 limits: the bias did not fit its scale and was clipped (onnxruntime ≥ 1.19 clips and warns; a
+    // tiny weight scale makes the bias scale input scale × weight scale tiny — onnxruntime issue #21000).
+    const codes = input.biasCodes;
+    const at: number[] = [];
+    for (let i = 0; i < codes.length; i++) if (codes[i]! >= INT32_MAX || codes[i]! <= INT32_MIN) at.push(i);
+    if (at.length > 0) {
+      const perChannel = scale.length > 1;
+      const c = at[0]!;
+      out.push({
+        rule: 'bias-saturated', group: perChannel ? c : null, value: codes[c]!,
+        message:
+          `${at.length} of ${codes.length} int32 bias codes sit at the int32 limit (first: element ${c} = ${codes[c]}, bias scale ${fmt(scale[perChannel ? c : 0] ?? Number.NaN)}` +
+          `${input.biasScaleNote ? `, ${input.biasScaleNote(c)}` : ''}): the bias was clipped, so the dequantized bias is ${fmt((codes[c]! - (zeroPoint?.[perChannel ? c : 0] ?? 0)) * (scale[perChannel ? c : 0] ?? Number.NaN))} whatever it should be`,
+      });
+    }
+  }
   return out;
+}
+
+const INT32_MAX = 2147483647;
+const INT32_MIN = -2147483648;
+
+/** Bits of precision of a stored float type (higher = finer). */
+const PRECISION: Record<number, number> = { [DT.DOUBLE]: 53, [DT.FLOAT]: 24, [DT.FLOAT16]: 11, [DT.BFLOAT16]: 8 };
+
+/** The coarser of two stored float types (unknown = float32). */
+function coarserType(a: number | undefined, b: number | undefined): number | undefined {
+  const pa = PRECISION[a ?? DT.FLOAT] ?? 24;
+  const pb = PRECISION[b ?? DT.FLOAT] ?? 24;
+  return pa <= pb ? a ?? DT.FLOAT : b ?? DT.FLOAT;
 }
 
 export function fmt(v: number | null | undefined): string {

@@ -95,13 +95,60 @@ export function attrInt(node: NodeProto, name: string, fallback: number): number
   return a ? toNumber(a.i) : fallback;
 }
 
-function halfToFloat(h: number): number {
+/** Value of an IEEE binary16 bit pattern. */
+export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
   return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Round half to even (Math.round rounds halves up). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The IEEE binary16 bit pattern nearest to v (round half to even; overflow → ±Inf, NaN → quiet NaN). */
+export function floatToHalfBits(v: number): number {
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a >= 65520) return sign | 0x7c00; // halfway between 65504 (max) and 2^16 rounds to Inf
+  if (a < 2 ** -14) return sign | roundHalfEven(a / 2 ** -24); // subnormal (1024 carries into the smallest normal)
+  let e = Math.floor(Math.log2(a));
+  if (a / 2 ** e < 1) e--;
+  else if (a / 2 ** e >= 2) e++;
+  let m = roundHalfEven((a / 2 ** e - 1) * 1024);
+  if (m === 1024) {
+    m = 0;
+    e++;
+  }
+  return e > 15 ? sign | 0x7c00 : sign | ((e + 15) << 10) | m;
+}
+
+/**
+ * v rounded to the precision of a stored float type (float32, float16, bfloat16; double as is): two scales are
+ * "the same" when they agree at the precision of the coarser stored type.
+ */
+export function roundToType(v: number, dataType: number | undefined): number {
+  switch (dataType) {
+    case DT.FLOAT16: return halfToFloat(floatToHalfBits(v));
+    case DT.BFLOAT16: {
+      if (!Number.isFinite(v)) return Math.fround(v);
+      const f = new DataView(new ArrayBuffer(4));
+      f.setFloat32(0, v);
+      const bits = f.getUint32(0);
+      // round the float32 bits half to even at bit 16
+      const rounded = (bits + 0x7fff + ((bits >>> 16) & 1)) & 0xffff0000;
+      f.setUint32(0, rounded >>> 0);
+      return f.getFloat32(0);
+    }
+    case DT.DOUBLE: return v;
+    default: return Math.fround(v);
+  }
 }
 
 /** Value of an 8-bit float code (OCP FP8: E4M3FN has no Inf and NaN only at S.1111.111; E5M2 is IEEE-like). */

@@ -6,7 +6,7 @@
  * Copies are shallow: initializers (the bulk of a model) are shared, never duplicated.
  */
 import { attrInt, DT, onnx, type IModelProto, type ModelProto, type NodeProto } from './proto.js';
-import { elemType, type GraphIndex } from './graph.js';
+import { elemType, isFloatType, type GraphIndex } from './graph.js';
 import type { QdqSite } from './sites.js';
 
 export const EXPOSE_PREFIX = 'quant_audit/';
@@ -131,24 +131,62 @@ export function exposeTensors(
 }
 
 /**
- * Float twin nodes: each DequantizeLinear becomes Identity(x) of its site's float input, and each
- * Cast that turns codes into floats becomes Cast(x); the Quantize nodes are left dead.
- * Tensor names are unchanged, so a site's output in the twin is the float value at the same point.
+ * The float function of a site's DequantizeLinear `d`: x itself, or max(x, 0) for a folded clamp (an activation whose
+ * zero-point is the code minimum: the clamp is the intended activation), in the DequantizeLinear's output type (its
+ * scale's: a float16 scale gives a float16 output).
  */
-export function floatTwinNodes(index: GraphIndex, sites: readonly QdqSite[]): NodeProto[] {
-  const replace = new Map<NodeProto, NodeProto>();
+function bypassNodes(index: GraphIndex, s: QdqSite, d: NodeProto): NodeProto[] {
+  const out = d.output?.[0] ?? '';
+  const name = `${d.name ?? ''}${EXPOSE_PREFIX}twin`;
+  const scale = d.input?.[1];
+  const outType = scale ? elemType(index, scale) : DT.FLOAT;
+  const nodes: NodeProto[] = [];
+  let x = s.input;
+  const inType = elemType(index, s.input);
+  if (s.foldedClamp) {
+    const cast = outType !== undefined && inType !== undefined && outType !== inType;
+    nodes.push({ opType: 'Relu', name: `${name}/relu`, input: [x], output: [cast ? `${out}${EXPOSE_PREFIX}relu` : out] });
+    if (!cast) return nodes;
+    x = `${out}${EXPOSE_PREFIX}relu`;
+  }
+  if (outType !== undefined && inType !== undefined && outType !== inType) {
+    nodes.push({ opType: 'Cast', name, input: [x], output: [out], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: outType }] });
+  } else {
+    nodes.push({ opType: 'Identity', name, input: [x], output: [out] });
+  }
+  return nodes;
+}
+
+/**
+ * Float twin nodes: each DequantizeLinear becomes its site's float function of the site's input (x, or max(x, 0) for a
+ * folded clamp; bypassNodes), and each Cast that turns codes into floats becomes Cast(x); the Quantize nodes are left
+ * dead. Tensor names are unchanged, so a site's output in the twin is the float value at the same point. `only`:
+ * bypass these sites and keep every other Q/DQ (a repair experiment: "this site without its quantization error").
+ */
+export function floatTwinNodes(index: GraphIndex, sites: readonly QdqSite[], only?: ReadonlySet<QdqSite>): NodeProto[] {
+  const replace = new Map<NodeProto, NodeProto[]>();
   for (const s of sites) {
-    if (s.kind !== 'qdq') continue;
-    for (const d of s.dequantize) {
-      replace.set(d, { opType: 'Identity', name: `${d.name ?? ''}${EXPOSE_PREFIX}twin`, input: [s.input], output: [d.output?.[0] ?? ''] });
+    if (s.kind !== 'qdq' || (only && !only.has(s))) continue;
+    if (s.quantize && codesOnlyLeak(index, s)) {
+      // No DequantizeLinear, and everything that reads the codes treats them as floats (a Cast to float, here or in
+      // a subgraph): the float tensor itself takes the codes' place.
+      replace.set(s.quantize, [{ opType: 'Identity', name: `${s.quantize.name ?? ''}${EXPOSE_PREFIX}twin`, input: [s.input], output: [s.codes] }]);
+      continue;
     }
+    for (const d of s.dequantize) replace.set(d, bypassNodes(index, s, d));
     for (const leak of s.leaks) {
       if (leak.opType !== 'Cast') continue;
       const cast = index.producer.get(leak.tensor);
-      if (cast) replace.set(cast, { ...cast, input: [s.input] });
+      if (cast) replace.set(cast, [{ ...cast, input: [s.input] }]);
     }
   }
-  return index.nodes.map((n) => replace.get(n) ?? n);
+  return index.nodes.flatMap((n) => replace.get(n) ?? [n]);
+}
+
+/** A site whose codes reach float maths only (leaks) and no DequantizeLinear or integer op: its codes can be floats. */
+function codesOnlyLeak(index: GraphIndex, s: QdqSite): boolean {
+  if (s.dequantize.length > 0 || s.leaks.length === 0 || (s.orderReaders ?? []).length > 0) return false;
+  return (index.consumers.get(s.codes) ?? []).every((n) => n.opType === 'Cast' ? isFloatType(attrInt(n, 'to', 0)) : !/^(QLinear\w+|\w*Integer|DequantizeLinear|QuantizeLinear|Clip)$/.test(n.opType ?? ''));
 }
 
 export const TWIN_PREFIX = 'quant_audit_twin/';
@@ -163,11 +201,14 @@ export function hasSubgraphs(index: GraphIndex): boolean {
  * twin computes gets TWIN_PREFIX, graph inputs and initializers are shared (not duplicated), and only
  * the nodes needed for `wanted` are kept. One session then computes both paths in one run.
  */
-export function twinCopy(index: GraphIndex, sites: readonly QdqSite[], wanted: Iterable<string>): { nodes: NodeProto[]; rename(name: string): string } {
-  const twin = floatTwinNodes(index, sites);
+export function twinCopy(
+  index: GraphIndex, sites: readonly QdqSite[], wanted: Iterable<string>, opts: { only?: ReadonlySet<QdqSite>; prefix?: string } = {},
+): { nodes: NodeProto[]; rename(name: string): string } {
+  const prefix = opts.prefix ?? TWIN_PREFIX;
+  const twin = floatTwinNodes(index, sites, opts.only);
   const produced = new Set<string>();
   for (const n of twin) for (const o of n.output ?? []) if (o) produced.add(o);
-  const rename = (name: string): string => (name && produced.has(name) ? TWIN_PREFIX + name : name);
+  const rename = (name: string): string => (name && produced.has(name) ? prefix + name : name);
   const needed = new Set(wanted);
   const keep: NodeProto[] = [];
   for (let i = twin.length - 1; i >= 0; i--) {
@@ -177,6 +218,6 @@ export function twinCopy(index: GraphIndex, sites: readonly QdqSite[], wanted: I
     for (const inp of n.input ?? []) if (inp) needed.add(inp);
   }
   keep.reverse();
-  const nodes = keep.map((n) => ({ ...n, name: TWIN_PREFIX + (n.name ?? ''), input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) }));
+  const nodes = keep.map((n) => ({ ...n, name: prefix + (n.name ?? ''), input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) }));
   return { nodes, rename };
 }

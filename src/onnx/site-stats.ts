@@ -562,3 +562,38 @@ export function worstErrors(x: Float32Array, y: Float32Array, expected: Float32A
   }
   return idx.map((i) => ({ index: i, x: x[i]!, y: y[i]!, expected: expected[i]! }));
 }
+
+/** How a site treats one output channel of a weight: its largest |w| and the share of its nonzero weights sent to 0. */
+export interface ChannelZeroing {
+  channel: number;
+  absmax: number;
+  nonzero: number;
+  zeroed: number;
+}
+
+/**
+ * Per output channel (`axis` of `dims`, negative from the end): |x| max and how many nonzero inputs come out 0. Measured
+ * whatever the scale granularity: a per-tensor scale that sends a whole channel to 0 kills that channel's output as
+ * surely as a per-channel one — the reference quantizer of the same granularity would zero it too, so this is judged
+ * against the float values, not against the reference.
+ */
+export function channelZeroing(x: Float32Array, dq: Float32Array, dims: readonly number[], axis: number): ChannelZeroing[] {
+  const rank = dims.length;
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank || x.length !== dq.length) return [];
+  const channels = dims[a]!;
+  let inner = 1;
+  for (let k = a + 1; k < rank; k++) inner *= dims[k]!;
+  if (channels * inner === 0 || x.length % (channels * inner) !== 0) return [];
+  const out: ChannelZeroing[] = Array.from({ length: channels }, (_, channel) => ({ channel, absmax: 0, nonzero: 0, zeroed: 0 }));
+  for (let i = 0; i < x.length; i++) {
+    const c = out[Math.floor(i / inner) % channels]!;
+    const v = x[i]!;
+    if (v === 0 || v !== v) continue;
+    c.nonzero++;
+    if (dq[i] === 0) c.zeroed++;
+    const m = Math.abs(v);
+    if (m > c.absmax) c.absmax = m;
+  }
+  return out;
+}
