@@ -27,8 +27,13 @@ export interface OutputComparison {
   agree: boolean;
 }
 
-/** Pure: per output, whether the audit session's values agree with the optimised session's. */
-export function compareOutputs(audit: Map<string, Float32Array>, optimised: Map<string, Float32Array>, minSqnrDb: number): OutputComparison[] {
+/**
+ * Pure: per output, whether the audit session's values agree with the optimised session's. `twinSqnrDb` (per output:
+ * the audit session against the float twin) is the model's own quantization error: fused integer kernels and the
+ * float emulation of Q/DQ legitimately differ by rounding, which is a large share of a collapsed output (a model whose
+ * weights all round to 0) — sessions that differ 4× (6 dB) less than the model differs from its float twin agree.
+ */
+export function compareOutputs(audit: Map<string, Float32Array>, optimised: Map<string, Float32Array>, minSqnrDb: number, twinSqnrDb?: Map<string, number | null>): OutputComparison[] {
   const out: OutputComparison[] = [];
   for (const [name, a] of audit) {
     const b = optimised.get(name);
@@ -36,7 +41,9 @@ export function compareOutputs(audit: Map<string, Float32Array>, optimised: Map<
     const na = countNonFinite(a);
     const nb = countNonFinite(b);
     const s = na === 0 && nb === 0 ? sqnrDb(b, a) : null;
-    const agree = na === nb && (s === null ? na === 0 || a.every((v, i) => Object.is(v, b[i]) || (Number.isNaN(v) && Number.isNaN(b[i]!))) : !(s < minSqnrDb));
+    const twin = twinSqnrDb?.get(name);
+    const withinModelError = s !== null && twin !== undefined && twin !== null && s >= twin + 6;
+    const agree = na === nb && (s === null ? na === 0 || a.every((v, i) => Object.is(v, b[i]) || (Number.isNaN(v) && Number.isNaN(b[i]!))) : !(s < minSqnrDb) || withinModelError);
     out.push({ output: name, sqnrDb: s, nonFiniteAudit: na, nonFiniteOptimised: nb, agree });
   }
   return out;
