@@ -18,6 +18,7 @@ import type { ProbeResult } from '../src/report/types.js';
 import { ELEM, makeModel, type ModelSpec } from '../src/onnx/builder.js';
 import { floatToHalfBits } from '../src/onnx/proto.js';
 import { exporterFixtures, ortQdqSpec, trtSpec } from '../fixtures/onnx/exporters.js';
+import { compareOutputs } from '../src/onnx/forms/crosscheck.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIX = join(ROOT, 'fixtures', 'onnx');
@@ -205,4 +206,18 @@ test('a downstream site broken on its own stays a cause: the repair of the upstr
   assert.deepEqual(primary(rs).sort(), ['conv1.weight_QuantizeLinear scale-collapse', 'relu2_out_QuantizeLinear scale-collapse']);
   assert.equal(find(rs, 'relu2_out_QuantizeLinear', 'roundtrip').explainedBy, 'scale-collapse', 'NaN outputs follow from the NaN scale at the same site');
   assert.equal(headline(rs).statistic.value, 2);
+});
+
+test('runtime cross-check: sessions that differ far less than the model differs from its float twin agree; a real torch export onnxruntime cannot optimise is not cross-checked', async () => {
+  const a = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+  const b = Float32Array.from(a, (v, i) => v + (i % 2 ? 0.2 : -0.2)); // ~14 dB apart
+  const session = new Map([['y', a]]);
+  const optimised = new Map([['y', b]]);
+  assert.equal(compareOutputs(session, optimised, 20)[0]!.agree, false);
+  assert.equal(compareOutputs(session, optimised, 20, new Map([['y', 0.5]]))[0]!.agree, true, 'the model is 0.5 dB from its twin: a collapsed output');
+  assert.equal(compareOutputs(session, optimised, 20, new Map([['y', 37]]))[0]!.agree, false, 'a healthy model: the sessions really disagree');
+  const rs = await audit('torch-qat-cnn-export.onnx');
+  const check = rs.find((r) => r.probe === 'runtime-crosscheck')!;
+  assert.equal(check.verdict, 'skipped');
+  assert.match(check.reason!, /^not cross-checked: .*QLinearAdd.*Scale and Zero-point must be a scalar/);
 });
