@@ -16,7 +16,8 @@ import { createSession, ort } from '../src/onnx/session.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { ELEM, makeModel } from '../src/onnx/builder.js';
 import { openOnnxTarget } from '../src/targets/onnx/index.js';
-import { defaultRegistry } from '../src/formats/registry.js';
+import { defaultRegistry, FNUZ_FORMATS } from '../src/formats/registry.js';
+import { elementCodec } from '../src/formats/codec.js';
 import { Rng } from '../src/rng.js';
 import { appendToModel } from '../src/onnx/rewrite.js';
 
@@ -82,6 +83,16 @@ test('reference quantizer: each float8 type rounds onto its own grid — the bia
     const wrong = expected.flatMap((e, i) => (codes[i] === Math.fround(e) ? [] : [`${x[i]} → ${codes[i]}, grid value ${e}`]));
     assert.deepEqual(wrong.slice(0, 5), [], `${type.name}: ${wrong.length} of ${x.length} off the grid`);
   }
+});
+
+test('reference quantizer: each float8 type rounds with its registry row\'s codec (fnuz rows served, not run by default); NaN/Inf pass through', () => {
+  const rows = Object.values(CODE_TYPES).filter((t) => t.kind === 'float8').map((t) => [t.name, t.element?.name, elementCodec(t.element!).maxFinite === t.qmax]);
+  assert.deepEqual(rows, [['float8e4m3fn', 'fp8-e4m3', true], ['float8e4m3fnuz', 'fp8-e4m3fnuz', true], ['float8e5m2', 'fp8-e5m2', true], ['float8e5m2fnuz', 'fp8-e5m2fnuz', true]]);
+  assert.deepEqual(FNUZ_FORMATS.filter((f) => defaultRegistry.has(f.name)), [], 'fnuz rows are not in the default format matrix');
+  // absmax 240 → scale 1 on e4m3fnuz: 0.3 rounds to 0.3125 (mantissa step 2^-5 in [0.25, 0.5)); non-finite inputs are not rounded
+  const { codes, dq } = referenceQuantize(Float32Array.of(240, -240, 0.3, Number.NaN, Number.POSITIVE_INFINITY), Int32Array.of(0, 0, 0, 0, 0), 1, CODE_TYPES[DT.FLOAT8E4M3FNUZ]!);
+  assert.deepEqual([...codes], [240, -240, 0.3125, Number.NaN, Number.POSITIVE_INFINITY]);
+  assert.deepEqual([...dq], [240, -240, 0.3125, Number.NaN, Number.POSITIVE_INFINITY]);
 });
 
 test('siteStats: a dead channel, sign loss and SQNR against the reference', () => {

@@ -4,6 +4,8 @@
  * tensor values decoded to plain numbers. Decoding only — no ONNX operator is evaluated here.
  */
 import onnxProto from 'onnx-proto';
+import { BUILTIN_FORMATS, FNUZ_FORMATS } from '../formats/registry.js';
+import type { FormatSpec } from '../formats/types.js';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = InstanceType<typeof onnxProto.onnx.ModelProto>;
@@ -57,7 +59,11 @@ export interface CodeType {
   kind: 'integer' | 'float8';
   /** The registry format the type implies (per-tensor/per-channel scaling is the model's own). */
   format: string | undefined;
+  /** Float8: the registry row whose element codec rounds onto this type's grid (the site reference quantizer's). */
+  element?: FormatSpec;
 }
+
+const row = (name: string): FormatSpec => [...BUILTIN_FORMATS, ...FNUZ_FORMATS].find((f) => f.name === name)!;
 
 export const CODE_TYPES: Record<number, CodeType> = {
   [DT.INT8]: { dataType: DT.INT8, name: 'int8', bits: 8, signed: true, qmin: -128, qmax: 127, kind: 'integer', format: 'int8' },
@@ -67,10 +73,10 @@ export const CODE_TYPES: Record<number, CodeType> = {
   [DT.INT32]: { dataType: DT.INT32, name: 'int32', bits: 32, signed: true, qmin: -2147483648, qmax: 2147483647, kind: 'integer', format: undefined },
   [DT.INT4]: { dataType: DT.INT4, name: 'int4', bits: 4, signed: true, qmin: -8, qmax: 7, kind: 'integer', format: 'int4' },
   [DT.UINT4]: { dataType: DT.UINT4, name: 'uint4', bits: 4, signed: false, qmin: 0, qmax: 15, kind: 'integer', format: 'uint4' },
-  [DT.FLOAT8E4M3FN]: { dataType: DT.FLOAT8E4M3FN, name: 'float8e4m3fn', bits: 8, signed: true, qmin: -448, qmax: 448, kind: 'float8', format: 'fp8-e4m3' },
-  [DT.FLOAT8E4M3FNUZ]: { dataType: DT.FLOAT8E4M3FNUZ, name: 'float8e4m3fnuz', bits: 8, signed: true, qmin: -240, qmax: 240, kind: 'float8', format: undefined },
-  [DT.FLOAT8E5M2]: { dataType: DT.FLOAT8E5M2, name: 'float8e5m2', bits: 8, signed: true, qmin: -57344, qmax: 57344, kind: 'float8', format: 'fp8-e5m2' },
-  [DT.FLOAT8E5M2FNUZ]: { dataType: DT.FLOAT8E5M2FNUZ, name: 'float8e5m2fnuz', bits: 8, signed: true, qmin: -57344, qmax: 57344, kind: 'float8', format: undefined },
+  [DT.FLOAT8E4M3FN]: { dataType: DT.FLOAT8E4M3FN, name: 'float8e4m3fn', bits: 8, signed: true, qmin: -448, qmax: 448, kind: 'float8', format: 'fp8-e4m3', element: row('fp8-e4m3') },
+  [DT.FLOAT8E4M3FNUZ]: { dataType: DT.FLOAT8E4M3FNUZ, name: 'float8e4m3fnuz', bits: 8, signed: true, qmin: -240, qmax: 240, kind: 'float8', format: undefined, element: row('fp8-e4m3fnuz') },
+  [DT.FLOAT8E5M2]: { dataType: DT.FLOAT8E5M2, name: 'float8e5m2', bits: 8, signed: true, qmin: -57344, qmax: 57344, kind: 'float8', format: 'fp8-e5m2', element: row('fp8-e5m2') },
+  [DT.FLOAT8E5M2FNUZ]: { dataType: DT.FLOAT8E5M2FNUZ, name: 'float8e5m2fnuz', bits: 8, signed: true, qmin: -57344, qmax: 57344, kind: 'float8', format: undefined, element: row('fp8-e5m2fnuz') },
 };
 
 export function toNumber(v: number | { toNumber(): number } | null | undefined): number {

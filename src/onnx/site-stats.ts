@@ -9,6 +9,8 @@
  */
 import { countNonFinite, entropyBits } from '../stats.js';
 import type { CodeType } from './proto.js';
+import { elementCodec } from '../formats/codec.js';
+import type { ElementCodec } from '../formats/element.js';
 import { byteHistogram, CHUNK, fusedKernel, kernelAvailable, rangeKernel, type GroupSums } from './stats-kernel.js';
 
 export interface SiteTensors {
@@ -122,17 +124,17 @@ function rneClamp(v: number, lo: number, hi: number): number {
   return r - c === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
-/** Round to the nearest float8 value (RNE), saturating at ±max; mantissa bits and bias from the code type. */
-function roundFloat8(v: number, type: CodeType): number {
-  if (!Number.isFinite(v)) return v;
-  const mant = type.name.startsWith('float8e4m3') ? 3 : 2;
-  const bias = type.name === 'float8e4m3fn' ? 7 : type.name === 'float8e4m3fnuz' ? 8 : type.name === 'float8e5m2' ? 15 : 16;
-  const a = Math.abs(v);
-  if (a === 0) return 0;
-  const e = Math.max(Math.floor(Math.log2(a)), 1 - bias);
-  const step = 2 ** (e - mant);
-  const r = rne(a / step) * step;
-  return Math.sign(v) * Math.min(r, type.qmax);
+/**
+ * Float8 reference codes: x / scale in float32 (as QuantizeLinear divides) rounded onto the type's grid (RNE,
+ * saturating at ±max) by the registry codec of its element row, in one `fakeQuantRange` pass at scale 1; non-finite
+ * values pass through (the reference is judged on finite inputs; NaN/Inf outputs are counted apart).
+ */
+function float8Codes(x: Float32Array, ids: Int32Array | null, scale: Float64Array, codec: ElementCodec): Float32Array {
+  const codes = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) codes[i] = x[i]! / scale[ids ? ids[i]! : 0]!;
+  codec.fakeQuantRange(codes, codes, 0, codes.length, 1, 0);
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) codes[i] = x[i]! / scale[ids ? ids[i]! : 0]!;
+  return codes;
 }
 
 /**
@@ -173,21 +175,20 @@ export function referenceQuantize(
       zp[g] = Math.min(type.qmax, Math.max(type.qmin, rne(type.qmin - lo[g]! / scale[g]!)));
     }
   }
-  const codes = new Float32Array(x.length);
   const dq = new Float32Array(x.length);
+  if (type.kind === 'float8') {
+    const codes = float8Codes(x, ids, scale, elementCodec(type.element!));
+    for (let i = 0; i < x.length; i++) dq[i] = codes[i]! * scale[ids ? ids[i]! : 0]!;
+    return { codes, dq };
+  }
+  const codes = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const g = ids ? ids[i]! : 0;
     const s = scale[g]!;
-    if (type.kind === 'float8') {
-      const c = roundFloat8(x[i]! / s, type);
-      codes[i] = c;
-      dq[i] = c * s;
-    } else {
-      const z = zp[g]!;
-      const c = rneClamp(x[i]! / s + z, type.qmin, type.qmax);
-      codes[i] = c;
-      dq[i] = (c - z) * s;
-    }
+    const z = zp[g]!;
+    const c = rneClamp(x[i]! / s + z, type.qmin, type.qmax);
+    codes[i] = c;
+    dq[i] = (c - z) * s;
   }
   return { codes, dq };
 }
