@@ -2,8 +2,9 @@
  * The CLI's own flags are the truth about its commands: the README's commands table names every
  * flag `quant-audit <command> --help` shows and no flag the command lacks (with the same choices
  * where the table lists them); every concrete `quant-audit …` command written inline in the docs
- * parses; and no doc asks for an output view with `--format`, which is the old, hidden name of
- * `--as` (`--format` names number formats).
+ * parses; no doc asks for an output view with `--format`, which is the old, hidden name of
+ * `--as` (`--format` names number formats); and the README's dependency table names exactly the
+ * packages package.json depends on (type packages and the compiler aside).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,4 +83,16 @@ test('no doc asks for an output view with --format (the view flag is --as)', () 
     });
   }
   assert.match('quant-audit report r.json --format md', VIEW); // the pattern does catch the old spelling
+});
+
+test("the README's dependency table names exactly package.json's dependencies (@types/* and typescript aside)", () => {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+  const declared = ['dependencies', 'optionalDependencies', 'devDependencies']
+    .flatMap((k) => Object.keys(pkg[k] ?? {}))
+    .filter((name) => !name.startsWith('@types/') && name !== 'typescript')
+    .sort();
+  const section = README.slice(README.indexOf('## Dependencies'), README.indexOf('\n## ', README.indexOf('## Dependencies') + 1));
+  const named = [...section.matchAll(/^\| (.*?) \|/gm)].flatMap((m) => [...m[1]!.matchAll(/`([^`]+)`/g)].map((n) => n[1]!));
+  assert.ok(named.length >= 10, section);
+  assert.deepEqual([...new Set(named)].sort(), declared);
 });
