@@ -39,7 +39,9 @@ test('markdown: title and headline name the target and the verdict', () => {
 test('markdown: the diagnosis names causes, what follows from them, and dead lanes no probe explains', () => {
   assert.match(md, /- `int8`: \*\*H4 · lost-updates\*\* — learnability follows from H4 — 1 lane that did not learn, explained by H4/);
   assert.match(md, /- `posit8`: no primary cause — 1 lane that did not learn and \*\*no probe explains\*\* \(`QA-posit8-h128-LR0\.003-rng1597-muon`\)/);
-  assert.match(md, /- `fc3\/QuantizeLinear` \(`uint8`\): no primary cause — H2 · scale-collapse follows from H2 at `fc2\/QuantizeLinear`/);
+  // a downstream site with nothing of its own folds into the upstream cause's line
+  assert.match(md, /- `fc2\/QuantizeLinear` \(`uint8`\): \*\*H2 · scale-collapse\*\* — 1 failure downstream follows from it: scale-collapse at `fc3\/QuantizeLinear`/);
+  assert.doesNotMatch(md, /- `fc3\/QuantizeLinear`/);
   const consequences = tables(tree).find((t) => t.header.join() === 'Result,Where,Follows from,How we know')!;
   assert.deepEqual(consequences.rows.map((r) => [r[0], r[2]]), [['FAIL H2 · scale-collapse', 'H2 at fc2/QuantizeLinear'], ['FAIL learnability', 'H4'], ['FAIL learnability', 'H4']]);
 });

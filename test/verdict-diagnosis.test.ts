@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diagnose, diagnosisLine } from '../src/verdict/diagnosis.js';
+import { diagnose, diagnosisLine, downstreamPhrase, foldDownstream } from '../src/verdict/diagnosis.js';
 import type { ProbeResult } from '../src/report/types.js';
 import { lane } from './support/report-fixture.js';
 
@@ -94,4 +94,25 @@ test('a format-level result that follows from an ONNX site names the probe that 
   assert.deepEqual(format.causes.map((c) => c.probe), ['weight-audit']);
   assert.deepEqual(format.consequences.map((c) => [c.probe, c.explainedBy, c.explainedBySite]), [['float-model', 'scale-collapse', 'fc1_Q4']]);
   assert.equal(diagnosisLine(format, (p) => (p === 'scale-collapse' ? 'H2' : p)), 'uint4: weights (weight-audit) — float (float-model) follows from H2 at fc1_Q4');
+});
+
+test('views fold a site whose every failure follows from one upstream cause into that cause, through same-site links; a site with a cause of its own stays', () => {
+  const c = (probe: string, explainedBy: string, explainedBySite?: string) => ({ probe, hypothesis: probe === 'roundtrip' ? 'codec' : 'H2', explainedBy, ...(explainedBySite ? { explainedBySite } : {}) });
+  const entries = [
+    { format: 'int8', site: 'conv1', causes: [{ probe: 'scale-collapse', hypothesis: 'H2', summary: 's' }], consequences: [c('roundtrip', 'scale-collapse')], deadLanes: [] },
+    // roundtrip at conv2 follows from conv2's scale-collapse, which follows from conv1: all of it is conv1's
+    { format: 'int8', site: 'conv2', causes: [], consequences: [c('roundtrip', 'scale-collapse'), c('scale-collapse', 'scale-collapse', 'conv1')], deadLanes: [] },
+    { format: 'int8', causes: [], consequences: [c('qdq-audit', 'scale-collapse', 'conv1')], deadLanes: [] },
+    { format: 'int8', site: 'fc', causes: [{ probe: 'missing-dequant', hypothesis: 'H1', summary: 's' }], consequences: [c('scale-collapse', 'scale-collapse', 'conv1')], deadLanes: [] },
+    // follows from a site that has no cause entry: stays as it is
+    { format: 'int8', site: 'x', causes: [], consequences: [c('roundtrip', 'scale-collapse', 'nowhere')], deadLanes: [] },
+  ];
+  const views = foldDownstream(entries);
+  assert.deepEqual(views.map((v) => v.entry.site ?? '(model)'), ['conv1', 'fc', 'x']);
+  assert.deepEqual(views[0]!.downstream, [{ probe: 'roundtrip', site: 'conv2' }, { probe: 'scale-collapse', site: 'conv2' }, { probe: 'qdq-audit' }]);
+  assert.equal(
+    diagnosisLine(views[0]!.entry, (p) => (p === 'scale-collapse' ? 'H2' : p), views[0]!.downstream),
+    'int8 at conv1: H2 (scale-collapse) — codec (roundtrip) follows from H2 — 3 failures downstream follow from it: roundtrip at conv2, scale-collapse at conv2, qdq-audit (the model)',
+  );
+  assert.equal(downstreamPhrase([{ probe: 'a', site: '1' }, { probe: 'a', site: '2' }, { probe: 'a', site: '3' }], (s) => s, 2), '3 failures downstream follow from it: a at 1, a at 2 and 1 more');
 });

@@ -7,6 +7,7 @@
  * Deterministic: the same report gives the same bytes.
  */
 import { buildCharts } from './chart.js';
+import { downstreamPhrase, foldDownstream } from '../verdict/diagnosis.js';
 import { PROBE_INFO, probeClaim } from './probe-info.js';
 import {
   FLOAT_MODEL_PROBE,
@@ -143,8 +144,9 @@ function diagnosisSection(report: Report): string {
   const entries = report.diagnosis ?? [];
   if (entries.length === 0) return '';
   const hyp = (probe: string): string => hypothesisLabelFor(hypothesisOf(probe, report.results), probe);
-  const lines = entries.map((d) => {
+  const lines = foldDownstream(entries).map(({ entry: d, downstream }) => {
     const where = d.site !== undefined ? `${code(d.site)} (${code(d.format)})` : code(d.format);
+    const below = downstreamPhrase(downstream, code);
     const causes = d.causes.length > 0 ? [...new Set(d.causes.map((c) => `**${text(hyp(c.probe))}**`))].join(' + ') : 'no primary cause';
     const follows = [...new Map(d.consequences.map((c) => [`${c.probe}|${c.explainedBy}|${c.explainedBySite ?? ''}`, c])).values()].map(
       (c) => `${text(hyp(c.probe))} follows from ${text(hypothesisOf(c.explainedBy, report.results))}${c.explainedBySite ? ` at ${code(c.explainedBySite)}` : ''}`,
@@ -153,7 +155,7 @@ function diagnosisSection(report: Report): string {
     const lanes = d.deadLanes.length === 0 ? []
       : unexplained.length === 0 ? [`${plural(d.deadLanes.length, 'lane')} that did not learn, explained by ${[...new Set(d.deadLanes.flatMap((l) => l.explainedBy))].map((p) => text(hypothesisOf(p, report.results))).join(' and ')}`]
       : [`${plural(unexplained.length, 'lane')} that did not learn and **no probe explains** (${unexplained.map((l) => code(l.lane)).join(', ')})`];
-    return `- ${where}: ${[causes, ...follows, ...lanes].join(' — ')}`;
+    return `- ${where}: ${[causes, ...follows, ...(below ? [below] : []), ...lanes].join(' — ')}`;
   });
   return ['**Diagnosis** (causes first; what follows from them is marked, not counted):', '', ...lines].join('\n');
 }

@@ -7,7 +7,7 @@
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import { FLOAT_MODEL_PROBE, fmtBpb, fmtLaneBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, hypothesisOf, isCause, judgedLanes, judgedOnly, notLearning, probeColumns, resultCoordinates, siteColumnLabel, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
-import { diagnosisLine } from '../verdict/diagnosis.js';
+import { diagnosisLine, foldDownstream } from '../verdict/diagnosis.js';
 import { LANE_STATUS_ICON } from '../verdict/lanes.js';
 import type { LaneStatus, ProbeResult, Report, Verdict } from './types.js';
 
@@ -48,7 +48,7 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   out.push(`${c.bold(`quant-audit — ${report.run.target}`)} ${c.gray(`(${report.run.id || 'unsaved run'})`)}`);
   out.push(head(v.summary));
   const hyp = (probe: string): string => hypothesisOf(probe, report.results);
-  for (const d of report.diagnosis ?? []) out.push(`  ${d.causes.length > 0 ? c.red('●') : c.yellow('●')} ${diagnosisLine(d, hyp)}`);
+  for (const { entry: d, downstream } of foldDownstream(report.diagnosis ?? [])) out.push(`  ${d.causes.length > 0 ? c.red('●') : c.yellow('●')} ${diagnosisLine(d, hyp, downstream)}`);
 
   if (report.lanes.length > 0) {
     const baseline = uniformBaseline(report);

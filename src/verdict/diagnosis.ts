@@ -142,7 +142,51 @@ export function diagnose(inputResults: readonly ProbeResult[], lanes: readonly L
 }
 
 /** "uint8: H1 (missing-dequant) — H2 scale-collapse follows from it" — one line per diagnosis entry. */
-export function diagnosisLine(d: Diagnosis, hypothesisOf: (probe: string) => string = (p) => p): string {
+/** A diagnosis entry as the views list it: with the failures downstream of it folded in. */
+export interface DiagnosisView {
+  entry: Diagnosis;
+  /** Failures at other sites (or the model's roll-ups) that follow from this entry's cause, and nothing else. */
+  downstream: { probe: string; site?: string }[];
+}
+
+/**
+ * The views' list: an entry with no cause and no dead lane of its own, whose every failure
+ * follows (directly, or through another failure in the same entry) from the cause at one ONNX
+ * site, is folded into that site's entry — "6 failures downstream follow from it" instead of
+ * six lines that each say "no primary cause". report.json keeps every entry.
+ */
+export function foldDownstream(entries: readonly Diagnosis[]): DiagnosisView[] {
+  const views = entries.map((entry): DiagnosisView => ({ entry, downstream: [] }));
+  const causeAt = new Map<string, DiagnosisView>();
+  for (const v of views) if (v.entry.site !== undefined && v.entry.causes.length > 0 && !causeAt.has(v.entry.site)) causeAt.set(v.entry.site, v);
+  return views.filter((v) => {
+    const e = v.entry;
+    if (e.causes.length > 0 || e.deadLanes.length > 0 || e.consequences.length === 0) return true;
+    const rootSite = (c: Diagnosis['consequences'][number], seen = new Set<string>()): string | undefined => {
+      if (c.explainedBySite !== undefined) return c.explainedBySite;
+      if (seen.has(c.probe)) return undefined;
+      seen.add(c.probe);
+      const via = e.consequences.find((x) => x.probe === c.explainedBy);
+      return via ? rootSite(via, seen) : undefined;
+    };
+    const roots = new Set(e.consequences.map((c) => rootSite(c)));
+    const [root] = [...roots];
+    const into = roots.size === 1 && root !== undefined ? causeAt.get(root) : undefined;
+    if (!into || into === v) return true;
+    for (const c of e.consequences) into.downstream.push({ probe: c.probe, ...(e.site !== undefined ? { site: e.site } : {}) });
+    return false;
+  });
+}
+
+/** "5 failures downstream follow from it: roundtrip at /add/…, scale-collapse at /conv2/…, qdq-audit (the model)". */
+export function downstreamPhrase(downstream: DiagnosisView['downstream'], show: (s: string) => string = (s) => s, max = 4): string | undefined {
+  if (downstream.length === 0) return undefined;
+  const named = [...new Set(downstream.map((d) => (d.site !== undefined ? `${d.probe} at ${show(d.site)}` : `${d.probe} (the model)`)))];
+  const list = named.length > max ? `${named.slice(0, max).join(', ')} and ${named.length - max} more` : named.join(', ');
+  return `${downstream.length} failure${downstream.length > 1 ? 's' : ''} downstream follow${downstream.length > 1 ? '' : 's'} from it: ${list}`;
+}
+
+export function diagnosisLine(d: Diagnosis, hypothesisOf: (probe: string) => string = (p) => p, downstream: DiagnosisView['downstream'] = []): string {
   const where = d.site !== undefined ? `${d.format} at ${d.site}` : d.format;
   const label = (probe: string, hypothesis: string): string => (hypothesis !== probe ? `${hypothesis} (${probe})` : probe);
   const causes = d.causes.length > 0 ? [...new Set(d.causes.map((c) => label(c.probe, c.hypothesis)))].join(' + ') : 'no primary cause';
@@ -153,5 +197,6 @@ export function diagnosisLine(d: Diagnosis, hypothesisOf: (probe: string) => str
   const explainers = [...new Set(d.deadLanes.flatMap((l) => l.explainedBy))].map(hypothesisOf);
   const lanes = d.deadLanes.length === 0 ? []
     : [unexplained.length === 0 ? `${lanesWord(d.deadLanes.length)} that did not learn, explained by ${explainers.join(' and ')}` : `${lanesWord(unexplained.length)} that did not learn and no probe explains`];
-  return [`${where}: ${causes}`, ...follows, ...lanes].join(' — ');
+  const below = downstreamPhrase(downstream);
+  return [`${where}: ${causes}`, ...follows, ...(below ? [below] : []), ...lanes].join(' — ');
 }
