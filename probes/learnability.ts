@@ -17,7 +17,7 @@ import { inShard } from '../src/report/shard.js';
 import { loadCorpus, type Corpus } from '../src/corpus/index.js';
 import { numberThreshold } from '../src/thresholds.js';
 import { uniformBaselineBits } from '../src/verdict/lanes.js';
-import { parseOptimizer } from '../src/train/optimizers.js';
+import { parseOptimizer, type OptimizerSettings } from '../src/train/optimizers.js';
 import { DEFAULT_LR, resolveSettings, type LearnabilitySettings } from '../src/train/settings.js';
 import { judgeLanes, laneName, laneResults, round } from '../src/train/judge.js';
 import { openExecutors, runSchedule } from '../src/train/pool.js';
@@ -44,6 +44,15 @@ export interface LearnabilityOptions {
   seeds: number[];
   /** Empty or undefined: the default lr. */
   lrs?: number[];
+  /** An optimizer's own learning rates (`--lr muon=0.0235`), in place of `lrs` for it. */
+  lrsByOptimizer?: Record<string, number[]>;
+  /** An optimizer's own momentum, Newton–Schulz steps, weight decay (quant-audit.yaml `optimizers:`). */
+  optimizerSettings?: Record<string, OptimizerSettings>;
+  /**
+   * Formats whose lanes also train the way the target's own update behaves (lost-updates
+   * failed: it rounds in place), next to the master-weight lanes. Ignored without master weights.
+   */
+  targetUpdateFormats?: string[];
   steps: number;
   corpus: string;
   backend: BackendName;
@@ -52,7 +61,8 @@ export interface LearnabilityOptions {
   workers?: number;
   shard?: { index: number; count: number };
   onProgress?(p: { done: number; total: number; lane: string; bpb: number }): void;
-  reproCommand(format: string, optimizer: string): string;
+  /** `targetUpdate`: the lane trained through the target's update (its repro needs lost-updates too). */
+  reproCommand(format: string, optimizer: string, targetUpdate?: boolean): string;
 }
 
 export interface LearnabilityOutcome {
@@ -63,48 +73,64 @@ export interface LearnabilityOutcome {
   notes: string[];
 }
 
-/** Lane specs for the whole matrix: one control per optimizer × seed × lr, then the lanes. */
-export function planLanes(
-  o: Pick<LearnabilityOptions, 'formats' | 'optimizers' | 'seeds' | 'lrs' | 'steps' | 'shard' | 'thresholds'>,
-  s: LearnabilitySettings,
-): LaneSpec[] {
+type PlanInput = Pick<LearnabilityOptions, 'formats' | 'optimizers' | 'seeds' | 'lrs' | 'lrsByOptimizer' | 'optimizerSettings' | 'targetUpdateFormats' | 'steps' | 'shard' | 'thresholds'>;
+
+/** The learning rates an optimizer's lanes train at: its own, else the run's, else the default. */
+export function lrsFor(o: Pick<LearnabilityOptions, 'lrs' | 'lrsByOptimizer'>, optimizer: string): number[] {
+  const own = o.lrsByOptimizer?.[optimizer];
+  if (own && own.length > 0) return own;
+  return o.lrs && o.lrs.length > 0 ? o.lrs : [DEFAULT_LR];
+}
+
+/**
+ * Lane specs for the whole matrix: one control per optimizer × seed × lr, then the lanes
+ * (format × optimizer × seed × the optimizer's lrs), then — for targetUpdateFormats — the same
+ * lanes trained through the target's update step.
+ */
+export function planLanes(o: PlanInput, s: LearnabilitySettings): LaneSpec[] {
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new UsageError(`--steps must be a positive integer, got ${o.steps}.`);
   if (o.seeds.length === 0) throw new UsageError('learnability needs at least one seed (--seed).');
   for (const seed of o.seeds) if (!Number.isInteger(seed)) throw new UsageError(`seeds must be integers, got ${seed}.`);
-  const lrs = o.lrs && o.lrs.length > 0 ? o.lrs : [DEFAULT_LR];
-  for (const lr of lrs) if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`learning rates must be positive numbers, got ${lr}.`);
   const optimizers = o.optimizers.map(parseOptimizer);
+  for (const optimizer of optimizers) {
+    for (const lr of lrsFor(o, optimizer)) if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`learning rates must be positive numbers, got ${lr} for ${optimizer}.`);
+  }
   const deadLine = uniformBaselineBits(s.model.vocab) - numberThreshold(o.thresholds, 'learnability.deadMargin');
   const cleanMargin = numberThreshold(o.thresholds, 'learnability.cleanMargin');
-  const base = (format: string, optimizer: (typeof optimizers)[number], seed: number, lr: number, control: boolean): LaneSpec => ({
-    name: laneName(format, s.model.hidden, lr, seed, optimizer),
+  const base = (format: string, optimizer: (typeof optimizers)[number], seed: number, lr: number, control: boolean, targetUpdate = false): LaneSpec => ({
+    name: laneName(format, s.model.hidden, lr, seed, optimizer, { settings: o.optimizerSettings?.[optimizer], targetUpdate }),
     format,
     optimizer,
     seed,
     lr,
+    ...(o.optimizerSettings?.[optimizer] ? { optimizerSettings: o.optimizerSettings[optimizer] } : {}),
     steps: o.steps,
     control,
+    ...(targetUpdate ? { targetUpdate: true } : {}),
     model: s.model,
     batch: s.batch,
     evalEvery: s.evalEvery,
     evalTokens: s.evalTokens,
     // The control always keeps fp32 weights: it is the yardstick, not the mode under test.
-    masterWeights: control ? true : s.masterWeights,
+    masterWeights: control ? true : targetUpdate ? false : s.masterWeights,
     earlyStop: s.earlyStop,
     deadLine,
     cleanMargin,
     patience: s.patience,
   });
   const formats = [...new Set(o.formats.filter((f) => f !== 'fp32'))];
+  // Without master weights every lane rounds in place already: the target's update adds nothing.
+  const viaUpdate = s.masterWeights ? formats.filter((f) => o.targetUpdateFormats?.includes(f)) : [];
   let lanes: LaneSpec[] = [];
-  for (const format of formats) for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrs) lanes.push(base(format, optimizer, seed, lr, false));
+  for (const format of formats) for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrsFor(o, optimizer)) lanes.push(base(format, optimizer, seed, lr, false));
+  for (const format of viaUpdate) for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrsFor(o, optimizer)) lanes.push(base(format, optimizer, seed, lr, false, true));
   if (o.shard) {
     // Same partition rule as the probe jobs; every shard trains the controls its lanes are judged against.
     const shard = o.shard;
     lanes = lanes.filter((lane) => inShard(lane.name, shard));
   }
   const controls: LaneSpec[] = [];
-  for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrs) controls.push(base('fp32', optimizer, seed, lr, true));
+  for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrsFor(o, optimizer)) controls.push(base('fp32', optimizer, seed, lr, true));
   return [...controls, ...lanes];
 }
 
@@ -153,16 +179,19 @@ export async function runLearnability(o: LearnabilityOptions): Promise<Learnabil
       bpb: round(out.bpb),
       bestBpb: round(out.bestBpb),
       curve: out.curve.map((p) => ({ step: p.step, bpb: round(p.bpb) })),
+      ...(spec.optimizerSettings && Object.keys(spec.optimizerSettings).length > 0 ? { optimizerSettings: { ...spec.optimizerSettings } } : {}),
       ...(spec.control ? { control: true } : {}),
       masterWeights: spec.masterWeights,
+      weightUpdate: spec.targetUpdate ? 'target-update' : spec.masterWeights ? 'master' : 'in-place',
+      ...(out.updateToStep ? { updateToStep: out.updateToStep } : {}),
       ...(out.notes.length ? { note: out.notes.join('; ') } : {}),
       ...(out.targetError !== undefined ? { targetError: out.targetError } : {}),
       durationMs: Math.round(out.durationMs),
     };
   });
   const lanes = judgeLanes(raw, { thresholds: o.thresholds });
-  const lrs = o.lrs && o.lrs.length > 0 ? o.lrs : [DEFAULT_LR];
-  const results = laneResults(lanes, { thresholds: o.thresholds, reproCommand: o.reproCommand, perLane: o.seeds.length > 1 || lrs.length > 1 });
+  const perLane = o.seeds.length > 1 || o.optimizers.some((opt) => lrsFor(o, opt).length > 1);
+  const results = laneResults(lanes, { thresholds: o.thresholds, reproCommand: o.reproCommand, perLane });
 
   const notes: string[] = [];
   const m = settings.model;
@@ -172,6 +201,12 @@ export async function runLearnability(o: LearnabilityOptions): Promise<Learnabil
   );
   if (corpus.floorBits !== undefined) notes.push(`corpus ${corpus.spec}: entropy rate ${corpus.floorBits.toFixed(4)} bits/byte is the floor no lane can beat.`);
   if (!settings.masterWeights) notes.push('--no-master-weights: lanes rounded their weights in place after every step (the original trainer bug); updates below half a quantization step are lost.');
+  const viaUpdate = [...new Set(specs.filter((x) => x.targetUpdate).map((x) => x.format))];
+  if (viaUpdate.length > 0) {
+    notes.push(
+      `lost-updates failed for ${viaUpdate.join(', ')}: those formats' lanes also trained the way the target's update behaves (QA-inplace-…: after every optimizer step the weights became the target's update(w, Δ, 1)), next to the master-weight lanes.`,
+    );
+  }
   const stopped = outcomes.filter((x) => x.stoppedBy !== 'steps');
   if (stopped.length > 0) {
     const saved = specs.reduce((acc, s, i) => acc + (s.steps - outcomes[i]!.stepsRun), 0);

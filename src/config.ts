@@ -48,6 +48,48 @@ export const LearnabilitySchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A learning rate, or several (one lane each). if/then/else, not anyOf: ajv then reports only the branch that applies. */
+const LearningRatesSchema = Type.Unsafe<number | number[]>({
+  if: { type: 'number' },
+  then: Type.Number({ exclusiveMinimum: 0 }),
+  else: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1 }),
+});
+const weightDecay = Type.Optional(Type.Number({ minimum: 0, description: 'decoupled weight decay' }));
+
+/** `optimizers:` as a mapping: each optimizer (its key selects it) and the settings it takes. */
+const OptimizerMapSchema = Type.Object(
+  {
+    adamw: Type.Optional(Type.Object({ lr: Type.Optional(LearningRatesSchema), weightDecay }, { additionalProperties: false })),
+    muon: Type.Optional(
+      Type.Object(
+        {
+          lr: Type.Optional(LearningRatesSchema),
+          momentum: Type.Optional(Type.Number({ minimum: 0, maximum: 0.9999, description: 'Nesterov momentum' })),
+          nsSteps: Type.Optional(intIn(1, 20, 'Newton–Schulz iterations')),
+          weightDecay,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** One optimizer's settings under the `optimizers:` mapping. */
+export interface OptimizerConfig {
+  lr?: number | number[];
+  momentum?: number;
+  nsSteps?: number;
+  weightDecay?: number;
+}
+
+/** A list of optimizer names, or a mapping of optimizer → settings. */
+const OptimizersSchema = Type.Unsafe<string[] | Record<string, OptimizerConfig>>({
+  if: { type: 'array' },
+  then: strings('adamw | muon'),
+  else: OptimizerMapSchema,
+});
+
 const WitnessSchema = Type.Object(
   {
     from: Type.Optional(Type.String({ description: 'FILE.csv | FILE.jsonl | postgres://…' })),
@@ -69,7 +111,7 @@ export const ConfigSchema = Type.Object(
     target: Type.Optional(Type.String({ description: 'reference | mutant:NAME | tfjs:PATH | onnx:PATH | exec:COMMAND' })),
     probes: Type.Optional(strings('probe ids')),
     formats: Type.Optional(strings('format names (quant-audit formats lists them)')),
-    optimizers: Type.Optional(strings('adamw | muon')),
+    optimizers: Type.Optional(OptimizersSchema),
     seeds: Type.Optional(Type.Array(intIn(0, MAX_INT, 'seed'))),
     lrs: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0 }), { description: 'learning rates for the lanes and lost-updates' })),
     steps: Type.Optional(intIn(1, 1_000_000, 'training steps per lane')),

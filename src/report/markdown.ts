@@ -19,6 +19,7 @@ import {
   isLaneGated,
   notLearning,
   fmtRule,
+  fmtUpdateToStep,
   fmtValue,
   hypothesisLabel,
   judgedLanes,
@@ -131,6 +132,10 @@ function headline(report: Report): string {
     if (diverged.length) lines.push(`- 💥 diverged (the loss blew up; no bpb is reported for it): ${diverged.map((l) => code(l.name)).join(', ')}`);
     if (partial.length) lines.push(`- 🔴 partial${partial.some((l) => isLaneGated(l, report)) ? ' (gated at this level)' : ''}: ${partial.map((l) => code(l.name)).join(', ')}`);
   }
+  for (const a of report.asymmetries ?? []) {
+    lines.push('', `- ⚖️ **Optimizer asymmetry** — ${text(a.summary)}${a.explainedBy.length ? ` (**${a.explainedBy.join(', ')}**)` : ''}.`);
+    for (const e of a.evidence) lines.push(`  - ${text(e)}`);
+  }
   const controls = report.lanes.filter((l) => l.control === true && l.status !== 'clean' && l.status !== 'learns');
   if (controls.length > 0) lines.push('', `- ❔ control lane${controls.length > 1 ? 's' : ''} did not learn: ${controls.map((l) => code(l.name)).join(', ')} — the lanes it controls cannot be judged.`);
   const diagnosis = diagnosisSection(report);
@@ -174,10 +179,11 @@ function lanesSection(report: Report): string {
     fmtLaneBpb(l, 'best'),
     fmtLaneBpb(l, 'final'),
     `${l.stepsRun ?? l.steps}`,
+    fmtUpdateToStep(l),
     laneStatusLabel(l.status) + (l.explainedBy && l.explainedBy.length > 0 ? ` ← ${l.explainedBy.map((p) => hypothesisOf(p, report.results)).join(', ')}` : ''),
   ]);
-  rows.push(['uniform baseline log2(V)', '', '', fmtBpb(baseline), '', '', '']);
-  const tbl = table(['Lane', 'Format', 'Optimizer', 'Best bpb', 'Final bpb', 'Steps', 'Status'], rows, ['l', 'l', 'l', 'r', 'r', 'r', 'l']);
+  rows.push(['uniform baseline log2(V)', '', '', fmtBpb(baseline), '', '', '', '']);
+  const tbl = table(['Lane', 'Format', 'Optimizer', 'Best bpb', 'Final bpb', 'Steps', 'Update/step', 'Status'], rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l']);
   const legend = Object.values(report.legend);
   const parts = ['## Lanes', '', `Bits per byte on the validation split; the uniform baseline is **${fmtBpb(baseline)}** — a lane there learned nothing.`, '', rows.length - 1 > FOLD_ROWS ? details(`${report.lanes.length} lanes`, tbl) : tbl];
   if (legend.length > 0) parts.push('', details('Legend', legend.map((l) => `- ${text(l)}`).join('\n')));

@@ -13,6 +13,7 @@
 import { UsageError } from '../errors.js';
 import { judgeRun, measuredOnly } from '../verdict/gate.js';
 import { DEFAULTS } from '../run/defaults.js';
+import { findAsymmetries } from '../verdict/asymmetry.js';
 import { canonicalOrder, laneKey } from './order.js';
 import { formatShard } from './shard.js';
 import { stableJson } from './json.js';
@@ -142,7 +143,12 @@ export function mergeReports(reports: Report[], options: MergeOptions = {}): Rep
   else delete run.durationMs;
 
   const judged = judgeRun(results, lanes, failOn);
-  return canonicalOrder({ ...first, run, results: judged.results, lanes: judged.lanes, diagnosis: judged.diagnosis, verdict: judged.verdict });
+  const merged: Report = { ...first, run, results: judged.results, lanes: judged.lanes, diagnosis: judged.diagnosis, verdict: judged.verdict };
+  // Lanes of one format may come from different shards: the asymmetries are found again.
+  delete merged.asymmetries;
+  const asymmetries = findAsymmetries(judged.lanes, judged.results, run.formats);
+  if (asymmetries.length > 0) merged.asymmetries = asymmetries;
+  return canonicalOrder(merged);
 }
 
 function dedupe<T>(

@@ -6,7 +6,7 @@
  */
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
-import { FLOAT_MODEL_PROBE, fmtBpb, fmtLaneBpb, fmtNum, fmtStatistic, fmtValue, hypothesisLabel, hypothesisOf, isCause, judgedLanes, judgedOnly, notLearning, probeColumns, resultCoordinates, siteColumnLabel, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
+import { FLOAT_MODEL_PROBE, fmtBpb, fmtLaneBpb, fmtNum, fmtStatistic, fmtUpdateToStep, fmtValue, hypothesisLabel, hypothesisOf, isCause, judgedLanes, judgedOnly, notLearning, probeColumns, resultCoordinates, siteColumnLabel, uniformBaseline, VERDICT_WORD, worstResult } from './text.js';
 import { diagnosisLine, foldDownstream } from '../verdict/diagnosis.js';
 import { LANE_STATUS_ICON } from '../verdict/lanes.js';
 import type { LaneStatus, ProbeResult, Report, Verdict } from './types.js';
@@ -49,13 +49,14 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   out.push(head(v.summary));
   const hyp = (probe: string): string => hypothesisOf(probe, report.results);
   for (const { entry: d, downstream } of foldDownstream(report.diagnosis ?? [])) out.push(`  ${d.causes.length > 0 ? c.red('●') : c.yellow('●')} ${diagnosisLine(d, hyp, downstream)}`);
+  for (const a of report.asymmetries ?? []) out.push(`${c.bold('asymmetry')}: ${a.summary}${a.explainedBy.length ? ` [${a.explainedBy.join(', ')}]` : ''}`);
 
   if (report.lanes.length > 0) {
     const baseline = uniformBaseline(report);
-    const t = newTable(['lane', 'format', 'optimizer', 'best bpb', 'final', 'status']);
+    const t = newTable(['lane', 'format', 'optimizer', 'best bpb', 'final', 'upd/step', 'status']);
     for (const l of report.lanes) {
       const why = l.explainedBy && l.explainedBy.length > 0 ? c.gray(` ← ${l.explainedBy.map(hyp).join(', ')}`) : '';
-      t.push([l.name + (l.control ? c.gray(' (control)') : ''), l.format, l.optimizer, fmtLaneBpb(l, 'best'), fmtLaneBpb(l, 'final'), laneCell(l.status) + why]);
+      t.push([l.name + (l.control ? c.gray(' (control)') : ''), l.format, l.optimizer, fmtLaneBpb(l, 'best'), fmtLaneBpb(l, 'final'), fmtUpdateToStep(l), laneCell(l.status) + why]);
     }
     out.push('', c.bold(`Lanes (bits per byte; uniform baseline ${fmtBpb(baseline)})`), t.toString());
     const dead = notLearning(report.lanes).length;

@@ -55,6 +55,13 @@ export function hypothesisOf(probe: string, results: ProbeResult[]): string {
   return h && h !== probe ? h : probe;
 }
 
+/** A lane's median proposed update in quantization steps ("0.058"), or "" (control, not measured). */
+export function fmtUpdateToStep(l: Lane): string {
+  const r = l.updateToStep?.median;
+  if (r === undefined || r === null || !Number.isFinite(r)) return '';
+  return r >= 100 ? r.toFixed(0) : Number(r.toPrecision(2)).toString();
+}
+
 /** "< 0.9", "outside [0.5, 2]", or "" when the statistic has no threshold. */
 export function fmtRule(s: Statistic): string {
   if (s.threshold === null) return '';

@@ -119,6 +119,49 @@ export interface Lane {
   /** The gate's decision at the run's --fail-on (set by src/verdict/gate.ts only). */
   gated?: boolean;
   durationMs?: number;
+  /** Optimizer settings the run changed (momentum, nsSteps, weightDecay). */
+  optimizerSettings?: Record<string, number>;
+  /**
+   * How the stored weights followed each optimizer step: `master` fp32 master weights;
+   * `in-place` w = fq(w) (--no-master-weights); `target-update` w = the target's update(w, Δ, 1).
+   */
+  weightUpdate?: 'master' | 'in-place' | 'target-update';
+  /** Proposed update / quantization step at the weight (sampled; quantized lanes only). */
+  updateToStep?: UpdateToStep;
+}
+
+export interface UpdateToStep {
+  /** Median of |proposed update| / quantization step over the sampled weights and steps. */
+  median: number;
+  /** Share of sampled updates at or above half a step (they survive rounding in place). */
+  survives: number;
+  /** The median per weight matrix. */
+  byMatrix: Record<string, number>;
+  /** Steps sampled (1-based). */
+  steps: number[];
+  samples: number;
+}
+
+/**
+ * Lanes of one format and weight update that differ by optimizer — some optimizers' lanes all
+ * dead, others' all learning — and which measured hypothesis explains the difference.
+ */
+export interface Asymmetry {
+  format: string;
+  weightUpdate: 'master' | 'in-place' | 'target-update';
+  deadOptimizers: string[];
+  learningOptimizers: string[];
+  /** Lane names. */
+  dead: string[];
+  learning: string[];
+  /** Hypotheses whose measurements explain it: 'H4' (lost updates), 'H3' (the STE); [] = neither. */
+  explainedBy: string[];
+  /** Lane name → median update/step (null: not measured). */
+  ratios: Record<string, number | null>;
+  /** One line per measured fact the decision used. */
+  evidence: string[];
+  /** The headline sentence. */
+  summary: string;
 }
 
 /** One format's (or ONNX site's) differential diagnosis: causes first, what follows from them second. */
@@ -180,5 +223,7 @@ export interface Report {
   lanes: Lane[];
   /** Per format (and ONNX site) with any failing result or dead lane; absent in reports written before 0.2. */
   diagnosis?: Diagnosis[];
+  /** Optimizer asymmetries between lanes of one format (src/verdict/asymmetry.ts). */
+  asymmetries?: Asymmetry[];
   verdict: ReportVerdict;
 }

@@ -12,7 +12,7 @@ import { openTarget } from '../targets/index.js';
 import type { Target } from '../targets/types.js';
 import { PROBES } from '../../probes/index.js';
 import type { ProbeContext } from '../../probes/types.js';
-import { runProbesOnFormat, skippedResult } from '../../probes/run.js';
+import { runProbeOn, runProbesOnFormat, skippedResult } from '../../probes/run.js';
 import { runLearnability } from '../../probes/learnability.js';
 import type { Lane, ProbeResult, Report, RunInfo } from '../report/types.js';
 import { SCHEMA_VERSION } from '../report/types.js';
@@ -21,6 +21,10 @@ import { canonicalOrder } from '../report/merge.js';
 import { inShard, parseShard, probeJobKey } from '../report/shard.js';
 import { laneLegend, laneMargins, uniformBaselineBits } from '../verdict/lanes.js';
 import { DEFAULTS, LEARNABILITY_ID, type RunPlan } from './plan.js';
+import { lrArgs } from './optimizer-plan.js';
+import { findAsymmetries } from '../verdict/asymmetry.js';
+
+const LOST_UPDATES_ID = 'lost-updates';
 
 export interface RunHooks {
   log(message: string): void;
@@ -33,9 +37,11 @@ export interface RunHooks {
 /**
  * The command line that reproduces one probe on one format: the same seed and every setting
  * that changes its numbers (learning rates, and for lanes steps, corpus, master weights).
+ * `probe` may name several probes (lanes trained through the target's update need lost-updates).
  */
-export function reproCommand(plan: RunPlan, probe: string | undefined, format: string | undefined, extra: string[] = []): string {
-  const args = ['npx', 'quant-audit', 'run', '--target', plan.target, ...(probe ? ['--probe', probe] : []), ...(format ? ['--format', format] : []), '--seed', String(plan.seeds[0])];
+export function reproCommand(plan: RunPlan, probe: string | string[] | undefined, format: string | undefined, extra: string[] = []): string {
+  const probes = probe === undefined ? [] : Array.isArray(probe) ? probe : [probe];
+  const args = ['npx', 'quant-audit', 'run', '--target', plan.target, ...(probes.length ? ['--probe', ...probes] : []), ...(format ? ['--format', format] : []), '--seed', String(plan.seeds[0])];
   if (plan.config.path) args.push('--config', plan.config.path);
   if (plan.ep !== 'cpu') args.push('--ep', plan.ep);
   if (plan.input) args.push('--input', plan.input);
@@ -43,13 +49,43 @@ export function reproCommand(plan: RunPlan, probe: string | undefined, format: s
   if (plan.python) args.push('--python', plan.python);
   if (plan.pythonApi && plan.pythonApi !== 'auto') args.push('--python-api', plan.pythonApi);
   if (plan.onnxMode !== 'auto') args.push('--onnx-mode', plan.onnxMode);
-  if (plan.lrs) args.push('--lr', ...plan.lrs.map(String));
-  if (probe === LEARNABILITY_ID) {
+  args.push(...lrArgs(plan));
+  if (probes.includes(LEARNABILITY_ID)) {
     if (plan.steps !== DEFAULTS.steps) args.push('--steps', String(plan.steps));
     if (plan.corpus !== DEFAULTS.corpus) args.push('--corpus', plan.corpus);
     if (plan.learnability.masterWeights === false) args.push('--no-master-weights');
   }
   return shellQuote([...args, ...extra]);
+}
+
+/**
+ * Formats whose lanes also train through the target's own update step: lost-updates failed
+ * there (the target's update rounds in place), and lanes with master weights alone would not
+ * show what the user's trainer gets. Read from this run's results; a shard that does not own a
+ * format's lost-updates job runs it here without reporting it (the owner reports it), so
+ * every shard plans the same lanes. Not when lost-updates is not selected, nor without master
+ * weights (every lane already rounds in place).
+ */
+async function formatsLosingUpdates(plan: RunPlan, target: Target, formats: string[], results: ProbeResult[], hooks: RunHooks): Promise<string[]> {
+  if (!plan.probes.includes(LOST_UPDATES_ID) || plan.learnability.masterWeights === false || !target.capabilities.has('update')) return [];
+  const probe = PROBES.find((p) => p.id === LOST_UPDATES_ID)!;
+  const out: string[] = [];
+  for (const format of formats) {
+    let r = results.find((x) => x.probe === LOST_UPDATES_ID && x.format === format && x.seed === plan.seeds[0]);
+    if (!r) {
+      r = await runProbeOn(probe, target, format, {
+        seed: plan.seeds[0]!,
+        thresholds: plan.thresholds,
+        lrs: plan.probeLrs,
+        resolveFormat: (name) => plan.registry.get(name),
+        registryFormats: () => plan.registry.all(),
+        reproCommand: (p, f) => reproCommand(plan, p, f),
+        log: hooks.log,
+      });
+    }
+    if (r.verdict === 'fail') out.push(format);
+  }
+  return out;
 }
 
 function targetFormats(plan: RunPlan, target: Target): string[] {
@@ -142,6 +178,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
         results.push(skippedResult({ probe: LEARNABILITY_ID, hypothesis: LEARNABILITY_ID, format, seed: plan.seeds[0] }, `target ${target.spec} does not implement format ${format}`));
       }
       hooks.log(`learnability: training lanes for ${laneFormats.length} format(s) × ${plan.optimizers.length} optimizer(s), ${plan.steps} steps`);
+      const targetUpdateFormats = await formatsLosingUpdates(plan, target, laneFormats, results, hooks);
       const outcome = await runLearnability({
         target: plan.target,
         targetOptions: { ep: plan.ep, timeoutMs: plan.timeoutMs, maxTensorElements: plan.maxTensorElements, maxMemoryMB: plan.maxMemoryMB, inputs: plan.input, onnxMode: plan.onnxMode, python: plan.python, pythonApi: plan.pythonApi, formats: plan.formats, customFormats: plan.config.customFormats, ...target.reopenWith },
@@ -149,6 +186,9 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
         optimizers: plan.optimizers,
         seeds: plan.seeds,
         lrs: plan.lrs,
+        lrsByOptimizer: plan.lrsByOptimizer,
+        optimizerSettings: plan.optimizerSettings,
+        targetUpdateFormats,
         steps: plan.steps,
         corpus: plan.corpus,
         backend: plan.backend,
@@ -157,7 +197,8 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
         workers: plan.workers,
         shard: plan.shard ? parseShard(plan.shard) : undefined,
         onProgress: hooks.onLaneProgress,
-        reproCommand: (format, optimizer) => reproCommand(plan, LEARNABILITY_ID, format, ['--optimizer', optimizer]),
+        reproCommand: (format, optimizer, targetUpdate) =>
+          reproCommand({ ...plan, optimizers: [optimizer] }, targetUpdate ? [LOST_UPDATES_ID, LEARNABILITY_ID] : LEARNABILITY_ID, format, ['--optimizer', optimizer]),
       });
       results.push(...outcome.results);
       lanes.push(...outcome.lanes);
@@ -205,6 +246,8 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     diagnosis: judged.diagnosis,
     verdict: judged.verdict,
   };
+  const asymmetries = findAsymmetries(lanes, results, run.formats);
+  if (asymmetries.length > 0) report.asymmetries = asymmetries;
   if (notes.length) report.run.targetInfo = { ...report.run.targetInfo, notes: notes.join(' | ') };
   return canonicalOrder(report);
 }

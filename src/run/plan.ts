@@ -13,6 +13,7 @@ import { PROBES } from '../../probes/index.js';
 import { resolveLimits } from '../limits.js';
 import { didYouMean } from '../suggest.js';
 import { DEFAULTS, OPTIMIZERS } from './defaults.js';
+import { allLrs, resolveOptimizerPlan, type OptimizerPlan } from './optimizer-plan.js';
 
 export { DEFAULTS, OPTIMIZERS };
 export const LEARNABILITY_ID = 'learnability';
@@ -54,8 +55,12 @@ export interface RunPlan {
   formats: string[] | undefined;
   optimizers: string[];
   seeds: number[];
-  /** Learning rates for lanes; undefined = the trainer's tuned default. */
+  /** Learning rates for every optimizer's lanes; undefined = the trainer's tuned default. */
   lrs: number[] | undefined;
+  /** An optimizer's own learning rates (`--lr muon=0.0235`, `optimizers.muon.lr`), in place of `lrs` for it. */
+  lrsByOptimizer: OptimizerPlan['lrsByOptimizer'];
+  /** Momentum, Newton–Schulz steps, weight decay from quant-audit.yaml `optimizers:`. */
+  optimizerSettings: OptimizerPlan['optimizerSettings'];
   probeLrs: number[];
   steps: number;
   corpus: string;
@@ -148,9 +153,11 @@ export function buildPlan(flags: RunFlags): RunPlan {
   const formats = flags.all ? undefined : formatPick.value;
   checkMembers('format', formats ?? [], registry.names(), formatPick.from);
 
-  const optimizerPick = pick(splitList(flags.optimizer), config, 'optimizers', true);
-  const optimizers = optimizerPick.value ?? [...OPTIMIZERS];
-  checkMembers('optimizer', optimizers, OPTIMIZERS, optimizerPick.from);
+  // Names first, with the place they came from (the mapping form's keys are checked by the schema).
+  const selected = splitList(flags.optimizer);
+  const listed = selected ?? (Array.isArray(config.optimizers) ? config.optimizers : []);
+  checkMembers('optimizer', listed, OPTIMIZERS, selected ? { config } : { config, key: 'optimizers', list: true });
+  const opt = resolveOptimizerPlan(selected, flags.lr, config);
 
   const backendPick = pick(flags.backend, config, 'backend');
   const backend = (backendPick.value ?? DEFAULTS.backend) as BackendName;
@@ -164,8 +171,6 @@ export function buildPlan(flags: RunFlags): RunPlan {
   checkMembers('--fail-on value', [failOn], FAIL_ON, { config });
 
   const seeds = parseNumberList(flags.seed, '--seed', true) ?? config.seeds ?? DEFAULTS.seeds;
-  const lrs = parseNumberList(flags.lr, '--lr', false) ?? config.lrs;
-  if (lrs?.some((x) => x <= 0)) throw new UsageError('--lr values must be positive.');
   const steps = parsePositiveInt(flags.steps, '--steps') ?? config.steps ?? DEFAULTS.steps;
 
   const learnability: LearnabilityConfig = { ...(config.learnability ?? {}) };
@@ -179,10 +184,12 @@ export function buildPlan(flags: RunFlags): RunPlan {
     target: flags.target ?? config.target ?? DEFAULTS.target,
     probes,
     formats,
-    optimizers,
+    optimizers: opt.optimizers,
     seeds,
-    lrs,
-    probeLrs: lrs ?? DEFAULTS.probeLrs,
+    lrs: opt.lrs,
+    lrsByOptimizer: opt.lrsByOptimizer,
+    optimizerSettings: opt.optimizerSettings,
+    probeLrs: allLrs(opt) ?? DEFAULTS.probeLrs,
     steps,
     corpus: flags.corpus ?? config.corpus ?? DEFAULTS.corpus,
     backend,

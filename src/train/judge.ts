@@ -8,12 +8,26 @@ import type { Lane, LaneStatus, ProbeResult } from '../report/types.js';
 import { classifyLane, diverged, laneMargins, uniformBaselineBits, LANE_STATUS_ICON, NOT_LEARNING } from '../verdict/lanes.js';
 import { numberThreshold, type Thresholds } from '../thresholds.js';
 import { VOCAB } from '../corpus/index.js';
+import { ADAMW_DEFAULTS, MUON_DEFAULTS, type OptimizerSettings } from './optimizers.js';
 
 export const LEARNABILITY_PROBE = 'learnability';
 
+export interface LaneNameOptions {
+  /** Non-default optimizer settings: appended after the optimizer (`-m0.9-ns3-wd0`). */
+  settings?: OptimizerSettings;
+  /** Trained through the target's own update step: `QA-inplace-…` (the witness name pattern reads it as a prefix). */
+  targetUpdate?: boolean;
+}
+
 /** `QA-int8-h128-LR0.003-rng1597-adamw` (DESIGN.md vocabulary). */
-export function laneName(format: string, hidden: number, lr: number, seed: number, optimizer: string): string {
-  return `QA-${format}-h${hidden}-LR${lr}-rng${seed}-${optimizer}`;
+export function laneName(format: string, hidden: number, lr: number, seed: number, optimizer: string, opts: LaneNameOptions = {}): string {
+  const st = opts.settings ?? {};
+  const tag = [
+    st.momentum !== undefined && st.momentum !== MUON_DEFAULTS.momentum ? `m${st.momentum}` : '',
+    st.nsSteps !== undefined && st.nsSteps !== MUON_DEFAULTS.nsSteps ? `ns${st.nsSteps}` : '',
+    st.weightDecay !== undefined && st.weightDecay !== ADAMW_DEFAULTS.weightDecay ? `wd${st.weightDecay}` : '',
+  ].filter((t) => t !== '');
+  return `QA-${opts.targetUpdate ? 'inplace-' : ''}${format}-h${hidden}-LR${lr}-rng${seed}-${optimizer}${tag.map((t) => `-${t}`).join('')}`;
 }
 
 export interface JudgeContext {
@@ -43,7 +57,7 @@ export function judgeLanes(lanes: Omit<Lane, 'status'>[], ctx: JudgeContext): La
 }
 
 export interface ResultContext extends JudgeContext {
-  reproCommand(format: string, optimizer: string): string;
+  reproCommand(format: string, optimizer: string, targetUpdate?: boolean): string;
   /** Several seeds or lrs: the result names them (one result per lane). */
   perLane: boolean;
 }
@@ -89,6 +103,8 @@ export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
             steps: l.steps,
             stepsRun: l.stepsRun ?? l.steps,
             masterWeights: l.masterWeights ?? true,
+            ...(l.weightUpdate ? { weightUpdate: l.weightUpdate } : {}),
+            ...(l.updateToStep ? { updateToStepMedian: l.updateToStep.median, updateSurvives: l.updateToStep.survives } : {}),
           },
           tables: [{ title: `${l.name}: validation bpb (head and tail of the curve) vs the fp32 control`, headings: ['step', 'bpb', 'control bpb'], rows: curveRows }],
           ...(l.note ? { notes: [l.note] } : {}),
@@ -101,14 +117,14 @@ export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
             ? `its loss diverged (last bpb ${Number.isFinite(l.bpb) ? `${fmt(l.bpb)}, above ${(baseline * margins.divergedRatio).toFixed(2)}` : fmt(l.bpb)}) after ${l.stepsRun ?? l.steps} steps`
             : `best bpb ${fmt(l.bestBpb)} after ${l.stepsRun ?? l.steps} steps (uniform baseline ${baseline.toFixed(2)}, dead at ≥ ${deadLine.toFixed(2)})`;
         result.witness = {
-          summary: `${LANE_STATUS_ICON[l.status]} ${l.name} is ${l.status}: ${what}; ${cText}.`,
+          summary: `${LANE_STATUS_ICON[l.status]} ${l.name} is ${l.status}: ${what}; ${cText}${ratioText(l)}.`,
           samples: l.curve.slice(0, 1).concat(l.curve.slice(-1)).map((p) => ({
             x: p.step,
             y: round(p.bpb),
             ...(c?.curve.find((q) => q.step === p.step) ? { expected: round(c.curve.find((q) => q.step === p.step)!.bpb) } : {}),
             note: 'step → bpb (expected: control)',
           })),
-          repro: ctx.reproCommand(l.format, l.optimizer),
+          repro: ctx.reproCommand(l.format, l.optimizer, l.weightUpdate === 'target-update'),
         };
       }
       if (verdict === 'inconclusive') {
@@ -132,6 +148,14 @@ function verdictOf(s: LaneStatus): ProbeResult['verdict'] {
   if (NOT_LEARNING.includes(s)) return 'fail';
   if (s === 'inconclusive') return 'inconclusive';
   return 'pass';
+}
+
+/** The proposed update in quantization steps: what rounding in place would keep of it. */
+function ratioText(l: Lane): string {
+  const r = l.updateToStep;
+  if (!r) return '';
+  const mode = l.weightUpdate === 'master' || l.weightUpdate === undefined ? 'with fp32 master weights' : 'rounded in place';
+  return `; the optimizer proposed updates of median ${Number(r.median.toPrecision(2))} quantization steps (${Math.round(r.survives * 100)} % at or above ½ step), ${mode}`;
 }
 
 function finite(x: number): number | null {

@@ -8,10 +8,13 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import { Rng } from '../rng.js';
 import type { Corpus } from '../corpus/index.js';
 import { createModel, crossEntropy, disposeBatch, makeBatch, type Batch, type EffectiveWeights } from './model.js';
-import { createOptimizer, type OptimizerName } from './optimizers.js';
+import { createOptimizer, type OptimizerName, type OptimizerSettings } from './optimizers.js';
 import { allInOrder, type QuantizerBridge } from './bridge.js';
 import { earlyStopReason, type StopReason } from './early-stop.js';
+import { UpdateRatioSampler, type UpdateToStep } from './update-ratio.js';
 import type { LearnabilitySettings } from './settings.js';
+import type { FormatSpec } from '../formats/types.js';
+import { UsageError } from '../errors.js';
 
 /** One lane: the run's learnability settings plus what names and seeds this lane. */
 export interface LaneSpec extends LearnabilitySettings {
@@ -20,8 +23,16 @@ export interface LaneSpec extends LearnabilitySettings {
   optimizer: OptimizerName;
   seed: number;
   lr: number;
+  /** Momentum, Newton–Schulz steps, weight decay when the run changes them. */
+  optimizerSettings?: OptimizerSettings;
   steps: number;
   control: boolean;
+  /**
+   * Train the way the target's own update step behaves: after each optimizer step the stored
+   * weights become update(w, Δ, 1) from the target (which rounds in place when lost-updates
+   * fails). Needs masterWeights false and a target with an `update` capability.
+   */
+  targetUpdate?: boolean;
   /** Early stopping inputs (see early-stop.ts). */
   deadLine: number;
   cleanMargin: number;
@@ -40,6 +51,13 @@ export interface LaneOutcome {
   durationMs: number;
   /** Set when the target itself failed during the lane. */
   targetError?: string;
+  /** Proposed update / quantization step (quantized lanes with a registry grid). */
+  updateToStep?: UpdateToStep;
+}
+
+export interface LaneOptions {
+  /** The format's registry row: the grid the update-to-step ratio is measured on. */
+  grid?: FormatSpec;
 }
 
 const LN2 = Math.log(2);
@@ -59,18 +77,33 @@ function sampleBatch(rng: Rng, corpus: Corpus, context: number, size: number): I
   return out;
 }
 
-export async function trainLane(spec: LaneSpec, bridge: QuantizerBridge, corpus: Corpus, onEval?: (step: number, bpb: number) => void): Promise<LaneOutcome> {
+export async function trainLane(
+  spec: LaneSpec,
+  bridge: QuantizerBridge,
+  corpus: Corpus,
+  onEval?: (step: number, bpb: number) => void,
+  options: LaneOptions = {},
+): Promise<LaneOutcome> {
   const started = performance.now();
   const shape = spec.model;
+  if (spec.targetUpdate && (spec.masterWeights || !bridge.update)) {
+    throw new UsageError(`lane ${spec.name} trains through the target's update step, which needs masterWeights false and a target with an update capability.`);
+  }
   const model = createModel(shape, spec.seed);
   const vars = model.params.map((p) => p.variable);
-  const optimizer = createOptimizer(spec.optimizer, model.params);
+  const optimizer = createOptimizer(spec.optimizer, model.params, spec.optimizerSettings);
+  // The identity (fp32 control) has no grid to measure against.
+  const ratio =
+    options.grid && options.grid.family !== 'identity'
+      ? new UpdateRatioSampler(options.grid, model.params.map((p) => ({ name: p.name, shape: p.variable.shape })), spec.steps, spec.seed)
+      : undefined;
   const batches = new Rng(spec.seed).fork('batches');
   const valPositions = validationPositions(corpus, shape.context, spec.evalTokens);
   const valBatch = makeBatch(corpus.tokens, valPositions, shape.context, shape.vocab);
   const notes: string[] = [];
   if (bridge.kind === 'external') notes.push(bridge.note);
-  if (!spec.masterWeights) notes.push('no master weights: after every step the stored weights were replaced by their fake-quantized value');
+  if (spec.targetUpdate) notes.push("in place through the target's own update step: after every optimizer step the stored weights were what update(w, Δ, 1) returned");
+  else if (!spec.masterWeights) notes.push('no master weights: after every step the stored weights were replaced by their fake-quantized value');
 
   const curve: { step: number; bpb: number }[] = [];
   let best = Number.POSITIVE_INFINITY;
@@ -126,15 +159,25 @@ export async function trainLane(spec: LaneSpec, bridge: QuantizerBridge, corpus:
     if (checkZero) {
       allZero = tf.tidy(() => tf.addN(grads.map((g) => g.abs().sum())).dataSync()[0] === 0);
     }
+    // Weights before the step: for the update-to-step sample (a few steps) and the target's update (every step).
+    const sampled = ratio?.wants(step + 1) === true;
+    const before = sampled || spec.targetUpdate ? vars.map((v) => Float32Array.from(v.dataSync() as Float32Array)) : undefined;
     optimizer.step(grads, spec.lr);
     grads.forEach((g) => g.dispose());
-    if (!spec.masterWeights) {
+    const after = before ? vars.map((v) => v.dataSync() as Float32Array) : undefined;
+    if (sampled) ratio!.record(step + 1, before!, after!);
+    if (spec.targetUpdate) {
+      // The target's own step applies the optimizer's proposal Δ to the stored weights.
+      const update = bridge.update!;
+      const next = await allInOrder(vars.map((v, i) => update(before![i]!, v.shape, after![i]!.map((x, k) => x - before![i]![k]!))));
+      vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor2d(next[i]!, v.shape as [number, number]))));
+    } else if (!spec.masterWeights) {
       // The original trainer's bug: the rounded weights replace the fp32 ones.
       if (bridge.kind === 'autodiff') {
         for (const v of vars) tf.tidy(() => v.assign(bridge.fakeQuant(v) as Tensor2D));
       } else {
         const rounded = await allInOrder(vars.map((v) => bridge.forward(v.dataSync() as Float32Array, v.shape)));
-        vars.forEach((v, i) => v.assign(tf.tensor2d(rounded[i]!, v.shape as [number, number])));
+        vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor2d(rounded[i]!, v.shape as [number, number]))));
       }
     }
     return allZero;
@@ -185,6 +228,7 @@ export async function trainLane(spec: LaneSpec, bridge: QuantizerBridge, corpus:
   if (stoppedBy === 'clean') notes.push(`stopped at step ${step}: best bpb is within the clean margin of the control, which it cannot leave`);
   if (stoppedBy === 'diverged') notes.push(`stopped at step ${step}: validation bpb is not finite (diverged)`);
   const last = curve[curve.length - 1]!.bpb;
+  const updateToStep = ratio?.summary();
   return {
     name: spec.name,
     curve,
@@ -194,5 +238,6 @@ export async function trainLane(spec: LaneSpec, bridge: QuantizerBridge, corpus:
     stoppedBy,
     notes,
     durationMs: performance.now() - started,
+    ...(updateToStep ? { updateToStep } : {}),
   };
 }

@@ -184,6 +184,25 @@ export function createMuon(params: readonly Param[], hyper: Partial<MuonHyper> =
   };
 }
 
-export function createOptimizer(name: OptimizerName, params: readonly Param[]): Optimizer {
-  return name === 'adamw' ? createAdamW(params) : createMuon(params);
+/**
+ * Per-optimizer settings a run may change (`optimizers:` in quant-audit.yaml); the learning
+ * rate travels separately (it names the lane). Anything unset keeps the defaults above.
+ */
+export interface OptimizerSettings {
+  /** muon: momentum μ of the Nesterov buffer. */
+  momentum?: number;
+  /** muon: Newton–Schulz iterations. */
+  nsSteps?: number;
+  /** Decoupled weight decay (both optimizers, and muon's AdamW part). */
+  weightDecay?: number;
+}
+
+export function createOptimizer(name: OptimizerName, params: readonly Param[], settings: OptimizerSettings = {}): Optimizer {
+  const wd = settings.weightDecay !== undefined ? { weightDecay: settings.weightDecay } : {};
+  if (name === 'adamw') return createAdamW(params, wd);
+  return createMuon(
+    params,
+    { ...wd, ...(settings.momentum !== undefined ? { momentum: settings.momentum } : {}), ...(settings.nsSteps !== undefined ? { nsSteps: settings.nsSteps } : {}) },
+    wd,
+  );
 }

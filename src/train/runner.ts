@@ -27,13 +27,15 @@ export class LaneRunner {
     readonly backend: string,
     private readonly target: Target,
     private readonly corpus: Corpus,
+    private readonly registry: FormatRegistry,
   ) {}
 
   static async open(init: RunnerInit): Promise<LaneRunner> {
     const backend = await initTf(init.backend);
     const { customFormats, ...rest } = init.targetOptions;
-    const target = await openTarget(init.target, { ...rest, registry: new FormatRegistry(customFormats) });
-    return new LaneRunner(backend, target, init.corpus);
+    const registry = new FormatRegistry(customFormats);
+    const target = await openTarget(init.target, { ...rest, registry });
+    return new LaneRunner(backend, target, init.corpus, registry);
   }
 
   async run(spec: LaneSpec, onEval?: (step: number, bpb: number) => void): Promise<LaneOutcome> {
@@ -42,7 +44,8 @@ export class LaneRunner {
       throw new UsageError(`target ${this.target.spec} does not implement format '${spec.format}'. It implements: ${this.target.formats.join(', ')}.`);
     }
     try {
-      return await trainLane(spec, bridgeFor(this.target, spec.format), this.corpus, onEval);
+      const grid = this.registry.has(spec.format) ? this.registry.get(spec.format) : undefined;
+      return await trainLane(spec, bridgeFor(this.target, spec.format), this.corpus, onEval, { grid });
     } catch (e) {
       if (e instanceof UsageError) throw e;
       // The target failed on this format (threw, wrong length…): the lane did not learn, the run goes on.
