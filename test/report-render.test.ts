@@ -54,15 +54,15 @@ test('markdown: every GFM table has as many cells per row as header columns', ()
 
 test('markdown: the lane table has format · optimizer · best bpb · status and the uniform baseline', () => {
   const lanes = tables(tree).find((t) => t.header[0] === 'Lane')!;
-  assert.deepEqual(lanes.header, ['Lane', 'Format', 'Optimizer', 'Best bpb', 'Final bpb', 'Steps', 'Status']);
+  assert.deepEqual(lanes.header, ['Lane', 'Format', 'Optimizer', 'Best bpb', 'Final bpb', 'Steps', 'Status', 'Update/step']);
   assert.equal(lanes.rows.length, 11);
-  assert.deepEqual(lanes.rows[0], ['QA-fp32-h128-LR0.003-rng1597-adamw (control)', 'fp32', 'adamw', '2.669', '2.679', '100', '✅ clean']);
-  assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-int8-h128-LR0.003-rng1597-adamw'), ['QA-int8-h128-LR0.003-rng1597-adamw', 'int8', 'adamw', '6.985', '6.995', '100', '💀 dead ← H4']);
+  assert.deepEqual(lanes.rows[0], ['QA-fp32-h128-LR0.003-rng1597-adamw (control)', 'fp32', 'adamw', '2.669', '2.679', '100', '✅ clean', '']);
+  assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-int8-h128-LR0.003-rng1597-adamw'), ['QA-int8-h128-LR0.003-rng1597-adamw', 'int8', 'adamw', '6.985', '6.995', '100', '💀 dead ← H4', '0.027']);
   assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-posit8-h128-LR0.003-rng1597-adamw')?.[6], '🔴 partial');
   assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-int4-h128-LR0.003-rng1597-muon')?.[6], '🟡 learns');
   // a diverged lane's loss is not a measurement: named, never printed as a number
-  assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-posit8-h128-LR0.003-rng1597-muon')?.slice(3), ['—', 'diverged', '100', '💥 diverged']);
-  assert.deepEqual(lanes.rows.at(-1), ['uniform baseline log2(V)', '', '', '7.000', '', '', '']);
+  assert.deepEqual(lanes.rows.find((r) => r[0] === 'QA-posit8-h128-LR0.003-rng1597-muon')?.slice(3), ['—', 'diverged', '100', '💥 diverged', '0.18']);
+  assert.deepEqual(lanes.rows.at(-1), ['uniform baseline log2(V)', '', '', '7.000', '', '', '', '']);
 });
 
 test('markdown: hypothesis matrix is format × hypothesis with the statistic; sites get their own table', () => {

@@ -179,11 +179,11 @@ function lanesSection(report: Report): string {
     fmtLaneBpb(l, 'best'),
     fmtLaneBpb(l, 'final'),
     `${l.stepsRun ?? l.steps}`,
-    fmtUpdateToStep(l),
     laneStatusLabel(l.status) + (l.explainedBy && l.explainedBy.length > 0 ? ` ← ${l.explainedBy.map((p) => hypothesisOf(p, report.results)).join(', ')}` : ''),
+    fmtUpdateToStep(l),
   ]);
   rows.push(['uniform baseline log2(V)', '', '', fmtBpb(baseline), '', '', '', '']);
-  const tbl = table(['Lane', 'Format', 'Optimizer', 'Best bpb', 'Final bpb', 'Steps', 'Update/step', 'Status'], rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l']);
+  const tbl = table(['Lane', 'Format', 'Optimizer', 'Best bpb', 'Final bpb', 'Steps', 'Status', 'Update/step'], rows, ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'r']);
   const legend = Object.values(report.legend);
   const parts = ['## Lanes', '', `Bits per byte on the validation split; the uniform baseline is **${fmtBpb(baseline)}** — a lane there learned nothing.`, '', rows.length - 1 > FOLD_ROWS ? details(`${report.lanes.length} lanes`, tbl) : tbl];
   if (legend.length > 0) parts.push('', details('Legend', legend.map((l) => `- ${text(l)}`).join('\n')));

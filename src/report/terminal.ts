@@ -53,10 +53,10 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
 
   if (report.lanes.length > 0) {
     const baseline = uniformBaseline(report);
-    const t = newTable(['lane', 'format', 'optimizer', 'best bpb', 'final', 'upd/step', 'status']);
+    const t = newTable(['lane', 'format', 'optimizer', 'best bpb', 'final', 'status', 'upd/step']);
     for (const l of report.lanes) {
       const why = l.explainedBy && l.explainedBy.length > 0 ? c.gray(` ← ${l.explainedBy.map(hyp).join(', ')}`) : '';
-      t.push([l.name + (l.control ? c.gray(' (control)') : ''), l.format, l.optimizer, fmtLaneBpb(l, 'best'), fmtLaneBpb(l, 'final'), fmtUpdateToStep(l), laneCell(l.status) + why]);
+      t.push([l.name + (l.control ? c.gray(' (control)') : ''), l.format, l.optimizer, fmtLaneBpb(l, 'best'), fmtLaneBpb(l, 'final'), laneCell(l.status) + why, fmtUpdateToStep(l)]);
     }
     out.push('', c.bold(`Lanes (bits per byte; uniform baseline ${fmtBpb(baseline)})`), t.toString());
     const dead = notLearning(report.lanes).length;

@@ -5,15 +5,18 @@
  * point and is lost, every step. With master weights it costs nothing — the fp32 copy keeps it.
  *
  * The step comes from the registry codec, the same way for every family: encode w (its
- * group's scale and zero-point), take the code of fq(w_i) and its two neighbouring codes,
- * decode all three at that same scale, and keep the gap to the neighbour on the side the
- * update moves towards (the other side where there is none: the top of the range, ±0).
- * Codes are compared by value, never by layout, so sign-magnitude minifloats, two's
- * complement integers and posits, codebooks and unsigned zero-points all work alike.
+ * group's scale and zero-point), take fq(w_i) in element units, and find the next value the
+ * element codec can represent on the side the update moves towards — the smallest move whose
+ * rounding changes it (nextElementValue) — then scale the gap back. Only the codec's own
+ * encode/decode are used, never a code layout, so sign-magnitude minifloats, flush-to-zero
+ * goldenfloats, two's complement integers and posits, codebooks, MX elements and unsigned
+ * zero-points all work alike.
  *
  * Measured cheaply: a fixed, seeded sample of weights per matrix at a handful of steps.
  */
-import { decode, elementCodec, encode, type FormatSpec } from '../formats/index.js';
+import { elementCodec, encode, type FormatSpec } from '../formats/index.js';
+import { groupsOf } from '../formats/groups.js';
+import type { ElementCodec } from '../formats/element.js';
 import { Rng } from '../rng.js';
 import type { UpdateToStep } from '../report/types.js';
 
@@ -27,39 +30,57 @@ export const SAMPLED_WEIGHTS = 128;
 
 
 /**
+ * The next element value from `t` towards `dir` (±1) at zero-point `zp`: the smallest move
+ * whose rounding leaves t, found by doubling a tiny move and then bisecting the rounding
+ * boundary, so grids with repeated values (flush-to-zero), sign-magnitude jumps at ±0 and
+ * uneven codebooks are handled alike. NaN when no finite value lies that way (saturated).
+ */
+export function nextElementValue(codec: ElementCodec, t: number, zp: number, dir: 1 | -1): number {
+  const rounded = (x: number): number => codec.decode(codec.encode(Math.fround(x), zp), zp);
+  const same = (x: number): boolean => rounded(x) === t;
+  const limit = 4 * Math.max(Math.abs(codec.maxFinite), Math.abs(codec.minFinite), Math.abs(t));
+  // float32 resolves |t|·2^-24: any grid of the registry is coarser than that
+  let hi = Math.max(Math.abs(t) * 2 ** -24, codec.minPositive * 2 ** -8, Number.MIN_VALUE);
+  let lo = 0;
+  while (same(t + dir * hi)) {
+    lo = hi;
+    hi *= 2;
+    if (hi > limit) return Number.NaN;
+  }
+  for (let k = 0; k < 64 && hi - lo > Math.abs(t + dir * hi) * 2 ** -30; k++) {
+    const mid = (lo + hi) / 2;
+    if (same(t + dir * mid)) lo = mid;
+    else hi = mid;
+  }
+  const v = rounded(t + dir * hi);
+  return Number.isFinite(v) && (v - t) * dir > 0 ? v : Number.NaN;
+}
+
+/**
  * Gap from fq(w_i) to the next representable value towards sign(direction_i), at w_i's own
- * scale (per tensor, channel or block, as the format scales), for each index. NaN where the
- * grid has no finite neighbour at all.
+ * scale and zero-point (per tensor, channel or block, as the format scales), for each index;
+ * the gap the other way where none lies that way (the top of the range). NaN where the grid
+ * has no finite neighbour at all, or the group has no usable scale.
  */
 export function gridSpacing(spec: FormatSpec, w: Float32Array, shape: readonly number[], indices: ArrayLike<number>, direction: ArrayLike<number>): Float64Array {
+  const codec = elementCodec(spec);
   const enc = encode(spec, w, { shape });
-  const here = decode(spec, enc);
-  const codeSpace = 2 ** elementCodec(spec).bits;
-  const up = enc.codes.slice();
-  const down = enc.codes.slice();
-  for (let k = 0; k < indices.length; k++) {
-    const i = indices[k]!;
-    const c = enc.codes[i]!;
-    if (c + 1 < codeSpace) up[i] = c + 1;
-    if (c > 0) down[i] = c - 1;
-  }
-  const vUp = decode(spec, { ...enc, codes: up });
-  const vDown = decode(spec, { ...enc, codes: down });
+  const groups = groupsOf(spec, w.length, enc.shape);
   const out = new Float64Array(indices.length);
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k]!;
-    const q = here[i]!;
-    let above = Infinity;
-    let below = Infinity;
-    for (const v of [vUp[i]!, vDown[i]!]) {
-      if (!Number.isFinite(v) || v === q) continue;
-      if (v > q) above = Math.min(above, v - q);
-      else below = Math.min(below, q - v);
+    const gi = Math.floor(i / groups.size);
+    const scale = enc.scales.length > 0 ? enc.scales[Math.min(gi, enc.scales.length - 1)]! : 1;
+    const zp = enc.zeroPoints ? enc.zeroPoints[gi]! : 0;
+    const t = codec.decode(enc.codes[i]!, zp);
+    if (!(scale > 0) || !Number.isFinite(scale) || !Number.isFinite(t)) {
+      out[k] = Number.NaN;
+      continue;
     }
-    const d = direction[k]!;
-    const toward = d > 0 ? above : d < 0 ? below : Math.min(above, below);
-    const gap = Number.isFinite(toward) ? toward : Math.min(above, below);
-    out[k] = Number.isFinite(gap) && Number.isFinite(q) ? gap : Number.NaN;
+    const d = direction[k]! < 0 ? -1 : 1;
+    let next = nextElementValue(codec, t, zp, d);
+    if (Number.isNaN(next)) next = nextElementValue(codec, t, zp, d === 1 ? -1 : 1);
+    out[k] = Number.isNaN(next) ? Number.NaN : Math.abs(next - t) * scale;
   }
   return out;
 }

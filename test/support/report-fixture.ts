@@ -5,6 +5,7 @@
  * optional field filled in (so the schema is exercised on all of them).
  */
 import { buildVerdict, judgeReport } from '../../src/verdict/gate.js';
+import { findAsymmetries } from '../../src/verdict/asymmetry.js';
 import { canonicalOrder } from '../../src/report/merge.js';
 import { inShard, probeJobKey } from '../../src/report/shard.js';
 import type { Rng } from '../../src/rng.js';
@@ -36,6 +37,7 @@ export function lane(format: string, optimizer: string, status: LaneStatus, best
     status,
     masterWeights: false,
     durationMs: 1234,
+    ...(extra.control ? {} : { weightUpdate: 'in-place' as const }),
     ...extra,
   };
 }
@@ -126,17 +128,21 @@ export function fixtureResults(): ProbeResult[] {
   return results;
 }
 
+function ratio(median: number, survives: number): Partial<Lane> {
+  return { updateToStep: { median, survives, byMatrix: { embedding: median / 10, hidden: median, head: median * 2 }, steps: [1, 25, 50, 75, 100], samples: 1920 } };
+}
+
 export function fixtureLanes(): Lane[] {
   return [
     lane('fp32', 'adamw', 'clean', 2.669, { control: true, masterWeights: true }),
     lane('fp32', 'muon', 'clean', 2.702, { control: true, masterWeights: true }),
-    lane('int4', 'adamw', 'dead', 6.99, { masterWeights: false }),
-    lane('int8', 'adamw', 'dead', 6.985, { masterWeights: false }),
-    lane('posit8', 'adamw', 'partial', 5.4, { masterWeights: false }),
+    lane('int4', 'adamw', 'dead', 6.99, { masterWeights: false, ...ratio(0.0015, 0) }),
+    lane('int8', 'adamw', 'dead', 6.985, { masterWeights: false, ...ratio(0.027, 0) }),
+    lane('posit8', 'adamw', 'partial', 5.4, { masterWeights: false, ...ratio(0.0096, 0.01) }),
     lane('nf4', 'adamw', 'learns', 3.0, { masterWeights: false, note: 'early stop at step 80', stepsRun: 80, curve: curve(7.0, 3.0, 80, 20) }),
-    lane('int4', 'muon', 'learns', 3.1, { masterWeights: false }),
-    lane('int8', 'muon', 'clean', 2.71, { masterWeights: false }),
-    lane('posit8', 'muon', 'diverged', Number.NaN, { masterWeights: false, bpb: Number.NaN, curve: [{ step: 0, bpb: 7 }, { step: 20, bpb: Number.NaN }] }),
+    lane('int4', 'muon', 'learns', 3.1, { masterWeights: false, ...ratio(0.061, 0.09) }),
+    lane('int8', 'muon', 'clean', 2.71, { masterWeights: false, ...ratio(0.35, 0.44) }),
+    lane('posit8', 'muon', 'diverged', Number.NaN, { masterWeights: false, bpb: Number.NaN, curve: [{ step: 0, bpb: 7 }, { step: 20, bpb: Number.NaN }], ...ratio(0.18, 0.29) }),
     lane('nf4', 'muon', 'inconclusive', 4.0, { masterWeights: false }),
   ];
 }
@@ -171,6 +177,7 @@ export function fixtureReport(failOn: FailOn = 'fail'): Report {
     legend: { dead: '💀 dead: best bpb >= 6.90', clean: '✅ clean: within 0.05 bits of the control' },
     results,
     lanes,
+    asymmetries: findAsymmetries(lanes, results, FORMATS),
     verdict: buildVerdict(results, lanes, failOn),
   });
 }
