@@ -4,7 +4,8 @@
  *   2. the whole default matrix (every format × adamw, muon + controls, 100 steps, reference,
  *      builtin:english, seed 1597) on 2 workers, wall time (goal ≤ 30 s for run --all);
  *   3. parallel speedup, 2 workers vs 1, on a 16-lane subset (goal ≥ 1.7×), same bpb both ways;
- *   4. steps saved by early stopping (reference, and mutants whose lanes are frozen).
+ *   4. steps saved by early stopping (reference, and mutants whose lanes are frozen);
+ *   5. the update-to-step sampler: its own time per lane, and a lane with it ÷ the same lane without.
  * Writes bench/results/train.md.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -17,6 +18,8 @@ import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { trainLane, type LaneSpec } from '../src/train/lane.js';
 import { bridgeFor, IDENTITY_BRIDGE } from '../src/train/bridge.js';
 import { resolveSettings } from '../src/train/settings.js';
+import { UpdateRatioSampler, sampledSteps } from '../src/train/update-ratio.js';
+import { Rng } from '../src/rng.js';
 import { runLearnability, type LearnabilityOptions, type LearnabilityOutcome } from '../probes/learnability.js';
 
 const quick = process.argv.includes('--quick');
@@ -91,6 +94,56 @@ async function stepTimes(): Promise<void> {
   void tf;
 }
 
+/** 5. The update-to-step sampler: isolated cost per lane, and lanes with/without it (alternating, same lane). */
+async function samplerOverhead(): Promise<void> {
+  const settings = resolveSettings({});
+  const corpus = loadCorpus('builtin:english');
+  const target = await openTarget('reference', { registry: defaultRegistry });
+  const m = settings.model;
+  const shapes = [
+    { name: 'embedding', shape: [m.vocab, m.embed] },
+    { name: 'hidden', shape: [m.context * m.embed, m.hidden] },
+    { name: 'head', shape: [m.hidden, m.vocab] },
+  ];
+  say('### 5. Update-to-step sampler (128 weights per matrix at steps 1, 25, 50, 75, 100)');
+  say();
+  say('| format | sampler ms per lane (5 samples) | lane ms/step without | with | ratio with ÷ without |');
+  say('|---|---|---|---|---|');
+  const formats = quick ? ['int8'] : ['int8', 'posit8', 'nf4', 'mxfp4', 'fp16'];
+  for (const format of formats) {
+    const spec = defaultRegistry.get(format);
+    const rng = new Rng(1);
+    const before = shapes.map((x) => rng.normalArray(x.shape[0]! * x.shape[1]!, 0.05));
+    const after = before.map((w) => w.map((v) => v + 1e-4));
+    const t0 = performance.now();
+    const reps = 5;
+    for (let r = 0; r < reps; r++) {
+      const sampler = new UpdateRatioSampler(spec, shapes, STEPS, 1597);
+      for (const step of sampledSteps(STEPS)) sampler.record(step, before, after);
+      sampler.summary();
+    }
+    const isolated = (performance.now() - t0) / reps;
+    const lane: LaneSpec = {
+      name: format, format, optimizer: 'adamw', seed: 1597, lr: 0.003, steps: STEPS, control: false, model: m,
+      batch: settings.batch, evalEvery: settings.evalEvery, evalTokens: settings.evalTokens, masterWeights: true, earlyStop: false,
+      deadLine: 6.9, cleanMargin: 0.05, patience: settings.patience,
+    };
+    let without = 0;
+    let withSampler = 0;
+    for (let r = 0; r < 2; r++) {
+      // alternate so drift in machine load hits both alike
+      const a = await trainLane(lane, bridgeFor(target, format), corpus);
+      const b = await trainLane(lane, bridgeFor(target, format), corpus, undefined, { grid: spec });
+      if (JSON.stringify(a.curve) !== JSON.stringify(b.curve)) throw new Error(`${format}: the sampler changed the curve`);
+      without += a.durationMs / a.stepsRun;
+      withSampler += b.durationMs / b.stepsRun;
+    }
+    say(`| ${format} | ${isolated.toFixed(1)} | ${(without / 2).toFixed(2)} | ${(withSampler / 2).toFixed(2)} | ${(withSampler / without).toFixed(2)} |`);
+  }
+  await target.close();
+  say();
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   say(`## Learnability (bench/train.ts)`);
@@ -99,6 +152,11 @@ async function main(): Promise<void> {
   say(`Command: \`npx tsc -p . && node dist/bench/train.js${quick ? ' --quick' : ''}\``);
   say();
 
+  if (process.argv.includes('--sampler-only')) {
+    await initTf('wasm');
+    await samplerOverhead();
+    return;
+  }
   await stepTimes();
 
   say('### 2. The default matrix on 2 workers (reference, builtin:english, seed 1597, 100 steps)');
@@ -138,6 +196,7 @@ async function main(): Promise<void> {
     say(`| mutant:${mutant} (${dead} dead/partial) | ${m.out.lanes.length} | ${stepsPlanned(m.out)} | ${stepsRun(m.out)} | ${stepsPlanned(m.out) - stepsRun(m.out)} | ${m.seconds.toFixed(1)} |`);
   }
   say();
+  await samplerOverhead();
   say(`Load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other processes on the machine inflate wall times).`);
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/train.md', `${lines.join('\n')}\n`);
