@@ -52,7 +52,7 @@ export const LearnabilitySchema = Type.Object(
 const LearningRatesSchema = Type.Unsafe<number | number[]>({
   if: { type: 'number' },
   then: Type.Number({ exclusiveMinimum: 0 }),
-  else: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1 }),
+  else: Type.Array(Type.Number({ exclusiveMinimum: 0 })),
 });
 const weightDecay = Type.Optional(Type.Number({ minimum: 0, description: 'decoupled weight decay' }));
 
