@@ -153,8 +153,18 @@ async function main(): Promise<void> {
   say();
 
   if (process.argv.includes('--sampler-only')) {
+    // Section 5 alone, into its own result file (the other sections keep their quiet-machine run).
+    lines.length = 0;
+    say('## Learnability: update-to-step sampler (bench/train.ts --sampler-only)');
+    say();
+    say(`Date ${started.toISOString().slice(0, 10)}; ${availableParallelism()} cores, node ${process.version}, backend wasm; load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')} (the machine is shared with other sessions: wall times are inflated, the with ÷ without ratio is measured alternating in one run).`);
+    say('Command: `npx tsc -p . && node dist/bench/train.js --sampler-only`');
+    say();
     await initTf('wasm');
     await samplerOverhead();
+    say(`Load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')}.`);
+    mkdirSync('bench/results', { recursive: true });
+    writeFileSync('bench/results/train-sampler.md', `${lines.join('\n')}\n`);
     return;
   }
   await stepTimes();
