@@ -26,7 +26,7 @@ test('rows and columns in which every result was skipped leave the matrix', () =
     result('qdq-audit', 'int8+uint8', 'fail'),
   ];
   assert.deepEqual(judgedOnly(results).map((r) => `${r.probe}/${r.format}`), ['roundtrip/nf4', 'qdq-audit/int8+uint8']);
-  const report = { ...fixtureReport(), results, lanes: [], verdict: buildVerdict(results, [], 'fail') };
+  const report = { ...fixtureReport(), results, lanes: [], asymmetries: undefined, verdict: buildVerdict(results, [], 'fail') };
   const term = renderTerminal(report, { color: false, compact: true });
   assert.doesNotMatch(term, /\| int8 +\|/, 'no row of skips for int8');
   assert.doesNotMatch(term, /broken-ste/, 'no column of skips');

@@ -141,7 +141,7 @@ test('markdown: a fleet witness report (lanes only) renders lanes and a chart, n
 });
 
 test('markdown: an empty run still renders a valid document', () => {
-  const empty = { ...fixtureReport(), results: [], lanes: [], verdict: buildVerdict([], [], 'fail') };
+  const empty = { ...fixtureReport(), results: [], lanes: [], asymmetries: undefined, verdict: buildVerdict([], [], 'fail') };
   const out = renderMarkdown(empty);
   assert.deepEqual(headings(parseGfm(out), 2), ['Environment']);
   assert.match(out, /✅ \*\*No witness\*\*/);
