@@ -116,6 +116,52 @@ test('views: the markdown headline and the terminal line under the verdict carry
     md.split('\n').filter((l) => l.includes('asymmetry')).join('\n'),
   );
   assert.match(md, /- ⚖️ \*\*Optimizer asymmetry\*\* — muon dead \/ adamw partial on posit8 .* is explained neither by lost updates \(update\/step 0\.18 vs 0\.0096.*\) nor by/);
-  const term = renderTerminal(r, { color: false });
-  assert.equal(term.split('\n')[2], 'asymmetry: adamw dead / muon learns on int4 (weights rounded in place, no fp32 master weights) is explained by lost updates (update/step 0.0015 vs 0.061; 0 % vs 9 % of updates at or above ½ step), not by the STE (cosine 0.9998) [H4]');
+  const term = renderTerminal(r, { color: false }).split('\n');
+  // under the verdict: the diagnosis lines, then the asymmetries, before the lane table
+  const at = term.findIndex((l) => l.startsWith('asymmetry:'));
+  assert.ok(at > 2 && term.slice(2, at).every((l) => l.startsWith('  ● ')), term.slice(0, at + 1).join('\n'));
+  assert.equal(term[at], 'asymmetry: adamw dead / muon learns on int4 (weights rounded in place, no fp32 master weights) is explained by lost updates (update/step 0.0015 vs 0.061; 0 % vs 9 % of updates at or above ½ step), not by the STE (cosine 0.9998) [H4]');
+});
+
+test('the one judging path: judgeRun names the asymmetry with the cause report.diagnosis gives its dead lanes, and the gate counts the dead lanes once', async () => {
+  const { judgeRun } = await import('../src/verdict/gate.js');
+  const lanes = [control('adamw'), control('muon'), lane('int8', 'adamw', 'dead', 0.004), lane('int8', 'muon', 'learns', 0.9)];
+  const withAsym = judgeRun([steOk, lostFail], lanes, 'fail', ['int8']);
+  const [a] = withAsym.asymmetries;
+  assert.deepEqual([a!.explainedBy, a!.causes], [['H4'], ['lost-updates']]);
+  const dead = withAsym.diagnosis.find((d) => d.format === 'int8')!.deadLanes;
+  assert.deepEqual(dead.map((d) => d.explainedBy), [a!.causes]);
+  assert.deepEqual(withAsym.lanes.find((l) => l.name === a!.dead[0])!.explainedBy, ['lost-updates']);
+  // the same lanes with the asymmetry removed (muon dead too): the verdict counts the same dead adamw lane, plus muon's
+  const noAsym = judgeRun([steOk, lostFail], [...lanes.slice(0, 3), lane('int8', 'muon', 'dead', 0.9)], 'fail', ['int8']);
+  assert.equal(noAsym.asymmetries.length, 0);
+  assert.deepEqual(withAsym.verdict.deadLanes, [a!.dead[0]]);
+  assert.equal(withAsym.verdict.exitCode, 1);
+  assert.equal(withAsym.lanes.filter((l) => l.gated).length, 1, 'one dead lane, counted once');
+});
+
+test('lost-updates as the primary cause names H4 even when the ratios do not separate the optimizers; a broken-ste that another failure explains is not H3', () => {
+  const [a] = findAsymmetries([lane('int8', 'adamw', 'dead', 0.3), lane('int8', 'muon', 'learns', 0.2)], [steOk, lostFail]);
+  assert.deepEqual([a!.explainedBy, a!.causes], [['H4'], ['lost-updates']]);
+  assert.ok(a!.evidence.includes('the diagnosis names lost-updates for the dead lane'), a!.evidence.join('\n'));
+  const steFollows: ProbeResult = { ...probe('broken-ste', 'int8', 'fail', 'gradient cosine vs STE', -1), explainedBy: 'missing-dequant' };
+  const master = { masterWeights: true, weightUpdate: 'master' as const };
+  const [b] = findAsymmetries([lane('int8', 'adamw', 'dead', 0.004, master), lane('int8', 'muon', 'learns', 0.9, master)], [steFollows]);
+  assert.deepEqual([b!.explainedBy, b!.causes], [[], []]);
+  assert.ok(b!.evidence.includes('broken-ste fails, explained by missing-dequant on int8 (gradient cosine vs STE -1)'), b!.evidence.join('\n'));
+});
+
+test('in-place lanes of a target whose own update keeps small steps: H4 from the ratios, no probe cause, and the report says the run chose the rounding', () => {
+  const lostPass = probe('lost-updates', 'int8', 'pass', 'update retained', 1);
+  const [a] = findAsymmetries([lane('int8', 'adamw', 'dead', 0.004), lane('int8', 'muon', 'learns', 0.9)], [steOk, lostPass]);
+  assert.deepEqual([a!.explainedBy, a!.causes], [['H4'], []]);
+  assert.ok(a!.evidence.some((e) => /in-place rounding this run chose \(--no-master-weights\)/.test(e)), a!.evidence.join('\n'));
+});
+
+test('lanes that do not say how their weights were kept (a fleet witness): the asymmetry is reported, explained by nothing measured', () => {
+  const unknown = { masterWeights: undefined, weightUpdate: undefined };
+  const [a] = findAsymmetries([lane('int8', 'adamw', 'dead', undefined, unknown), lane('int8', 'muon', 'partial', undefined, unknown)], []);
+  assert.equal(a!.weightUpdate, 'unknown');
+  assert.deepEqual(a!.explainedBy, []);
+  assert.equal(a!.summary, 'adamw dead / muon partial on int8 is explained neither by lost updates (update/step not measured, master weights unknown) nor by the STE (broken-ste not run)');
 });

@@ -11,7 +11,7 @@ import { axisStyle, colour, renderChartSvg, type ColourRole } from './html-chart
 import { findCause } from './html-model.js';
 import type { Lane, ProbeResult, Report } from './types.js';
 import { esc, htmlTable, plural } from './html-page.js';
-import { fmtBpb, fmtNum, uniformBaseline } from './text.js';
+import { fmtBpb, fmtNum, fmtUpdateToStep, uniformBaseline } from './text.js';
 
 /** Lanes that get an end label per panel (the most telling first); the rest are in the table. */
 const MAX_LABELLED_LANES = 10;
@@ -221,6 +221,7 @@ export function lanesSection(report: Report, anchors: Map<ProbeResult, string>, 
     return `<figure class="chart lanes-chart" data-optimizer="${esc(optimizer)}">${svg}<figcaption id="${captionId}">${esc(caption)}</figcaption></figure>`;
   });
   const withExplain = lanes.some((l) => l.explainedBy !== undefined);
+  const withRatio = lanes.some((l) => l.updateToStep !== undefined);
   const rows = lanes.map((l) => [
     `<code>${esc(l.name)}</code>${l.control ? ' <span class="v s-control">control</span>' : ''}`,
     `<code>${esc(l.format)}</code>`,
@@ -229,14 +230,15 @@ export function lanesSection(report: Report, anchors: Map<ProbeResult, string>, 
     esc(fmtBpb(l.bestBpb)),
     esc(fmtBpb(l.bpb)),
     esc(String(l.stepsRun ?? l.steps)),
+    ...(withRatio ? [esc(fmtUpdateToStep(l))] : []),
     ...(withExplain ? [explainedCell(l, report, anchors)] : []),
     esc(l.targetError ? `target error: ${l.targetError}` : l.note ?? ''),
   ]);
-  rows.push(['uniform baseline log2(V)', '', '', '', esc(fmtBpb(baseline)), '', '', ...(withExplain ? [''] : []), '']);
+  rows.push(['uniform baseline log2(V)', '', '', '', esc(fmtBpb(baseline)), '', '', ...(withRatio ? [''] : []), ...(withExplain ? [''] : []), '']);
   const table = htmlTable(
-    ['Lane', 'Format', 'Optimizer', 'Status', 'Best bpb', 'Final bpb', 'Steps', ...(withExplain ? ['Explained by'] : []), 'Note'],
+    ['Lane', 'Format', 'Optimizer', 'Status', 'Best bpb', 'Final bpb', 'Steps', ...(withRatio ? ['Update/step'] : []), ...(withExplain ? ['Explained by'] : []), 'Note'],
     rows,
-    { numeric: [4, 5, 6], caption: 'Every lane and its numbers (the charts above draw these curves).', className: 'lanes' },
+    { numeric: withRatio ? [4, 5, 6, 7] : [4, 5, 6], caption: 'Every lane and its numbers (the charts above draw these curves).', className: 'lanes' },
   );
   const legend = Object.values(report.legend);
   return [

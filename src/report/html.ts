@@ -74,6 +74,7 @@ function header(report: Report, anchors: Map<ProbeResult, string>): string {
   });
   const bad = judged.filter((l) => NOT_LEARNING.includes(l.status));
   if (bad.length) items.push(`<li>dead or diverged: ${bad.map((l) => `<code>${esc(l.name)}</code>`).join(', ')}</li>`);
+  for (const a of report.asymmetries ?? []) items.push(`<li>⚖ <strong>optimizer asymmetry</strong> — ${esc(a.summary)}${a.explainedBy.length ? ` (<strong>${esc(a.explainedBy.join(', '))}</strong>)` : ''}.</li>`);
   const controls = report.lanes.filter(controlFailed);
   if (controls.length) items.push(`<li>? control lane${controls.length > 1 ? 's' : ''} did not learn: ${controls.map((l) => `<code>${esc(l.name)}</code>`).join(', ')} — the lanes it controls cannot be judged.</li>`);
   return [

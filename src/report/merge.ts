@@ -11,9 +11,8 @@
  * unless they are exact duplicates.
  */
 import { UsageError } from '../errors.js';
-import { judgeRun, measuredOnly } from '../verdict/gate.js';
+import { judgeRun, measuredOnly, withJudgement } from '../verdict/gate.js';
 import { DEFAULTS } from '../run/defaults.js';
-import { findAsymmetries } from '../verdict/asymmetry.js';
 import { canonicalOrder, laneKey } from './order.js';
 import { formatShard } from './shard.js';
 import { stableJson } from './json.js';
@@ -142,12 +141,8 @@ export function mergeReports(reports: Report[], options: MergeOptions = {}): Rep
   if (durations.every((d): d is number => d !== undefined)) run.durationMs = durations.reduce((a, b) => a + b, 0);
   else delete run.durationMs;
 
-  const judged = judgeRun(results, lanes, failOn);
-  const merged: Report = { ...first, run, results: judged.results, lanes: judged.lanes, diagnosis: judged.diagnosis, verdict: judged.verdict };
-  // Lanes of one format may come from different shards: the asymmetries are found again.
-  delete merged.asymmetries;
-  const asymmetries = findAsymmetries(judged.lanes, judged.results, run.formats);
-  if (asymmetries.length > 0) merged.asymmetries = asymmetries;
+  // Lanes of one format may come from different shards: the asymmetries are judged again with the rest.
+  const merged = withJudgement({ ...first, run }, judgeRun(results, lanes, failOn, run.formats));
   return canonicalOrder(merged);
 }
 

@@ -56,7 +56,7 @@ export function hypothesisOf(probe: string, results: ProbeResult[]): string {
 }
 
 /** A lane's median proposed update in quantization steps ("0.058"), or "" (control, not measured). */
-export function fmtUpdateToStep(l: Lane): string {
+export function fmtUpdateToStep(l: Pick<Lane, 'updateToStep'>): string {
   const r = l.updateToStep?.median;
   if (r === undefined || r === null || !Number.isFinite(r)) return '';
   return r >= 100 ? r.toFixed(0) : Number(r.toPrecision(2)).toString();

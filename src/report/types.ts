@@ -148,14 +148,17 @@ export interface UpdateToStep {
  */
 export interface Asymmetry {
   format: string;
-  weightUpdate: 'master' | 'in-place' | 'target-update';
+  /** 'unknown': the lanes do not say whether they kept fp32 master weights (fleet witnesses). */
+  weightUpdate: 'master' | 'in-place' | 'target-update' | 'unknown';
   deadOptimizers: string[];
   learningOptimizers: string[];
   /** Lane names. */
   dead: string[];
   learning: string[];
-  /** Hypotheses whose measurements explain it: 'H4' (lost updates), 'H3' (the STE); [] = neither. */
+  /** Hypotheses whose measurements explain it: 'H4' (lost updates), 'H3' (the STE), any other primary cause's; [] = none. */
   explainedBy: string[];
+  /** Probe ids report.diagnosis names for the dead lanes (their lanes[].explainedBy): primary causes on this format. */
+  causes: string[];
   /** Lane name → median update/step (null: not measured). */
   ratios: Record<string, number | null>;
   /** One line per measured fact the decision used. */

@@ -16,13 +16,12 @@ import { runProbeOn, runProbesOnFormat, skippedResult } from '../../probes/run.j
 import { runLearnability } from '../../probes/learnability.js';
 import type { Lane, ProbeResult, Report, RunInfo } from '../report/types.js';
 import { SCHEMA_VERSION } from '../report/types.js';
-import { judgeRun } from '../verdict/gate.js';
+import { judgeRun, withJudgement } from '../verdict/gate.js';
 import { canonicalOrder } from '../report/merge.js';
 import { inShard, parseShard, probeJobKey } from '../report/shard.js';
 import { laneLegend, laneMargins, uniformBaselineBits } from '../verdict/lanes.js';
 import { DEFAULTS, LEARNABILITY_ID, type RunPlan } from './plan.js';
 import { lrArgs } from './optimizer-plan.js';
-import { findAsymmetries } from '../verdict/asymmetry.js';
 
 const LOST_UPDATES_ID = 'lost-updates';
 
@@ -233,21 +232,18 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks, argv: string[]
     machine: machineInfo(),
   };
   const baseline = uniformBaselineBits(128);
-  const judged = judgeRun(results, lanes, plan.failOn);
-  const report: Report = {
+  const judged = judgeRun(results, lanes, plan.failOn, run.formats);
+  const report: Report = withJudgement({
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'quant-audit', version: VERSION },
     kind: 'run',
     run,
     thresholds: Object.fromEntries(Object.entries(plan.thresholds).map(([k, v]) => [k, typeof v === 'number' ? v : [...v]])),
     legend: laneLegend(laneMargins(plan.thresholds), baseline),
-    results: judged.results,
-    lanes: judged.lanes,
-    diagnosis: judged.diagnosis,
+    results: [],
+    lanes: [],
     verdict: judged.verdict,
-  };
-  const asymmetries = findAsymmetries(lanes, results, run.formats);
-  if (asymmetries.length > 0) report.asymmetries = asymmetries;
+  }, judged);
   if (notes.length) report.run.targetInfo = { ...report.run.targetInfo, notes: notes.join(' | ') };
   return canonicalOrder(report);
 }

@@ -11,6 +11,9 @@
  * not counted: the gate counts causes, not their symptoms. The gate is the one owner of these
  * decisions: it marks every result and lane it counts with `gated: true`, and the views read
  * that mark instead of re-deriving the rule.
+ * An optimizer asymmetry (src/verdict/asymmetry.ts: one optimizer's lanes dead, another's
+ * learning, on one format) is judged here too, from the same diagnosis, but it is an
+ * explanation, not a finding of its own: its dead lanes are counted once, as lanes.
  * A partial lane learned (it is below the dead line) but stayed more than learnsMargin above
  * its control: on a correct codec that is the format's own coarseness (int2 has three
  * levels), so only the strictest level gates on it.
@@ -28,11 +31,12 @@
  *
  * Pure and order-independent: the same multiset of results and lanes gives the same verdict.
  */
-import type { Diagnosis, FailOn, Lane, LaneStatus, ProbeResult, Report, ReportVerdict } from '../report/types.js';
+import type { Asymmetry, Diagnosis, FailOn, Lane, LaneStatus, ProbeResult, Report, ReportVerdict } from '../report/types.js';
 import { EXIT } from '../errors.js';
 import { diagnose, isConsequence, isPrimaryCause } from './diagnosis.js';
 import { controlFailed } from './lanes.js';
 import { byCodeUnits } from '../report/order.js';
+import { findAsymmetries } from './asymmetry.js';
 
 const GATED_LANE_STATUSES: Record<FailOn, readonly LaneStatus[]> = {
   dead: ['dead', 'diverged'],
@@ -55,6 +59,8 @@ export interface Judged {
   results: ProbeResult[];
   lanes: Lane[];
   diagnosis: Diagnosis[];
+  /** Optimizer asymmetries, in `formats` order ([] = none). */
+  asymmetries: Asymmetry[];
   verdict: ReportVerdict;
 }
 
@@ -63,11 +69,12 @@ export interface Judged {
  * result and lane comes back with its `gated` mark; derived fields from an earlier pass are
  * recomputed, so judging a merged report again gives the same answer.
  */
-export function judgeRun(results: readonly ProbeResult[], lanes: readonly Lane[], failOn: FailOn): Judged {
+export function judgeRun(results: readonly ProbeResult[], lanes: readonly Lane[], failOn: FailOn, formats: readonly string[] = []): Judged {
   const d = diagnose(results, lanes);
   const gatedResults = d.results.map((r): ProbeResult => ({ ...r, gated: resultGated(r, failOn) }));
   const gatedLanes = d.lanes.map((l): Lane => ({ ...l, gated: laneGated(l, failOn) }));
-  return { results: gatedResults, lanes: gatedLanes, diagnosis: d.diagnosis, verdict: buildVerdict(gatedResults, gatedLanes, failOn) };
+  const asymmetries = findAsymmetries(d.lanes, d.results, formats);
+  return { results: gatedResults, lanes: gatedLanes, diagnosis: d.diagnosis, asymmetries, verdict: buildVerdict(gatedResults, gatedLanes, failOn) };
 }
 
 /** A result or lane without what judgeRun derives (gate marks, lane and learnability explanations): what a shard measured. */
@@ -84,8 +91,16 @@ export function measuredOnly<T extends ProbeResult | Lane>(item: T): T {
 
 /** judgeRun applied to a whole report (merge, re-gating). */
 export function judgeReport(report: Report, failOn: FailOn = report.run.failOn): Report {
-  const j = judgeRun(report.results, report.lanes, failOn);
-  return { ...report, results: j.results, lanes: j.lanes, diagnosis: j.diagnosis, verdict: j.verdict };
+  const j = judgeRun(report.results, report.lanes, failOn, report.run.formats);
+  return withJudgement({ ...report }, j);
+}
+
+/** A report's judged fields from judgeRun (report.asymmetries only when there is one). */
+export function withJudgement(report: Report, j: Judged): Report {
+  const out: Report = { ...report, results: j.results, lanes: j.lanes, diagnosis: j.diagnosis, verdict: j.verdict };
+  delete out.asymmetries;
+  if (j.asymmetries.length > 0) out.asymmetries = j.asymmetries;
+  return out;
 }
 
 

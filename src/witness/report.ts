@@ -6,7 +6,7 @@
  */
 import type { FailOn, Lane, ProbeResult, Report } from '../report/types.js';
 import { SCHEMA_VERSION } from '../report/types.js';
-import { judgeRun } from '../verdict/gate.js';
+import { judgeRun, withJudgement } from '../verdict/gate.js';
 import { laneLegend, laneMargins } from '../verdict/lanes.js';
 import type { Thresholds } from '../thresholds.js';
 import { VERSION } from '../version.js';
@@ -68,7 +68,7 @@ export function buildWitnessReport(input: WitnessReportInput): Report {
 
   const formats = [...new Set(c.lanes.filter((l) => l.fields !== null).map((l) => l.format))].sort();
   const seeds = [...new Set(c.lanes.map((l) => l.seed).filter((s) => s >= 0))].sort((a, b) => a - b);
-  const judged = judgeRun(results, lanes, input.failOn);
+  const judged = judgeRun(results, lanes, input.failOn, formats);
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'quant-audit', version: VERSION },
@@ -98,7 +98,7 @@ export function buildWitnessReport(input: WitnessReportInput): Report {
     diagnosis: judged.diagnosis,
     verdict: judged.verdict,
   };
-  return report;
+  return withJudgement(report, judged);
 }
 
 function compareLanes(a: FleetLane, b: FleetLane): number {

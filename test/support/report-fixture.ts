@@ -5,7 +5,6 @@
  * optional field filled in (so the schema is exercised on all of them).
  */
 import { buildVerdict, judgeReport } from '../../src/verdict/gate.js';
-import { findAsymmetries } from '../../src/verdict/asymmetry.js';
 import { canonicalOrder } from '../../src/report/merge.js';
 import { inShard, probeJobKey } from '../../src/report/shard.js';
 import type { Rng } from '../../src/rng.js';
@@ -177,7 +176,6 @@ export function fixtureReport(failOn: FailOn = 'fail'): Report {
     legend: { dead: '💀 dead: best bpb >= 6.90', clean: '✅ clean: within 0.05 bits of the control' },
     results,
     lanes,
-    asymmetries: findAsymmetries(lanes, results, FORMATS),
     verdict: buildVerdict(results, lanes, failOn),
   });
 }
