@@ -4,7 +4,7 @@
  *   npm run build && node dist/bench/readme-screenshot.js [REPORT.json]
  *
  * Without an argument it runs the README's example (the in-place-rounding mutant without
- * master weights, int8 / posit8 / fp16, lr 1e-4; about half a minute) into a temporary
+ * master weights, int8 / posit8 / int4 / fp16, AdamW at 1e-4 and Muon at 0.0235; about half a minute) into a temporary
  * directory. It opens that run's report.html in headless Chromium (Debian's `chromium`, as
  * the tests do) and screenshots the lane panels in the light scheme.
  */
@@ -18,7 +18,7 @@ import { readReport } from '../src/report/write.js';
 import { findChromium, launch } from '../test/support/report-html-browser.js';
 
 const OUT = resolve('docs/img/lane-chart.png');
-const README_RUN = ['run', '--target', 'mutant:in-place', '--no-master-weights', '--format', 'int8', 'posit8', 'fp16', '--lr', '1e-4', '--quiet'];
+const README_RUN = ['run', '--target', 'mutant:in-place', '--no-master-weights', '--format', 'int8', 'posit8', 'int4', 'fp16', '--lr', 'adamw=1e-4', '--lr', 'muon=0.0235', '--quiet'];
 
 async function main(): Promise<void> {
   const browserPath = findChromium();
