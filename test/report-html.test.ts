@@ -188,3 +188,20 @@ test('html: the chart library loads only when a report.html is rendered (no stat
   assert.deepEqual(offenders, []);
   assert.match(readFileSync('src/report/write.ts', 'utf8'), /await import\('\.\/html\.js'\)/);
 });
+
+test('html: the lane table has the update/step column when lanes carry it, and the headline each optimizer asymmetry from report.json', () => {
+  const r = fixtureReport();
+  const html = renderHtml(r);
+  const table = html.match(/<table class="lanes"[\s\S]*?<\/table>/)![0];
+  assert.match(table, /<th[^>]*>Update\/step<\/th>/);
+  const int8Adamw = table.match(/<tr><td><code>QA-int8-h128-LR0\.003-rng1597-adamw<\/code>[\s\S]*?<\/tr>/)![0];
+  assert.match(int8Adamw, /<td[^>]*>0\.027<\/td>/);
+  const header = html.match(/<header>[\s\S]*?<\/header>/)![0];
+  assert.equal(count(header, /optimizer asymmetry/g), r.asymmetries!.length);
+  assert.ok(header.includes('adamw dead / muon learns on int8 (weights rounded in place, no fp32 master weights) is explained by lost updates'), header);
+  // a report whose lanes have no ratio (an old report) keeps the old columns
+  const old = structuredClone(r);
+  for (const l of old.lanes) delete l.updateToStep;
+  delete old.asymmetries;
+  assert.doesNotMatch(renderHtml(old), /Update\/step|optimizer asymmetry/);
+});
