@@ -21,9 +21,10 @@ import { canonicalOrder } from '../report/merge.js';
 import { inShard, parseShard, probeJobKey } from '../report/shard.js';
 import { laneLegend, laneMargins, uniformBaselineBits } from '../verdict/lanes.js';
 import { DEFAULTS, LEARNABILITY_ID, type RunPlan } from './plan.js';
+import type { ProbeId } from '../../probes/ids.js';
 import { lrArgs } from './optimizer-plan.js';
 
-const LOST_UPDATES_ID = 'lost-updates';
+const LOST_UPDATES_ID = 'lost-updates' satisfies ProbeId;
 
 export interface RunHooks {
   log(message: string): void;

@@ -24,6 +24,7 @@
 import type { Asymmetry, Lane, ProbeResult } from '../report/types.js';
 import { diagnose, isPrimaryCause } from './diagnosis.js';
 import { PROBE_ORDER } from '../report/order.js';
+import type { ProbeId } from '../../probes/ids.js';
 
 /** Below this update/step ratio, round-to-nearest in place keeps a weight where it was. */
 export const SURVIVAL_RATIO = 0.5;
@@ -47,7 +48,8 @@ function modeOf(l: Lane): WeightUpdate {
   return l.weightUpdate ?? (l.masterWeights === false ? 'in-place' : l.masterWeights === true ? 'master' : 'unknown');
 }
 
-const LOST_UPDATES = 'lost-updates';
+const LOST_UPDATES = 'lost-updates' satisfies ProbeId;
+const BROKEN_STE = 'broken-ste' satisfies ProbeId;
 const rankOf = (p: string): number => {
   const i = PROBE_ORDER.indexOf(p);
   return i < 0 ? PROBE_ORDER.length : i;
@@ -174,7 +176,7 @@ function explain(
   }
 
   // H3 and any other primary cause the diagnosis names for the dead lanes.
-  const ste = results.find((r) => r.probe === 'broken-ste' && r.format === format && r.verdict !== 'skipped');
+  const ste = results.find((r) => r.probe === BROKEN_STE && r.format === format && r.verdict !== 'skipped');
   evidence.push(ste ? `broken-ste ${ste.verdict === 'fail' ? (isPrimaryCause(ste) ? 'fails' : `fails, explained by ${ste.explainedBy}`) : ste.verdict === 'pass' ? 'passes' : 'is ' + ste.verdict} on ${format} (${fmtStat(ste)})` : `broken-ste was not run on ${format}`);
   const others = causes.filter((p) => p !== LOST_UPDATES).map((p) => causeResult(p)).filter((r): r is ProbeResult => r !== undefined);
   if (causes.length > 0) evidence.push(`the diagnosis names ${causes.join(' and ')} for the dead lane${dead.length > 1 ? 's' : ''}`);
@@ -182,9 +184,9 @@ function explain(
   const explainedBy = [...new Set([...(h4 ? ['H4'] : []), ...others.map((r) => r.hypothesis)])];
   const what = `${deadOpts.join(', ')} dead / ${learningOpts.map((o) => `${o} ${statusWord(byOptimizer.get(o)!)}`).join(', ')} on ${format}${mode !== 'master' && mode !== 'unknown' ? ` (weights ${MODE_TEXT[mode]})` : ''}`;
   const steText = ste ? `the STE (${fmtStat(ste)})` : 'the STE (broken-ste not run)';
-  const phrase = (r: ProbeResult): string => (r.probe === 'broken-ste' ? `a broken STE (${fmtStat(r)})` : `${r.hypothesis !== r.probe ? `${r.hypothesis} ` : ''}${r.probe} (${fmtStat(r)})`);
+  const phrase = (r: ProbeResult): string => (r.probe === BROKEN_STE ? `a broken STE (${fmtStat(r)})` : `${r.hypothesis !== r.probe ? `${r.hypothesis} ` : ''}${r.probe} (${fmtStat(r)})`);
   const named = [...(h4 ? [`lost updates (${ratioText})`] : []), ...others.map(phrase)];
-  const steNamed = others.some((r) => r.probe === 'broken-ste');
+  const steNamed = others.some((r) => r.probe === BROKEN_STE);
   const masterNote = mode === 'master' ? ', fp32 master weights' : mode === 'unknown' ? ', master weights unknown' : '';
   const summary =
     named.length === 0 ? `${what} is explained neither by lost updates (${ratioText}${masterNote}) nor by ${steText}`
