@@ -205,3 +205,11 @@ test('html: the lane table has the update/step column when lanes carry it, and t
   delete old.asymmetries;
   assert.doesNotMatch(renderHtml(old), /Update\/step|optimizer asymmetry/);
 });
+
+test('html: a downstream site with nothing of its own is listed under the upstream cause, not as a block of its own', () => {
+  const html = renderHtml(roundTrip(fixtureReport()));
+  const blocks = [...html.matchAll(/<div class="diag" data-format="[^"]+">\n<h3>(.*?)<\/h3>/g)].map((m) => m[1]!);
+  assert.ok(blocks.some((h) => h.includes('fc2/QuantizeLinear')), blocks.join(' | '));
+  assert.ok(!blocks.some((h) => h.includes('fc3/QuantizeLinear')), blocks.join(' | '));
+  assert.match(html, /Downstream, following from it:<\/div><ul><li><a href="#[^"]+">H2 · scale-collapse at fc3\/QuantizeLinear<\/a><\/li><\/ul>/);
+});

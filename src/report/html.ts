@@ -16,6 +16,7 @@ import { witnessCard, type CardContext } from './html-witness.js';
 import { fmtNum, fmtRule, fmtValue, hypothesisLabel, probeColumns, resultCoordinates, VERDICT_WORD, worstResult } from './text.js';
 import type { ProbeResult, Report, Verdict } from './types.js';
 import { controlFailed, NOT_LEARNING } from '../verdict/lanes.js';
+import { foldDownstream } from '../verdict/diagnosis.js';
 
 /** Verdict marks in fonts every system has (no colour emoji: a CI runner or a printer may lack them). */
 const VERDICT_MARK: Record<Verdict, string> = { fail: '✗', pass: '✓', skipped: '–', inconclusive: '?' };
@@ -100,8 +101,12 @@ function resultLink(report: Report, anchors: Map<ProbeResult, string>, from: { f
 function diagnosisSection(report: Report, anchors: Map<ProbeResult, string>): string {
   const diagnosis = report.diagnosis ?? [];
   if (diagnosis.length === 0) return '';
-  const blocks = diagnosis.map((d) => {
+  const blocks = foldDownstream(diagnosis).map(({ entry: d, downstream }) => {
     const where = { format: d.format, ...(d.site !== undefined ? { site: d.site } : {}) };
+    const below = downstream.map((x) => {
+      const r = report.results.find((y) => y.probe === x.probe && y.site === x.site && (y.verdict === 'fail' || y.verdict === 'inconclusive'));
+      return `<li>${resultLink(report, anchors, { format: r?.format ?? d.format }, x.probe, r?.hypothesis ?? x.probe, x.site)}${x.site === undefined ? ' (the model)' : ''}</li>`;
+    });
     const causes = d.causes.map((c) => `<li><strong>${resultLink(report, anchors, where, c.probe, c.hypothesis)}</strong> — ${esc(c.summary)}</li>`);
     const consequences = d.consequences.map((c) => {
       const cause = findCause(report.results, where, c.explainedBy, c.explainedBySite);
@@ -114,6 +119,7 @@ function diagnosisSection(report: Report, anchors: Map<ProbeResult, string>): st
       `<h3><code>${esc(d.format)}</code>${d.site !== undefined ? ` at site <code>${esc(d.site)}</code>` : ''}</h3>`,
       causes.length ? `<div>${causes.length > 1 ? 'Primary causes' : 'Primary cause'}:</div><ul>${causes.join('')}</ul>` : '<div>No primary cause found by a probe.</div>',
       consequences.length ? `<div>What follows from ${causes.length > 1 ? 'them' : 'it'}:</div><ul>${consequences.join('')}</ul>` : '',
+      below.length ? `<div>Downstream, following from ${causes.length > 1 ? 'them' : 'it'}:</div><ul>${below.join('')}</ul>` : '',
       lanes.length ? `<div>Dead or diverged lanes:</div><ul>${lanes.join('')}</ul>` : '',
       '</div>',
     ].filter((s) => s !== '').join('\n');
