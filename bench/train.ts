@@ -20,7 +20,7 @@ import { bridgeFor, IDENTITY_BRIDGE } from '../src/train/bridge.js';
 import { resolveSettings } from '../src/train/settings.js';
 import { UpdateRatioSampler, sampledSteps } from '../src/train/update-ratio.js';
 import { Rng } from '../src/rng.js';
-import { runLearnability, type LearnabilityOptions, type LearnabilityOutcome } from '../probes/learnability.js';
+import { runLearnability, type LearnabilityOptions, type LearnabilityOutcome } from '../src/run/learnability.js';
 
 const quick = process.argv.includes('--quick');
 const STEPS = 100;

@@ -1,6 +1,6 @@
 /**
  * The forward/gradient/update probes, in the order they run and render (probes/ids.ts).
- * (learnability trains lanes and is run separately by `quant-audit run`: probes/learnability.ts.)
+ * (learnability trains lanes: its metadata and judge are probes/learnability.ts, the run trains them: src/run/learnability.ts.)
  */
 import { UsageError } from '../src/errors.js';
 import type { Probe } from './types.js';

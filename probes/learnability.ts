@@ -1,227 +1,168 @@
 /**
- * learnability — can the format train at all? Train a tiny char-level LM (vocab 128) with
- * fake-quantized weights, one lane per format × optimizer × seed × lr, and compare the best
- * validation bits per byte with the uniform baseline log2(128) = 7 and with an fp32 control
+ * learnability — can the format train at all? A tiny char-level LM (vocab 128) trains with
+ * fake-quantized weights, one lane per format × optimizer × seed × lr; its best validation
+ * bits per byte is compared with the uniform baseline log2(128) = 7 and with an fp32 control
  * lane of the same optimizer, seed and lr. A lane that stays at the baseline is dead.
  *
- * Gathering (src/train: corpus, model, optimizers, worker pool) and judging (src/train/judge.ts,
- * pure) live apart; this module wires them for the run command.
+ * Here: the probe's metadata and its pure judge (functions of measured bpb: no tensors, no
+ * targets, tested with plain numbers). Planning and training the lanes is the run's job
+ * (src/run/learnability.ts, src/train/). Status rule: src/verdict/lanes.ts (shared with the
+ * fleet witness); on top of it, a control that did not drop controlMinDrop below the baseline
+ * makes every lane judged against it inconclusive — the infrastructure, not the format, failed.
  */
-import { availableParallelism } from 'node:os';
-import type { BackendName } from '../src/tf.js';
-import type { LearnabilityConfig } from '../src/config.js';
-import type { Thresholds } from '../src/thresholds.js';
-import type { Lane, ProbeResult } from '../src/report/types.js';
-import { UsageError } from '../src/errors.js';
-import { inShard } from '../src/report/shard.js';
-import { loadCorpus, type Corpus } from '../src/corpus/index.js';
-import { numberThreshold } from '../src/thresholds.js';
-import { uniformBaselineBits } from '../src/verdict/lanes.js';
-import { parseOptimizer, type OptimizerSettings } from '../src/train/optimizers.js';
-import { DEFAULT_LR, resolveSettings, type LearnabilitySettings } from '../src/train/settings.js';
-import { judgeLanes, laneName, laneResults, round } from '../src/train/judge.js';
-import { openExecutors, runSchedule } from '../src/train/pool.js';
-import type { SerializableTargetOptions } from '../src/train/runner.js';
-import type { LaneOutcome, LaneSpec } from '../src/train/lane.js';
+import type { Lane, LaneStatus, ProbeResult } from '../src/report/types.js';
+import { classifyLane, diverged, laneMargins, uniformBaselineBits, LANE_STATUS_ICON, NOT_LEARNING } from '../src/verdict/lanes.js';
+import { numberThreshold, type Thresholds } from '../src/thresholds.js';
+import { VOCAB } from '../src/corpus/index.js';
+import { LEARNABILITY_ID } from './ids.js';
+import type { Capability } from '../src/targets/types.js';
 
-export { createLaneProgress } from '../src/train/progress.js';
-export { laneName } from '../src/train/judge.js';
-
+/** The probe's metadata: it trains lanes, so `quant-audit run` runs it (src/run/learnability.ts), not runProbesOnFormat. */
 export const learnability = {
-  id: 'learnability',
+  id: LEARNABILITY_ID,
   hypothesis: 'learnability',
   title: 'The format trains: bits per byte of a char-level LM vs the uniform baseline and an fp32 control',
-  requires: ['forward'],
+  claim: 'the format cannot train at all',
+  fix: 'Read the other witnesses first: a dead lane usually has one of H1–H5 behind it. If none is supported, try per-block scaling or keep the sensitive layers (embeddings, output head) in a wider format.',
+  requires: ['forward'] as readonly Capability[],
 } as const;
 
-export interface LearnabilityOptions {
-  /** Target spec (`reference`, `mutant:NAME`, `onnx:PATH`…); workers open it themselves. */
-  target: string;
-  targetOptions: SerializableTargetOptions;
-  /** Formats to train (fp32 is the control and is not trained as a lane). */
-  formats: string[];
-  optimizers: string[];
-  seeds: number[];
-  /** Empty or undefined: the default lr. */
-  lrs?: number[];
-  /** An optimizer's own learning rates (`--lr muon=0.0235`), in place of `lrs` for it. */
-  lrsByOptimizer?: Record<string, number[]>;
-  /** An optimizer's own momentum, Newton–Schulz steps, weight decay (quant-audit.yaml `optimizers:`). */
-  optimizerSettings?: Record<string, OptimizerSettings>;
-  /**
-   * Formats whose lanes also train the way the target's own update behaves (lost-updates
-   * failed: it rounds in place), next to the master-weight lanes. Ignored without master weights.
-   */
-  targetUpdateFormats?: string[];
-  steps: number;
-  corpus: string;
-  backend: BackendName;
-  learnability: LearnabilityConfig;
+
+
+
+export interface JudgeContext {
   thresholds: Thresholds;
-  workers?: number;
-  shard?: { index: number; count: number };
-  onProgress?(p: { done: number; total: number; lane: string; bpb: number }): void;
-  /** `targetUpdate`: the lane trained through the target's update (its repro needs lost-updates too). */
+  vocab?: number;
+}
+
+/** Whether a control lane learned enough for its lanes to be judged. */
+export function controlLearned(controlBest: number, t: Thresholds, vocab = VOCAB): boolean {
+  return Number.isFinite(controlBest) && controlBest <= uniformBaselineBits(vocab) - numberThreshold(t, 'learnability.controlMinDrop');
+}
+
+/** Assign statuses: controls by the no-control rule, lanes against their control (same optimizer, seed, lr). */
+export function judgeLanes(lanes: Omit<Lane, 'status'>[], ctx: JudgeContext): Lane[] {
+  const baseline = uniformBaselineBits(ctx.vocab ?? VOCAB);
+  const margins = laneMargins(ctx.thresholds);
+  const key = (l: Pick<Lane, 'optimizer' | 'seed' | 'lr'>): string => `${l.optimizer}/${l.seed}/${l.lr}`;
+  const controls = new Map(lanes.filter((l) => l.control).map((l) => [key(l), l]));
+  return lanes.map((l): Lane => {
+    // A target that crashed says nothing about the format: inconclusive, never dead.
+    if (l.targetError !== undefined) return { ...l, status: 'inconclusive' };
+    if (l.control) return { ...l, status: classifyLane(l.bestBpb, baseline, undefined, margins, l.bpb) };
+    const c = controls.get(key(l));
+    if (!c || !controlLearned(c.bestBpb, ctx.thresholds, ctx.vocab) || diverged(c.bpb, baseline, margins)) return { ...l, status: 'inconclusive' };
+    return { ...l, status: classifyLane(l.bestBpb, baseline, c.bestBpb, margins, l.bpb) };
+  });
+}
+
+export interface ResultContext extends JudgeContext {
   reproCommand(format: string, optimizer: string, targetUpdate?: boolean): string;
+  /** Several seeds or lrs: the result names them (one result per lane). */
+  perLane: boolean;
 }
 
-export interface LearnabilityOutcome {
-  lanes: Lane[];
-  results: ProbeResult[];
-  backend: string;
-  corpusInfo: Record<string, string | number>;
-  notes: string[];
-}
+const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : String(x));
 
-type PlanInput = Pick<LearnabilityOptions, 'formats' | 'optimizers' | 'seeds' | 'lrs' | 'lrsByOptimizer' | 'optimizerSettings' | 'targetUpdateFormats' | 'steps' | 'shard' | 'thresholds'>;
-
-/** The learning rates an optimizer's lanes train at: its own, else the run's, else the default. */
-export function lrsFor(o: Pick<LearnabilityOptions, 'lrs' | 'lrsByOptimizer'>, optimizer: string): number[] {
-  const own = o.lrsByOptimizer?.[optimizer];
-  if (own && own.length > 0) return own;
-  return o.lrs && o.lrs.length > 0 ? o.lrs : [DEFAULT_LR];
+/** One ProbeResult per non-control lane: fail for dead, pass for partial/learns/clean, inconclusive when the control or the target failed. */
+export function laneResults(lanes: Lane[], ctx: ResultContext): ProbeResult[] {
+  const baseline = uniformBaselineBits(ctx.vocab ?? VOCAB);
+  const margins = laneMargins(ctx.thresholds);
+  const deadLine = baseline - margins.deadMargin;
+  const key = (l: Lane): string => `${l.optimizer}/${l.seed}/${l.lr}`;
+  const controls = new Map(lanes.filter((l) => l.control).map((l) => [key(l), l]));
+  return lanes
+    .filter((l) => !l.control)
+    .map((l): ProbeResult => {
+      const c = controls.get(key(l));
+      const verdict = verdictOf(l.status);
+      const curveRows = [...l.curve.slice(0, 2), ...(l.curve.length > 4 ? l.curve.slice(-2) : l.curve.slice(2))].map((p) => {
+        const cp = c?.curve.find((q) => q.step === p.step);
+        return [p.step, round(p.bpb), cp ? round(cp.bpb) : null];
+      });
+      const result: ProbeResult = {
+        probe: LEARNABILITY_ID,
+        hypothesis: LEARNABILITY_ID,
+        format: l.format,
+        optimizer: l.optimizer,
+        ...(ctx.perLane ? { seed: l.seed } : {}),
+        verdict,
+        statistic: { name: 'bpb', value: finite(l.bestBpb), threshold: deadLine, comparator: '>=', unit: 'bits/byte' },
+        evidence: {
+          measurements: {
+            lane: l.name,
+            status: l.status,
+            bestBpb: finite(l.bestBpb),
+            finalBpb: finite(l.bpb),
+            controlBestBpb: c ? finite(c.bestBpb) : null,
+            baseline,
+            deadLine,
+            lr: l.lr,
+            seed: l.seed,
+            hidden: l.hidden,
+            steps: l.steps,
+            stepsRun: l.stepsRun ?? l.steps,
+            masterWeights: l.masterWeights ?? true,
+            ...(l.weightUpdate ? { weightUpdate: l.weightUpdate } : {}),
+            ...(l.updateToStep ? { updateToStepMedian: l.updateToStep.median, updateSurvives: l.updateToStep.survives } : {}),
+          },
+          tables: [{ title: `${l.name}: validation bpb (head and tail of the curve) vs the fp32 control`, headings: ['step', 'bpb', 'control bpb'], rows: curveRows }],
+          ...(l.note ? { notes: [l.note] } : {}),
+        },
+      };
+      if (verdict === 'fail') {
+        const cText = c ? `the fp32 control lane ${c.name} reached ${fmt(c.bestBpb)}` : 'no control lane';
+        const what =
+          l.status === 'diverged'
+            ? `its loss diverged (last bpb ${Number.isFinite(l.bpb) ? `${fmt(l.bpb)}, above ${(baseline * margins.divergedRatio).toFixed(2)}` : fmt(l.bpb)}) after ${l.stepsRun ?? l.steps} steps`
+            : `best bpb ${fmt(l.bestBpb)} after ${l.stepsRun ?? l.steps} steps (uniform baseline ${baseline.toFixed(2)}, dead at ≥ ${deadLine.toFixed(2)})`;
+        result.witness = {
+          summary: `${LANE_STATUS_ICON[l.status]} ${l.name} is ${l.status}: ${what}; ${cText}${ratioText(l)}.`,
+          samples: l.curve.slice(0, 1).concat(l.curve.slice(-1)).map((p) => ({
+            x: p.step,
+            y: round(p.bpb),
+            ...(c?.curve.find((q) => q.step === p.step) ? { expected: round(c.curve.find((q) => q.step === p.step)!.bpb) } : {}),
+            note: 'step → bpb (expected: control)',
+          })),
+          repro: ctx.reproCommand(l.format, l.optimizer, l.weightUpdate === 'target-update'),
+        };
+      }
+      if (verdict === 'inconclusive') {
+        result.reason =
+          l.targetError !== undefined
+            ? `target error while training: ${l.targetError}`
+            : c
+              ? `the fp32 control lane ${c.name} did not learn (best bpb ${fmt(c.bestBpb)}), so the format cannot be judged`
+              : 'no control lane was run';
+      }
+      return result;
+    });
 }
 
 /**
- * Lane specs for the whole matrix: one control per optimizer × seed × lr, then the lanes
- * (format × optimizer × seed × the optimizer's lrs), then — for targetUpdateFormats — the same
- * lanes trained through the target's update step.
+ * The learnability hypothesis is "the format cannot train at all": only a dead lane is its
+ * witness. A partial lane learned (below the dead line) but trails the control; it shows in the
+ * lane table and gates only at --fail-on partial (src/verdict/gate.ts).
  */
-export function planLanes(o: PlanInput, s: LearnabilitySettings): LaneSpec[] {
-  if (!Number.isInteger(o.steps) || o.steps < 1) throw new UsageError(`--steps must be a positive integer, got ${o.steps}.`);
-  if (o.seeds.length === 0) throw new UsageError('learnability needs at least one seed (--seed).');
-  for (const seed of o.seeds) if (!Number.isInteger(seed)) throw new UsageError(`seeds must be integers, got ${seed}.`);
-  const optimizers = o.optimizers.map(parseOptimizer);
-  for (const optimizer of optimizers) {
-    for (const lr of lrsFor(o, optimizer)) if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`learning rates must be positive numbers, got ${lr} for ${optimizer}.`);
-  }
-  const deadLine = uniformBaselineBits(s.model.vocab) - numberThreshold(o.thresholds, 'learnability.deadMargin');
-  const cleanMargin = numberThreshold(o.thresholds, 'learnability.cleanMargin');
-  const base = (format: string, optimizer: (typeof optimizers)[number], seed: number, lr: number, control: boolean, targetUpdate = false): LaneSpec => ({
-    name: laneName(format, s.model.hidden, lr, seed, optimizer, { settings: o.optimizerSettings?.[optimizer], targetUpdate }),
-    format,
-    optimizer,
-    seed,
-    lr,
-    ...(o.optimizerSettings?.[optimizer] ? { optimizerSettings: o.optimizerSettings[optimizer] } : {}),
-    steps: o.steps,
-    control,
-    ...(targetUpdate ? { targetUpdate: true } : {}),
-    model: s.model,
-    batch: s.batch,
-    evalEvery: s.evalEvery,
-    evalTokens: s.evalTokens,
-    // The control always keeps fp32 weights: it is the yardstick, not the mode under test.
-    masterWeights: control ? true : targetUpdate ? false : s.masterWeights,
-    earlyStop: s.earlyStop,
-    deadLine,
-    cleanMargin,
-    patience: s.patience,
-  });
-  const formats = [...new Set(o.formats.filter((f) => f !== 'fp32'))];
-  // Without master weights every lane rounds in place already: the target's update adds nothing.
-  const viaUpdate = s.masterWeights ? formats.filter((f) => o.targetUpdateFormats?.includes(f)) : [];
-  let lanes: LaneSpec[] = [];
-  for (const format of formats) for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrsFor(o, optimizer)) lanes.push(base(format, optimizer, seed, lr, false));
-  for (const format of viaUpdate) for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrsFor(o, optimizer)) lanes.push(base(format, optimizer, seed, lr, false, true));
-  if (o.shard) {
-    // Same partition rule as the probe jobs; every shard trains the controls its lanes are judged against.
-    const shard = o.shard;
-    lanes = lanes.filter((lane) => inShard(lane.name, shard));
-  }
-  const controls: LaneSpec[] = [];
-  for (const optimizer of optimizers) for (const seed of o.seeds) for (const lr of lrsFor(o, optimizer)) controls.push(base('fp32', optimizer, seed, lr, true));
-  return [...controls, ...lanes];
+function verdictOf(s: LaneStatus): ProbeResult['verdict'] {
+  if (NOT_LEARNING.includes(s)) return 'fail';
+  if (s === 'inconclusive') return 'inconclusive';
+  return 'pass';
 }
 
-function checkCorpus(corpus: Corpus, s: LearnabilitySettings): void {
-  const trainSpan = corpus.trainEnd - s.model.context;
-  const valSpan = corpus.tokens.length - corpus.trainEnd - s.model.context;
-  if (trainSpan < s.batch || valSpan < 16) {
-    throw new UsageError(`corpus ${corpus.spec} is too short for context ${s.model.context} and batch ${s.batch}: ${corpus.tokens.length} bytes. Use a longer text or builtin:english.`);
-  }
+/** The proposed update in quantization steps: what rounding in place would keep of it. */
+function ratioText(l: Lane): string {
+  const r = l.updateToStep;
+  if (!r) return '';
+  const mode = l.weightUpdate === 'master' || l.weightUpdate === undefined ? 'with fp32 master weights' : 'rounded in place';
+  return `; the optimizer proposed updates of median ${Number(r.median.toPrecision(2))} quantization steps (${Math.round(r.survives * 100)} % at or above ½ step), ${mode}`;
 }
 
-export async function runLearnability(o: LearnabilityOptions): Promise<LearnabilityOutcome> {
-  const settings = resolveSettings(o.learnability);
-  const specs = planLanes(o, settings);
-  const corpus = loadCorpus(o.corpus);
-  checkCorpus(corpus, settings);
-  const workers = Math.max(1, Math.min(o.workers ?? o.learnability.workers ?? availableParallelism(), specs.length));
-  const executors = await openExecutors(workers, { target: o.target, targetOptions: o.targetOptions, backend: o.backend, corpus });
-  let outcomes: LaneOutcome[];
-  // Progress counts the lanes the summary counts: the fp32 controls train too, but are not lanes under test.
-  let done = 0;
-  const total = specs.filter((s) => !s.control).length;
-  try {
-    outcomes = await runSchedule(executors, specs, {
-      onEval: (spec, _step, bpb) => o.onProgress?.({ done, total, lane: spec.name, bpb }),
-      onDone: (spec, outcome) => {
-        if (!spec.control) done++;
-        o.onProgress?.({ done, total, lane: spec.name, bpb: outcome.bpb });
-      },
-    });
-  } finally {
-    await Promise.all(executors.map((e) => e.close()));
-  }
+function finite(x: number): number | null {
+  return Number.isFinite(x) ? round(x) : null;
+}
 
-  const raw = specs.map((spec, i): Omit<Lane, 'status'> => {
-    const out = outcomes[i]!;
-    return {
-      name: spec.name,
-      format: spec.format,
-      optimizer: spec.optimizer,
-      seed: spec.seed,
-      lr: spec.lr,
-      hidden: spec.model.hidden,
-      steps: spec.steps,
-      stepsRun: out.stepsRun,
-      bpb: round(out.bpb),
-      bestBpb: round(out.bestBpb),
-      curve: out.curve.map((p) => ({ step: p.step, bpb: round(p.bpb) })),
-      ...(spec.optimizerSettings && Object.keys(spec.optimizerSettings).length > 0 ? { optimizerSettings: { ...spec.optimizerSettings } } : {}),
-      ...(spec.control ? { control: true } : {}),
-      masterWeights: spec.masterWeights,
-      weightUpdate: spec.targetUpdate ? 'target-update' : spec.masterWeights ? 'master' : 'in-place',
-      ...(out.updateToStep ? { updateToStep: out.updateToStep } : {}),
-      ...(out.notes.length ? { note: out.notes.join('; ') } : {}),
-      ...(out.targetError !== undefined ? { targetError: out.targetError } : {}),
-      durationMs: Math.round(out.durationMs),
-    };
-  });
-  const lanes = judgeLanes(raw, { thresholds: o.thresholds });
-  const perLane = o.seeds.length > 1 || o.optimizers.some((opt) => lrsFor(o, opt).length > 1);
-  const results = laneResults(lanes, { thresholds: o.thresholds, reproCommand: o.reproCommand, perLane });
-
-  const notes: string[] = [];
-  const m = settings.model;
-  notes.push(
-    `learnability: char-level MLP LM, context ${m.context}, embedding ${m.embed}, hidden ${m.hidden}, batch ${settings.batch}, ${specs[0]?.steps ?? 0} steps, ` +
-      `bpb on the first ${settings.evalTokens} validation positions every ${settings.evalEvery} steps; ${workers} worker(s), backend ${executors[0]!.backend}.`,
-  );
-  if (corpus.floorBits !== undefined) notes.push(`corpus ${corpus.spec}: entropy rate ${corpus.floorBits.toFixed(4)} bits/byte is the floor no lane can beat.`);
-  if (!settings.masterWeights) notes.push('--no-master-weights: lanes rounded their weights in place after every step (the original trainer bug); updates below half a quantization step are lost.');
-  const viaUpdate = [...new Set(specs.filter((x) => x.targetUpdate).map((x) => x.format))];
-  if (viaUpdate.length > 0) {
-    notes.push(
-      `lost-updates failed for ${viaUpdate.join(', ')}: those formats' lanes also trained the way the target's update behaves (QA-inplace-…: after every optimizer step the weights became the target's update(w, Δ, 1)), next to the master-weight lanes.`,
-    );
-  }
-  const stopped = outcomes.filter((x) => x.stoppedBy !== 'steps');
-  if (stopped.length > 0) {
-    const saved = specs.reduce((acc, s, i) => acc + (s.steps - outcomes[i]!.stepsRun), 0);
-    notes.push(`early stopping ended ${stopped.length} lane(s) once their status could no longer change, saving ${saved} of ${specs.reduce((a, s) => a + s.steps, 0)} steps (rule: docs/learnability.md).`);
-  }
-  for (const c of lanes.filter((l) => l.control)) {
-    if (!(c.bestBpb <= uniformBaselineBits(m.vocab) - numberThreshold(o.thresholds, 'learnability.controlMinDrop'))) {
-      notes.push(`the fp32 control lane ${c.name} reached only ${c.bestBpb}: its lanes are inconclusive (raise --steps or --lr).`);
-    }
-  }
-  return {
-    lanes,
-    results,
-    backend: executors[0]!.backend,
-    corpusInfo: { ...corpus.info, ...(corpus.floorBits !== undefined ? { floorBits: round(corpus.floorBits) } : {}) },
-    notes,
-  };
+/** bpb as printed and stored: 4 decimals (the determinism promise is to this digit). */
+export function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
 }

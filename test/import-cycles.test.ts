@@ -93,3 +93,41 @@ test('the cycle finder finds cycles (a 3-cycle, a self-import) and nothing in a 
   assert.deepEqual(importCycles(g({ a: ['a'], b: [] })), [['a']]);
   assert.deepEqual(importCycles(g({ a: ['b', 'c'], b: ['c'], c: [] })), []);
 });
+
+/** Every module `from` reaches through imports (type-only ones included), with the module it was reached from. */
+function reachable(graph: Map<string, string[]>, from: string): Map<string, string | undefined> {
+  const seen = new Map<string, string | undefined>([[from, undefined]]);
+  const queue = [from];
+  while (queue.length > 0) {
+    const v = queue.shift()!;
+    for (const w of graph.get(v) ?? importsOf(v)) {
+      if (seen.has(w)) continue;
+      seen.set(w, v);
+      queue.push(w);
+    }
+  }
+  return seen;
+}
+
+test('a probe never reaches a target kind: no import chain from probes/ into src/targets/ but the Target interface (DESIGN.md)', () => {
+  const files = [...sources(join(root, 'src')), ...sources(join(root, 'probes'))];
+  const graph = new Map(files.map((f) => [f, importsOf(f)]));
+  const contract = join(root, 'src/targets/types.ts');
+  const targets = join(root, 'src/targets') + '/';
+  const probes = sources(join(root, 'probes'));
+  assert.ok(probes.some((p) => p.endsWith('learnability.ts')) && probes.length >= 10, `found only ${probes.length} probe modules`);
+  const chains: string[] = [];
+  for (const probe of probes) {
+    const seen = reachable(graph, probe);
+    for (const m of seen.keys()) {
+      if (!m.startsWith(targets) || m === contract) continue;
+      const chain: string[] = [];
+      for (let x: string | undefined = m; x !== undefined; x = seen.get(x)) chain.unshift(relative(root, x));
+      chains.push(chain.join(' → '));
+      break;
+    }
+  }
+  assert.deepEqual(chains, []);
+  // the walk does reach what it must: run orchestration reaches the target kinds
+  assert.ok([...reachable(graph, join(root, 'src/run/learnability.ts')).keys()].includes(join(root, 'src/targets/index.ts')));
+});

@@ -13,8 +13,8 @@ import { parseConfig } from '../src/config.js';
 import { buildPlan, type RunFlags } from '../src/run/plan.js';
 import { reproCommand } from '../src/run/execute.js';
 import { lrArgs, parseLrFlag, resolveOptimizerPlan } from '../src/run/optimizer-plan.js';
-import { planLanes, lrsFor } from '../probes/learnability.js';
-import { laneName } from '../src/train/judge.js';
+import { planLanes, lrsFor } from '../src/run/learnability.js';
+import { laneName } from '../src/train/lane-name.js';
 import { resolveSettings } from '../src/train/settings.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 

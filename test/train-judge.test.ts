@@ -5,9 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
-import { judgeLanes, laneName, laneResults } from '../src/train/judge.js';
+import { judgeLanes, laneResults } from '../probes/learnability.js';
+import { laneName } from '../src/train/lane-name.js';
 import { earlyStopReason, type EarlyStopState } from '../src/train/early-stop.js';
-import { planLanes } from '../probes/learnability.js';
+import { planLanes } from '../src/run/learnability.js';
 import { resolveSettings } from '../src/train/settings.js';
 import { parseConfig } from '../src/config.js';
 import { inShard } from '../src/report/shard.js';

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runLearnability, type LearnabilityOptions } from '../probes/learnability.js';
+import { runLearnability, type LearnabilityOptions } from '../src/run/learnability.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { UsageError } from '../src/errors.js';
 import { loadCorpus } from '../src/corpus/index.js';

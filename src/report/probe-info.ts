@@ -5,26 +5,23 @@
  * to the hypothesis label the result carries.
  */
 import { PROBES } from '../../probes/index.js';
+import { learnability } from '../../probes/learnability.js';
 
 export interface ProbeInfo {
   claim: string;
   fix: string;
 }
 
-/** Results that no probe module emits: the ONNX target's headline row (src/onnx/judge.ts) and the training probe's. */
+/** Results no probe module emits: the ONNX target's headline row (src/onnx/judge.ts; its text moves there when ONNX sites are judged by the probes, #16 item 1). */
 const OTHER_INFO: Readonly<Record<string, ProbeInfo>> = {
   'qdq-audit': {
     claim: 'a QuantizeLinear/DequantizeLinear site of the ONNX model is broken (the per-site rows say which node and why)',
     fix: 'Fix the first broken node (the sites after it may fail only because their input is already wrong), then re-run: the per-site rows give the hypothesis and the numbers for each node.',
   },
-  learnability: {
-    claim: 'the format cannot train at all',
-    fix: 'Read the other witnesses first: a dead lane usually has one of H1–H5 behind it. If none is supported, try per-block scaling or keep the sensitive layers (embeddings, output head) in a wider format.',
-  },
 };
 
 export const PROBE_INFO: Readonly<Record<string, ProbeInfo>> = {
-  ...Object.fromEntries(PROBES.map((p) => [p.id, { claim: p.claim, fix: p.fix }])),
+  ...Object.fromEntries([...PROBES, learnability].map((p) => [p.id, { claim: p.claim, fix: p.fix }])),
   ...OTHER_INFO,
 };
 

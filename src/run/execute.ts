@@ -13,7 +13,7 @@ import type { Target } from '../targets/types.js';
 import { PROBES } from '../../probes/index.js';
 import type { ProbeContext } from '../../probes/types.js';
 import { runProbeOn, runProbesOnFormat, skippedResult } from '../../probes/run.js';
-import { runLearnability } from '../../probes/learnability.js';
+import { runLearnability } from './learnability.js';
 import type { Lane, ProbeResult, Report, RunInfo } from '../report/types.js';
 import { SCHEMA_VERSION } from '../report/types.js';
 import { judgeRun, withJudgement } from '../verdict/gate.js';
@@ -30,7 +30,7 @@ export interface RunHooks {
   log(message: string): void;
   onProbe?(done: number, total: number, label: string): void;
   onLaneProgress?(p: { done: number; total: number; lane: string; bpb: number }): void;
-  /** Called once the target is open (the CLI installs its interruption handlers here: src/signals.ts). */
+  /** Called once the target is open (the CLI installs its interruption handlers here: src/process/interrupt.ts). */
   onTargetOpen?(): void;
 }
 

@@ -8,16 +8,15 @@ import { configWhere, loadConfig, type QuantAuditConfig, type LearnabilityConfig
 import { FormatRegistry } from '../formats/registry.js';
 import { mergeThresholds, type Thresholds } from '../thresholds.js';
 import { BACKENDS, type BackendName } from '../tf.js';
-import type { FailOn } from '../report/types.js';
-import { PROBES } from '../../probes/index.js';
+import { FAIL_ON_LEVELS, type FailOn } from '../report/types.js';
+import { LEARNABILITY_ID, PROBE_IDS } from '../../probes/ids.js';
 import { resolveLimits } from '../limits.js';
 import { didYouMean } from '../suggest.js';
 import { DEFAULTS, OPTIMIZERS } from './defaults.js';
 import { allLrs, resolveOptimizerPlan, type OptimizerPlan } from './optimizer-plan.js';
 
 export { DEFAULTS, OPTIMIZERS };
-export const LEARNABILITY_ID = 'learnability';
-export const FAIL_ON: readonly FailOn[] = ['dead', 'partial', 'fail', 'never'];
+export { LEARNABILITY_ID };
 
 /** The options commander hands us (all optional; arrays for repeatable flags). */
 export interface RunFlags {
@@ -78,7 +77,7 @@ export interface RunPlan {
   onnxMode: 'auto' | 'quantizer' | 'model';
   workers: number | undefined;
   timeoutMs: number | undefined;
-  /** python targets: --python and --python-api (src/targets/python.ts). */
+  /** python targets: --python and --python-api (src/targets/python/). */
   python: string | undefined;
   pythonApi: 'auto' | 'torch' | 'numpy' | undefined;
   maxTensorElements: number | undefined;
@@ -90,7 +89,7 @@ export interface RunPlan {
   config: QuantAuditConfig;
 }
 
-export const ALL_PROBE_IDS: readonly string[] = [...PROBES.map((p) => p.id), LEARNABILITY_ID];
+export const ALL_PROBE_IDS: readonly string[] = PROBE_IDS;
 
 function parseNumberList(values: string[] | undefined, flag: string, integer: boolean): number[] | undefined {
   if (values === undefined || values.length === 0) return undefined;
@@ -168,7 +167,7 @@ export function buildPlan(flags: RunFlags): RunPlan {
   const onnxMode = flags.onnxMode ?? 'auto';
   checkMembers('--onnx-mode value', [onnxMode], ['auto', 'quantizer', 'model'], { config });
   const failOn = (flags.failOn ?? config.failOn ?? DEFAULTS.failOn) as FailOn;
-  checkMembers('--fail-on value', [failOn], FAIL_ON, { config });
+  checkMembers('--fail-on value', [failOn], FAIL_ON_LEVELS, { config });
 
   const seeds = parseNumberList(flags.seed, '--seed', true) ?? config.seeds ?? DEFAULTS.seeds;
   const steps = parsePositiveInt(flags.steps, '--steps') ?? config.steps ?? DEFAULTS.steps;
