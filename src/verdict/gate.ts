@@ -34,14 +34,15 @@
 import type { Asymmetry, Diagnosis, FailOn, Lane, LaneStatus, ProbeResult, Report, ReportVerdict } from '../report/types.js';
 import { EXIT } from '../errors.js';
 import { diagnose, isConsequence, isPrimaryCause } from './diagnosis.js';
-import { controlFailed } from './lanes.js';
+import { controlFailed, NOT_LEARNING } from './lanes.js';
 import { byCodeUnits } from '../report/order.js';
 import { findAsymmetries } from './asymmetry.js';
 
+/** Lane statuses each --fail-on level counts: the lanes that do not learn (verdict/lanes.ts owns which), plus partial at 'partial'. */
 const GATED_LANE_STATUSES: Record<FailOn, readonly LaneStatus[]> = {
-  dead: ['dead', 'diverged'],
-  partial: ['dead', 'diverged', 'partial'],
-  fail: ['dead', 'diverged'],
+  dead: NOT_LEARNING,
+  partial: [...NOT_LEARNING, 'partial'],
+  fail: NOT_LEARNING,
   never: [],
 };
 
