@@ -5,12 +5,34 @@
  * goes on with the others. Anything else is our bug and propagates.
  */
 import { TargetError } from '../src/errors.js';
+import { DEFAULTS } from '../src/run/defaults.js';
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../src/thresholds.js';
+import type { FormatRegistry } from '../src/formats/registry.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { ProbeResult } from '../src/report/types.js';
 import type { Target } from '../src/targets/types.js';
 import { isForwardProbe, type ObservationCache, type Probe, type ProbeContext } from './types.js';
 import { observationKey, observeAll } from './common.js';
 import { explainFailures } from './causes.js';
+
+/**
+ * The context every probe runs in, from a format registry: run, selftest and the library build
+ * it here (thresholds and lost-updates learning rates default to run's).
+ */
+export function probeContext(
+  registry: Pick<FormatRegistry, 'get' | 'all'>,
+  opts: { seed: number; reproCommand: ProbeContext['reproCommand']; thresholds?: Thresholds; lrs?: number[]; log?: (message: string) => void },
+): ProbeContext {
+  return {
+    seed: opts.seed,
+    thresholds: opts.thresholds ?? DEFAULT_THRESHOLDS,
+    lrs: opts.lrs ?? [...DEFAULTS.probeLrs],
+    resolveFormat: (name) => registry.get(name),
+    registryFormats: () => registry.all(),
+    reproCommand: opts.reproCommand,
+    log: opts.log ?? (() => undefined),
+  };
+}
 
 export type ResultBase = Pick<ProbeResult, 'probe' | 'hypothesis' | 'format' | 'seed'>;
 

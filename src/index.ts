@@ -12,8 +12,8 @@
 import { defaultRegistry, type FormatRegistry } from './formats/index.js';
 import { openTarget } from './targets/index.js';
 import { PROBES } from '../probes/index.js';
-import { runProbesOnFormat } from '../probes/run.js';
-import { DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.js';
+import { probeContext, runProbesOnFormat } from '../probes/run.js';
+import type { Thresholds } from './thresholds.js';
 import { judgeRun, type Judged } from './verdict/gate.js';
 import type { FailOn, ProbeResult } from './report/types.js';
 import type { TargetOptions } from './targets/types.js';
@@ -23,7 +23,7 @@ export type { FormatSpec } from './formats/index.js';
 export { openTarget, parseTargetSpec } from './targets/index.js';
 export type { Target, TargetOptions } from './targets/types.js';
 export { PROBES, PROBE_IDS, probeById } from '../probes/index.js';
-export { runProbesOnFormat } from '../probes/run.js';
+export { probeContext, runProbesOnFormat } from '../probes/run.js';
 export type { Probe, ProbeContext } from '../probes/types.js';
 export { DEFAULT_THRESHOLDS, mergeThresholds } from './thresholds.js';
 export { judgeRun, judgeReport } from './verdict/gate.js';
@@ -60,15 +60,12 @@ export async function auditQuantizer(spec: string, opts: AuditOptions = {}): Pro
   try {
     const formats = opts.formats ?? target.formats ?? registry.names();
     for (const f of formats) registry.get(f); // unknown names: the registry's UsageError, before any probe runs
-    const ctx = {
+    const ctx = probeContext(registry, {
       seed,
-      thresholds: opts.thresholds ?? DEFAULT_THRESHOLDS,
-      lrs: opts.lrs ?? [1e-4, 1e-3],
-      resolveFormat: (n: string) => registry.get(n),
-      registryFormats: () => registry.all(),
-      reproCommand: (probe: string, format: string) => `npx quant-audit run --target ${JSON.stringify(spec)} --probe ${probe} --format ${format} --seed ${seed}`,
-      log: () => undefined,
-    };
+      ...(opts.thresholds ? { thresholds: opts.thresholds } : {}),
+      ...(opts.lrs ? { lrs: opts.lrs } : {}),
+      reproCommand: (probe, format) => `npx quant-audit run --target ${JSON.stringify(spec)} --probe ${probe} --format ${format} --seed ${seed}`,
+    });
     const results: ProbeResult[] = [];
     for (const f of formats) results.push(...(await runProbesOnFormat(PROBES, target, f, ctx)));
     return judgeRun(results, [], opts.failOn ?? 'fail', formats);

@@ -11,8 +11,7 @@ import { machineInfo, runVersions } from './environment.js';
 import { openTarget } from '../targets/index.js';
 import type { Target } from '../targets/types.js';
 import { PROBES } from '../../probes/index.js';
-import type { ProbeContext } from '../../probes/types.js';
-import { runProbeOn, runProbesOnFormat, skippedResult } from '../../probes/run.js';
+import { probeContext, runProbeOn, runProbesOnFormat, skippedResult } from '../../probes/run.js';
 import { runLearnability } from './learnability.js';
 import type { Lane, ProbeResult, Report, RunInfo } from '../report/types.js';
 import { SCHEMA_VERSION } from '../report/types.js';
@@ -73,15 +72,7 @@ async function formatsLosingUpdates(plan: RunPlan, target: Target, formats: stri
   for (const format of formats) {
     let r = results.find((x) => x.probe === LOST_UPDATES_ID && x.format === format && x.seed === plan.seeds[0]);
     if (!r) {
-      r = await runProbeOn(probe, target, format, {
-        seed: plan.seeds[0]!,
-        thresholds: plan.thresholds,
-        lrs: plan.probeLrs,
-        resolveFormat: (name) => plan.registry.get(name),
-        registryFormats: () => plan.registry.all(),
-        reproCommand: (p, f) => reproCommand(plan, p, f),
-        log: hooks.log,
-      });
+      r = await runProbeOn(probe, target, format, probeContext(plan.registry, { seed: plan.seeds[0]!, thresholds: plan.thresholds, lrs: plan.probeLrs, reproCommand: (p, f) => reproCommand(plan, p, f), log: hooks.log }));
     }
     if (r.verdict === 'fail') out.push(format);
   }
@@ -104,15 +95,7 @@ async function runProbeJobs(plan: RunPlan, target: Target, formats: string[], ho
   let done = 0;
   const total = mine.length * probes.length * plan.seeds.length;
   for (const seed of plan.seeds) {
-    const ctx: ProbeContext = {
-      seed,
-      thresholds: plan.thresholds,
-      lrs: plan.probeLrs,
-      resolveFormat: (name) => plan.registry.get(name),
-      registryFormats: () => plan.registry.all(),
-      reproCommand: (probe, format) => reproCommand({ ...plan, seeds: [seed] }, probe, format),
-      log: hooks.log,
-    };
+    const ctx = probeContext(plan.registry, { seed, thresholds: plan.thresholds, lrs: plan.probeLrs, reproCommand: (probe, format) => reproCommand({ ...plan, seeds: [seed] }, probe, format), log: hooks.log });
     for (const format of mine) {
       results.push(...(await runProbesOnFormat(probes, target, format, ctx, (r) => hooks.onProbe?.(++done, total, `${r.probe} ${format}`))));
     }

@@ -3,7 +3,7 @@
  * applies to) and on the reference (over every format). Collects one verdict per
  * target × probe × format; src/selftest/matrix.ts turns them into the confusion matrix.
  */
-import { DEFAULT_THRESHOLDS, type Thresholds } from '../thresholds.js';
+import type { Thresholds } from '../thresholds.js';
 import type { FormatRegistry } from '../formats/registry.js';
 import type { ProbeResult } from '../report/types.js';
 import type { Target } from '../targets/types.js';
@@ -11,7 +11,7 @@ import { openReferenceTarget } from '../targets/reference/index.js';
 import { MUTANTS, openMutantTarget } from '../targets/mutants/index.js';
 import { PROBES } from '../../probes/index.js';
 import type { ProbeContext, ProbeId } from '../../probes/types.js';
-import { runProbesOnFormat } from '../../probes/run.js';
+import { probeContext, runProbesOnFormat } from '../../probes/run.js';
 
 /** A row of the confusion matrix: the reference (nothing planted) or one mutant. */
 export interface SelftestRow {
@@ -60,15 +60,12 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
   const started = Date.now();
   const seed = opts.seed ?? 1;
   const rows = selftestRows(opts.registry, opts.formats, opts.rows);
-  const ctx: ProbeContext = {
+  const ctx = probeContext(opts.registry, {
     seed,
-    thresholds: opts.thresholds ?? DEFAULT_THRESHOLDS,
-    lrs: opts.lrs ?? [1e-4, 1e-3],
-    resolveFormat: (name) => opts.registry.get(name),
-    registryFormats: () => opts.registry.all(),
+    ...(opts.thresholds ? { thresholds: opts.thresholds } : {}),
+    ...(opts.lrs ? { lrs: opts.lrs } : {}),
     reproCommand: (probe, format) => `npx quant-audit run --target ${'{target}'} --probe ${probe} --format ${format} --seed ${seed}`,
-    log: () => undefined,
-  };
+  });
   const total = rows.reduce((n, r) => n + r.formats.length * PROBES.length, 0);
   let done = 0;
   const results: SelftestRun['results'] = [];
