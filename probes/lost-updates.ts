@@ -21,6 +21,7 @@
 import { fakeQuant } from '../src/formats/index.js';
 import { countNonFinite, distinctCount, signFlipFraction, zeroFraction } from '../src/stats.js';
 import { numberThreshold } from '../src/thresholds.js';
+import { DEFAULTS } from '../src/run/defaults.js';
 import { Rng } from '../src/rng.js';
 import type { FormatSpec } from '../src/formats/types.js';
 import type { Target } from '../src/targets/types.js';
@@ -187,7 +188,7 @@ async function run(target: Target, spec: FormatSpec, ctx: ProbeContext): Promise
   const notImplemented = formatNotImplemented(target, spec, STAT);
   if (notImplemented) return notImplemented;
   const minRetained = numberThreshold(ctx.thresholds, 'lost-updates.minRetained');
-  const lrs = ctx.lrs.length > 0 ? [...ctx.lrs].sort((a, b) => a - b) : [1e-4, 1e-3];
+  const lrs = [...(ctx.lrs.length > 0 ? ctx.lrs : DEFAULTS.probeLrs)].sort((a, b) => a - b);
   const input: ProbeInput = weightNormal(ctx.seed, [16, 64]);
   const { x: w, shape } = input;
   const mask = interiorMask(w);
