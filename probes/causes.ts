@@ -32,6 +32,8 @@ import { isForwardProbe, type ForwardProbe, type Observation, type Probe, type P
 import { cell, observeAll, scaleBlockLength } from './common.js';
 import { collapsedElements, scaleOnlyElements } from './scale-collapse.js';
 import { appliedInsteadReference } from './format-applied.js';
+import { fmt } from '../src/onnx/lint.js';
+import type { SiteContext, SiteFindings } from './site.js';
 
 /** Upstream first: when two failures explain each other, the earlier one is the cause. */
 const CAUSE_ORDER: readonly string[] = ['missing-dequant', 'format-applied', 'scale-collapse', 'roundtrip'];
@@ -222,5 +224,66 @@ export async function explainFailures(results: ProbeResult[], probes: readonly P
     if (!cause) continue;
     r.explainedBy = cause.probe;
     r.explanation = `the update test could not be read (forward pass ${why}) and ${cause.probe} failed on the same format: whether tiny updates survive cannot be observed through a broken forward pass`;
+  }
+}
+
+/**
+ * The same experiment at a site of a model (probes/site.ts): undo a failing result's symptom on the site's own
+ * measurements and run each other failing result's site judge again. The one repair that applies inside a site is the
+ * scale: the site with its scale and zero-point fitted to the data is the reference quantizer the gatherer measured
+ * beside it (same code type, granularity and tensor), so its numbers are the reference's. (Q/DQ arithmetic is the
+ * runtime's own; what the parameters break, the repaired parameters give back. Codes leaking into float maths are a
+ * graph fault no parameter repairs; a site whose input is wrong because an upstream site is broken is src/onnx/causal.ts'
+ * experiment: the model run again with the upstream site bypassed.)
+ */
+interface SiteRepair {
+  undoes: string;
+  apply(f: SiteFindings): SiteFindings;
+  /** What the repaired site measures, for the explanation. */
+  shows(f: SiteFindings): string;
+}
+
+const SITE_REPAIRS: Readonly<Record<string, SiteRepair>> = {
+  'scale-collapse': {
+    undoes: 'scale and zero-point fitted to the data (the reference quantizer: same code type and granularity)',
+    apply: (f) => ({
+      ...f,
+      lint: [],
+      deadChannels: [],
+      stats: {
+        ...f.stats,
+        zeroFraction: f.stats.refZeroFraction,
+        signLoss: f.stats.refSignLoss,
+        effectiveBits: f.stats.refEffectiveBits,
+        localSqnrDb: f.stats.refSqnrDb,
+        nonFiniteOutput: f.stats.nonFiniteInput,
+        perGroup: f.stats.perGroup.map((g) => ({ ...g, zeroFraction: g.refZeroFraction, sqnrDb: g.refSqnrDb })),
+      },
+    }),
+    shows: (f) =>
+      `${f.site.name} reaches ${fmt(f.stats.refSqnrDb)} dB on the same tensor, against ${fmt(f.stats.localSqnrDb)} dB` +
+      (f.stats.nonFiniteOutput > f.stats.nonFiniteInput ? ` and ${f.stats.nonFiniteOutput} NaN/Inf outputs` : ''),
+  },
+};
+
+/** Site results explained by another failure at the same site (mutated in place: `explainedBy`, `explanation`). */
+export function explainSiteFailures(f: SiteFindings, results: ProbeResult[], probes: readonly Probe[], ctx: SiteContext): void {
+  const byId = new Map(probes.map((p) => [p.id as string, p]));
+  const failing = results.filter((r) => r.verdict === 'fail');
+  for (const effect of failing) {
+    const judge = byId.get(effect.probe)?.site;
+    if (!judge || effect.explainedBy) continue;
+    for (const cause of [...failing].sort((a, b) => rank(a.probe) - rank(b.probe))) {
+      const repair = SITE_REPAIRS[cause.probe];
+      if (cause === effect || !repair || rank(cause.probe) > rank(effect.probe)) continue;
+      const again = judge(repair.apply(f), { ...ctx, reproCommand: () => '' });
+      if (again.verdict !== 'pass') continue;
+      const s = again.statistic;
+      effect.explainedBy = cause.probe;
+      effect.explanation =
+        `with its ${repair.undoes} ${repair.shows(f)}: re-judged with that repair, ${effect.probe} passes ` +
+        `(${s.name} = ${cell(s.value ?? Number.NaN)}, threshold ${Array.isArray(s.threshold) ? `[${s.threshold.join(', ')}]` : String(s.threshold)})`;
+      break;
+    }
   }
 }

@@ -15,6 +15,8 @@ import type { FormatSpec } from '../src/formats/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { OVERALL_SCALES, activationNormal, formatScale, scaled, weightNormal, type ProbeInput } from './inputs.js';
 import { answered, cell, forwardRun, isOutside, nonFiniteOutcome, samplesAt, statistic, topIndices, transferPlot } from './common.js';
+import { fmt } from '../src/onnx/lint.js';
+import { round4, siteMeasurements, siteWitness, type SiteContext, type SiteFindings } from './site.js';
 
 const STAT = 'rms(fq(x))/rms(x) relative to reference';
 
@@ -169,6 +171,43 @@ function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext)
   return outcome;
 }
 
+/**
+ * H1 at a site of a model (probes/site.ts): the graph lets float maths read the codes — a tensor computed from the
+ * QuantizeLinear's output reaches a float op without a DequantizeLinear. The gatherer finds the paths (and runs
+ * order-only readers such as ArgMax on the dequantized codes too: same indices, no leak); the evidence is the leaked
+ * tensor's rms against the site's input (≈ 1/scale when codes leak, ≈ 1 for values) and its integer-valued share.
+ */
+function judgeSite(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
+  const leaks = f.leaks;
+  const measurements = {
+    ...siteMeasurements(f),
+    leaks: leaks.length,
+    rmsRatio: leaks[0]?.rmsRatio ?? f.stats.rmsRatio,
+    integerFraction: leaks[0]?.integerFraction ?? null,
+  };
+  const stat = statistic('float ops reading codes without DequantizeLinear', leaks.length, 0, '>');
+  if (leaks.length === 0) {
+    const notes = [
+      ...(f.site.kind === 'qdq' && f.site.dequantize.length === 0 ? ['the codes are read only by integer kernels (QLinear*, MatMulInteger, …): no DequantizeLinear needed'] : []),
+      ...(f.orderChecks ?? []).map((c) => `${c.opType} ${c.node} reads the codes: run on the dequantized codes it gives the same ${c.compared} indices (order-preserving, not a leak)`),
+    ];
+    return { verdict: 'pass', statistic: stat, evidence: { measurements, ...(notes.length > 0 ? { notes } : {}) } };
+  }
+  const l = leaks[0]!;
+  const summary =
+    `${f.site.name}: the ${f.site.codeType?.name ?? ''} codes reach ${l.consumers.join(', ')} through ${l.opType} ${l.node} without DequantizeLinear; ` +
+    `rms(${l.tensor}) / rms(${f.site.input}) = ${fmt(l.rmsRatio)} (a dequantized tensor has ≈ 1), ${fmt(l.integerFraction === null ? null : l.integerFraction * 100)} % integer-valued`;
+  return {
+    verdict: 'fail',
+    statistic: stat,
+    evidence: {
+      measurements,
+      tables: [{ title: `${f.site.name}: codes leaking into float maths`, headings: ['via', 'tensor', 'read by', 'rms ratio', 'integer share'], rows: leaks.map((x) => [`${x.opType} ${x.node}`, x.tensor, x.consumers.join(', '), fmt(x.rmsRatio), x.integerFraction === null ? null : round4(x.integerFraction)]) }],
+    },
+    witness: siteWitness(f, ctx, 'missing-dequant', summary),
+  };
+}
+
 export const missingDequant: ForwardProbe = {
   id: 'missing-dequant',
   hypothesis: 'H1',
@@ -178,5 +217,6 @@ export const missingDequant: ForwardProbe = {
   requires: ['forward'],
   inputs,
   judge,
+  site: judgeSite,
   run: forwardRun({ inputs, judge }, STAT),
 };

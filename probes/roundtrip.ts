@@ -14,6 +14,8 @@ import type { FormatSpec } from '../src/formats/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { activationNormal, baseInputs, groupsMixed, oneSidedInputs, scaled, weightZeroInit, type ProbeInput } from './inputs.js';
 import { answered, cell, forwardRun, samplesAt, statistic, topIndices, transferPlot } from './common.js';
+import { fmt } from '../src/onnx/lint.js';
+import { FOLDED_NOTE, siteMeasurements, siteWitness, type SiteContext, type SiteFindings } from './site.js';
 
 /** float32 fake-quant cannot be judged beyond this; caps +Inf (exact) so deficits stay finite. */
 export const SQNR_CAP_DB = 120;
@@ -150,6 +152,58 @@ function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext)
 
 const inputs = roundtripInputs;
 
+/**
+ * The roundtrip at a site of a model (probes/site.ts): DequantizeLinear(QuantizeLinear(x)) against x on the tensor the
+ * site really sees (local SQNR), beside the reference quantizer of its code type and granularity on the same tensor,
+ * judged by the same pure judgeRoundtrip as a format — with the site's own allowance (`onnx.maxSqnrDeficitDb` for
+ * weights; `onnx.maxActivationSqnrDeficitDb` for activations, whose seeded inputs are not the calibration data).
+ * Stored codes (no float original) and codes no DequantizeLinear reads are not judged here.
+ */
+function judgeSite(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
+  const s = f.stats;
+  const maxDeficit = numberThreshold(ctx.thresholds, f.site.inputKind === 'weight' ? 'onnx.maxSqnrDeficitDb' : 'onnx.maxActivationSqnrDeficitDb');
+  const measurements = { ...siteMeasurements(f), sqnrDeficitDb: maxDeficit };
+  if (s.refSqnrDb === null || f.site.kind !== 'qdq' || f.site.dequantize.length === 0) {
+    return {
+      verdict: 'skipped',
+      reason: f.site.kind === 'dq-only' ? 'stored codes: no float original to compare with' : 'no DequantizeLinear: see missing-dequant',
+      statistic: { name: STAT, value: null, threshold: maxDeficit, comparator: '>', unit: 'dB' },
+      evidence: { measurements: siteMeasurements(f) },
+    };
+  }
+  const nonFinite = Math.max(0, s.nonFiniteOutput - s.nonFiniteInput);
+  if (s.localSqnrDb === null && nonFinite === 0) {
+    // A NaN statistic is no evidence either way (e.g. NaN inputs): inconclusive, never a fail.
+    return {
+      verdict: 'inconclusive',
+      reason: `local SQNR is NaN (${s.nonFiniteInput} of ${s.elements} inputs are NaN/Inf, no more outputs than that): no evidence either way`,
+      statistic: { name: STAT, value: null, threshold: maxDeficit, comparator: '>', unit: 'dB' },
+      evidence: { measurements },
+    };
+  }
+  const j = judgeRoundtrip([{ input: f.site.input, sqnrTarget: s.localSqnrDb ?? Number.NaN, sqnrReference: s.refSqnrDb, nonFinite, exactMatch: undefined }], maxDeficit);
+  const outcome: ProbeOutcome = {
+    verdict: j.verdict,
+    statistic: j.nonFinite === 0 ? statistic(STAT, j.worstDeficitDb, maxDeficit, '>', 'dB') : statistic('non-finite outputs from finite inputs', j.nonFinite, 0, '>'),
+    evidence: {
+      measurements,
+      notes: [
+        `local SQNR compares the site's output with its own input; cumulative SQNR compares it with the float twin (every Q/DQ pair bypassed) at the same tensor, so it also carries upstream error.`,
+        ...(f.site.foldedClamp ? [FOLDED_NOTE] : []),
+        ...(s.localSqnrDb !== null && !Number.isFinite(s.localSqnrDb) ? ['local SQNR is +Inf: the roundtrip is exact on these inputs'] : []),
+        ...(Number.isFinite(s.refSqnrDb) ? [] : [`the reference quantizer is exact on this tensor: both SQNRs are capped at ${SQNR_CAP_DB} dB (float32)`]),
+      ],
+    },
+  };
+  if (j.verdict === 'fail') {
+    const why = j.nonFinite > 0
+      ? `${s.nonFiniteOutput} of ${s.elements} outputs are NaN/Inf on ${s.nonFiniteInput === 0 ? 'finite' : 'partly non-finite'} input`
+      : `local SQNR ${fmt(s.localSqnrDb)} dB, ${cell(j.worstDeficitDb)} dB below what a correctly scaled ${f.site.codeType?.name ?? ''} quantizer ${Number.isFinite(s.refSqnrDb) ? `reaches (${fmt(s.refSqnrDb)} dB)` : 'reaches (it reproduces the tensor exactly)'} on the same tensor (allowed ${maxDeficit} dB)`;
+    outcome.witness = siteWitness(f, ctx, 'roundtrip', `${f.site.name}: ${why}; cumulative SQNR vs float twin ${fmt(s.cumulativeSqnrDb)} dB`);
+  }
+  return outcome;
+}
+
 export const roundtrip: ForwardProbe = {
   id: 'roundtrip',
   hypothesis: 'codec',
@@ -159,5 +213,6 @@ export const roundtrip: ForwardProbe = {
   requires: ['forward'],
   inputs,
   judge,
+  site: judgeSite,
   run: forwardRun({ inputs, judge }, STAT),
 };

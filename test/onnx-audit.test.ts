@@ -145,7 +145,7 @@ test('bad-zero-scale: zero-scale lint at fc1_w_q; downstream act_h_q is explaine
   assert.equal(rows.find((r) => r[0] === 'act_h_q')![8], 'explained by fc1_w_q');
   // every failure at act_h_q follows from fc1_w_q: its own scale-collapse by the repair, its roundtrip from that
   const act = results.filter((r) => r.site === 'act_h_q' && r.verdict === 'fail').map((r) => [r.probe, r.explainedBy, r.explainedBySite ?? null]);
-  assert.deepEqual(act, [['scale-collapse', 'scale-collapse', 'fc1_w_q'], ['roundtrip', 'scale-collapse', null]]);
+  assert.deepEqual(act, [['roundtrip', 'scale-collapse', null], ['scale-collapse', 'scale-collapse', 'fc1_w_q']]);
 });
 
 test('bad-nan-scale: the hidden activation act_h_q is the first broken node; its outputs are NaN', async () => {

@@ -11,7 +11,9 @@ import { channelZeroing, groupIds, referenceQuantize, scaleGroupName, siteStats 
 import { kernelAvailable } from '../src/onnx/stats-kernel.js';
 import { lintSite, type LintInput } from '../src/onnx/lint.js';
 import { CODE_TYPES, DT, float8ToFloat, floatToHalfBits, halfToFloat, roundToType } from '../src/onnx/proto.js';
-import { judgeRoundtrip, type SiteFindings } from '../src/onnx/judge.js';
+import { roundtrip } from '../probes/roundtrip.js';
+import type { SiteFindings } from '../probes/site.js';
+const judgeRoundtrip = roundtrip.site!;
 import { createSession, ort } from '../src/onnx/session.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { ELEM, makeModel } from '../src/onnx/builder.js';

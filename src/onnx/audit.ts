@@ -15,7 +15,9 @@ import type { Thresholds } from '../thresholds.js';
 import { constantTensor, elemType, type GraphIndex } from './graph.js';
 import { fileFeeds, seededFeeds, DEFAULT_DYNAMIC_DIM, type Feeds } from './inputs.js';
 import { applyRepairs, candidates, jointRepairs, singleRepairs, upstreamSites, type Repair, type RepairOutcome } from './causal.js';
-import { judgeModel, judgeSite, type JudgeContext, type LeakStats, type OrderCheck, type SiteFindings } from './judge.js';
+import { judgeModel } from './headline.js';
+import { judgeSite } from '../../probes/judge-site.js';
+import type { LeakStats, OrderCheck, SiteContext, SiteFindings } from '../../probes/site.js';
 import { fmt, lintSite } from './lint.js';
 import type { LoadedModel } from './load.js';
 import { DT, type NodeProto, tensorDims, tensorValues } from './proto.js';
@@ -38,7 +40,7 @@ export interface AuditOptions {
 
 export interface AuditOutcome {
   results: ProbeResult[];
-  findings: SiteFindings[];
+  findings: SiteFindings<QdqSite>[];
   /** Session creation, the run(s), statistics and judging. */
   timings: { sessionMs: number; runMs: number; statsMs: number };
   /** The audit session's values of the model's own outputs, and the inputs it ran on (for the runtime cross-check). */
@@ -188,7 +190,7 @@ function channelsOf(s: QdqSite, dims: readonly number[]): { axis: number; count:
 }
 
 interface EvaluateOptions {
-  thresholds: JudgeContext['thresholds'];
+  thresholds: Thresholds;
   /** The float twin's value at the site's output (activations); undefined when not run. */
   twin?: (name: string) => Value | undefined;
   /** Order-reader experiment outcomes of this site. */
@@ -197,7 +199,7 @@ interface EvaluateOptions {
 }
 
 /** Statistics, lint and leaks of one site from the tensors a run gave. Undefined when its codes or scale are missing. */
-function evaluateSite(index: GraphIndex, s: QdqSite, get: Getter, o: EvaluateOptions): SiteFindings | undefined {
+function evaluateSite(index: GraphIndex, s: QdqSite, get: Getter, o: EvaluateOptions): SiteFindings<QdqSite> | undefined {
   let x = s.kind === 'qdq' ? get(s.input) : undefined;
   const codes = get(s.codes);
   const scale = get(s.scale);
@@ -362,7 +364,7 @@ export async function auditQdqModel(loaded: LoadedModel, index: GraphIndex, site
 
   const statsStart = performance.now();
   const get: Getter = (name) => (name ? constantValue(index, name) ?? values.get(name) : undefined);
-  const findings: SiteFindings[] = [];
+  const findings: SiteFindings<QdqSite>[] = [];
   for (const s of sites) {
     const orderOutcome = readOrderOutcomes(s, get, f32(s.kind === 'qdq' ? get(s.input) : undefined), order);
     const f = evaluateSite(index, s, get, { thresholds: opts.thresholds, twin: (t) => twinValues.get(t), orderChecks: orderOutcome.checks, orderLeaks: orderOutcome.leaks });
@@ -404,8 +406,8 @@ const REPAIR_PREFIX = 'quant_audit_repair';
  * explained by the upstream site. Runs only when some failing site has a failing site upstream of it.
  */
 async function explainByRepairs(
-  loaded: LoadedModel, index: GraphIndex, sites: readonly QdqSite[], findings: SiteFindings[], results: ProbeResult[],
-  feeds: Feeds, opts: AuditOptions, ctx: JudgeContext, timing: { session: number; run: number },
+  loaded: LoadedModel, index: GraphIndex, sites: readonly QdqSite[], findings: SiteFindings<QdqSite>[], results: ProbeResult[],
+  feeds: Feeds, opts: AuditOptions, ctx: SiteContext, timing: { session: number; run: number },
 ): Promise<void> {
   const judged = new Set(findings.map((f) => f.site));
   const cands = candidates(results, sites.filter((s) => judged.has(s)), upstreamSites(index, sites));

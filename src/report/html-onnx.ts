@@ -5,7 +5,7 @@
  * reports) in the warning colour. Local SQNR compares a site's output with its own input;
  * cumulative SQNR compares it with the float twin, so it carries upstream error and shows where
  * the signal was lost. Graph order comes from the model headline's "QDQ sites in graph order"
- * table (src/onnx/judge.ts); without it the sites keep report order and the caption says so.
+ * table (src/onnx/headline.ts); without it the sites keep report order and the caption says so.
  */
 import { axisStyle, colour, renderChartSvg } from './html-charts.js';
 import type { ProbeResult, Report } from './types.js';

@@ -6,19 +6,15 @@
  */
 import { PROBES } from '../../probes/index.js';
 import { learnability } from '../../probes/learnability.js';
+import { HEADLINE_INFO, HEADLINE_PROBE } from '../onnx/headline.js';
 
 export interface ProbeInfo {
   claim: string;
   fix: string;
 }
 
-/** Results no probe module emits: the ONNX target's headline row (src/onnx/judge.ts; its text moves there when ONNX sites are judged by the probes, #16 item 1). */
-const OTHER_INFO: Readonly<Record<string, ProbeInfo>> = {
-  'qdq-audit': {
-    claim: 'a QuantizeLinear/DequantizeLinear site of the ONNX model is broken (the per-site rows say which node and why)',
-    fix: 'Fix the first broken node (the sites after it may fail only because their input is already wrong), then re-run: the per-site rows give the hypothesis and the numbers for each node.',
-  },
-};
+/** Results no probe module emits: the ONNX target's headline row (its text lives with it, src/onnx/headline.ts). */
+const OTHER_INFO: Readonly<Record<string, ProbeInfo>> = { [HEADLINE_PROBE]: HEADLINE_INFO };
 
 export const PROBE_INFO: Readonly<Record<string, ProbeInfo>> = {
   ...Object.fromEntries([...PROBES, learnability].map((p) => [p.id, { claim: p.claim, fix: p.fix }])),

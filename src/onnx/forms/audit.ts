@@ -2,13 +2,14 @@
  * The audit of a model's stored weights (every form in weights.ts): decode each weight from the model's constants,
  * measure its codes (code-stats.ts), lint its scales and zero-points, judge (judge.ts). No session: the numbers are in
  * the file. With the float original's weight beside it (`--float-model`, float-model.ts pairs them), the weight is
- * measured and judged exactly as a QDQ weight site on (float weight, dequantized codes).
+ * measured and judged exactly as a QDQ weight site, by the probes (probes/judge-site.ts), on (float weight, dequantized codes).
  */
 import type { ProbeResult } from '../../report/types.js';
 import type { Thresholds } from '../../thresholds.js';
 import { sqnrDb } from '../../stats.js';
 import type { GraphIndex } from '../graph.js';
-import { judgeRoundtrip, judgeScaleCollapse, type SiteFindings } from '../judge.js';
+import { judgeSite } from '../../../probes/judge-site.js';
+import type { SiteFindings } from '../../../probes/site.js';
 import { lintSite } from '../lint.js';
 import { scaleGroupName, siteStats } from '../site-stats.js';
 import type { QdqSite } from '../sites.js';
@@ -38,7 +39,7 @@ export function weightFormat(s: WeightSite): string {
   return s.codeType.format ?? s.codeType.name;
 }
 
-/** The stored weight as a QDQ weight site whose quantizer is known only by its output: judged by src/onnx/judge.ts. */
+/** The stored weight as a QDQ weight site whose quantizer is known only by its output: judged by the probes (probes/judge-site.ts). */
 function asQdqSite(s: WeightSite, floatTensor: string): QdqSite {
   return {
     name: s.name, kind: 'qdq', quantize: undefined, dequantize: [s.node], input: floatTensor, inputKind: 'weight',
@@ -82,7 +83,9 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
       const qdqLint = lintSite({ scale, zeroPoint: w.zeroPoint, zeroPointSource: undefined, codeType: s.codeType, inputKind: 'weight', groups: stats.perGroup, groupName: (g) => scaleGroupName(w.dims, s.axis, s.blockSize, g) }, opts.thresholds);
       const sf: SiteFindings = { site: asQdqSite(s, paired.tensor), format: f.format, stats, lint: qdqLint, leaks: [] };
       const extra = { ...weightMeasurements(f), floatTensor: paired.tensor, pairedBy: paired.how };
-      for (const r of [judgeScaleCollapse(sf, ctx), judgeRoundtrip(sf, ctx)]) {
+      // H1 is the graph's question (does float maths read the codes?): a stored form's codes are read by the runtime's
+      // own kernel, and a DequantizeLinear of stored codes gets its row above.
+      for (const r of judgeSite(sf, ctx).filter((x) => x.probe !== 'missing-dequant')) {
         r.evidence.measurements = { ...r.evidence.measurements, ...extra };
         mine.push(r);
       }
