@@ -277,7 +277,7 @@ export function explainSiteFailures(f: SiteFindings, results: ProbeResult[], pro
       const repair = SITE_REPAIRS[cause.probe];
       if (cause === effect || !repair || rank(cause.probe) > rank(effect.probe)) continue;
       const again = judge(repair.apply(f), { ...ctx, reproCommand: () => '' });
-      if (again.verdict !== 'pass') continue;
+      if (again?.verdict !== 'pass') continue;
       const s = again.statistic;
       effect.explainedBy = cause.probe;
       effect.explanation =

@@ -19,6 +19,7 @@ import { gridShare, gridSize, gridTestable } from '../src/formats/grid.js';
 import { countNonFinite, distinctCount, sameValues } from '../src/stats.js';
 import { numberThreshold } from '../src/thresholds.js';
 import type { FormatSpec } from '../src/formats/types.js';
+import type { ProbeResult } from '../src/report/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { baseInputs, type ProbeInput } from './inputs.js';
 import { answered, cell, forwardRun, nonFiniteOutcome, samplesAt, scaleBlockLength, statistic, topIndices, transferPlot } from './common.js';
@@ -266,6 +267,51 @@ export function appliedInsteadReference(named: FormatSpec, result: { evidence: {
   if (name === 'fp32') return Float32Array.from(input.x);
   const f = candidates.find((c) => c.name === name);
   return f ? fakeQuant(appliedAs(named, f), input.x, { shape: input.shape }) : undefined;
+}
+
+/** A training lane as a fleet records it (src/witness/classify.ts `FleetLane`): enough to tell two curves apart. */
+export interface RecordedLane {
+  name: string;
+  format: string;
+  optimizer: string;
+  seed: number;
+  samples: number;
+  bestBpb: number;
+}
+
+/**
+ * H5 from recorded training curves (the fleet witness): a lane whose every (step, bpb) sample equals another lane's did
+ * not apply its format — two formats cannot round the same weights to the same losses at every step. `members` are the
+ * lanes with that curve, the lane among them; an fp32 lane among the others is what the lane fell back to.
+ */
+export function judgeIdenticalCurve(lane: RecordedLane, members: readonly RecordedLane[], minSamples: number, repro: string): ProbeResult {
+  const others = members.filter((m) => m !== lane);
+  const fp32 = others.find((o) => o.format === 'fp32');
+  return {
+    probe: formatApplied.id,
+    hypothesis: formatApplied.hypothesis,
+    format: lane.format,
+    optimizer: lane.optimizer,
+    ...(lane.seed >= 0 ? { seed: lane.seed } : {}),
+    verdict: 'fail',
+    statistic: { name: 'samples bit-identical to another lane', value: lane.samples, threshold: Math.max(2, minSamples), comparator: '>=' },
+    evidence: {
+      measurements: { samples: lane.samples, bestBpb: lane.bestBpb, identicalLanes: others.length },
+      tables: [
+        {
+          title: 'Lanes with the same curve (every (step, bpb) sample equal)',
+          headings: ['lane', 'format', 'optimizer', 'samples', 'best bpb'],
+          rows: members.map((m) => [m.name, m.format, m.optimizer, m.samples, Number.isFinite(m.bestBpb) ? m.bestBpb : null]),
+        },
+      ],
+    },
+    witness: {
+      summary:
+        `${lane.name} logged exactly the same ${lane.samples} (step, bpb) samples as ${others.map((o) => o.name).join(', ')}` +
+        (fp32 ? `: ${lane.format} trained as fp32 (the format was not applied).` : ': the format cannot have been applied to all of them.'),
+      repro,
+    },
+  };
 }
 
 export const formatApplied: ForwardProbe = {

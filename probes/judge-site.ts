@@ -6,13 +6,17 @@
 import type { ProbeResult } from '../src/report/types.js';
 import { PROBES } from './index.js';
 import { explainSiteFailures } from './causes.js';
-import { siteResult, type SiteContext, type SiteFindings } from './site.js';
+import { siteResult, type SiteArtifact, type SiteContext } from './site.js';
 
 /** The probes that judge sites: missing-dequant (H1), scale-collapse (H2), roundtrip. */
 export const SITE_PROBES = PROBES.filter((p) => p.site !== undefined);
 
-export function judgeSite(f: SiteFindings, ctx: SiteContext): ProbeResult[] {
-  const results = SITE_PROBES.map((p) => siteResult(p, f, ctx, p.site!(f, ctx)));
-  explainSiteFailures(f, results, SITE_PROBES, ctx);
+export function judgeSite(f: SiteArtifact, ctx: SiteContext): ProbeResult[] {
+  const results: ProbeResult[] = [];
+  for (const p of SITE_PROBES) {
+    const outcome = p.site!(f, ctx);
+    if (outcome) results.push(siteResult(p, f, ctx, outcome));
+  }
+  if (f.artifact === 'measured') explainSiteFailures(f, results, SITE_PROBES, ctx);
   return results;
 }

@@ -16,7 +16,7 @@ import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './ty
 import { OVERALL_SCALES, activationNormal, formatScale, scaled, weightNormal, type ProbeInput } from './inputs.js';
 import { answered, cell, forwardRun, isOutside, nonFiniteOutcome, samplesAt, statistic, topIndices, transferPlot } from './common.js';
 import { fmt } from '../src/onnx/lint.js';
-import { round4, siteMeasurements, siteWitness, type SiteContext, type SiteFindings } from './site.js';
+import { round4, siteMeasurements, siteWitness, storedMeasurements, type SiteArtifact, type SiteContext, type SiteFindings } from './site.js';
 
 const STAT = 'rms(fq(x))/rms(x) relative to reference';
 
@@ -177,7 +177,7 @@ function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext)
  * order-only readers such as ArgMax on the dequantized codes too: same indices, no leak); the evidence is the leaked
  * tensor's rms against the site's input (≈ 1/scale when codes leak, ≈ 1 for values) and its integer-valued share.
  */
-function judgeSite(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
+function judgeMeasured(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
   const leaks = f.leaks;
   const measurements = {
     ...siteMeasurements(f),
@@ -185,7 +185,7 @@ function judgeSite(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
     rmsRatio: leaks[0]?.rmsRatio ?? f.stats.rmsRatio,
     integerFraction: leaks[0]?.integerFraction ?? null,
   };
-  const stat = statistic('float ops reading codes without DequantizeLinear', leaks.length, 0, '>');
+  const stat = statistic(SITE_STAT, leaks.length, 0, '>');
   if (leaks.length === 0) {
     const notes = [
       ...(f.site.kind === 'qdq' && f.site.dequantize.length === 0 ? ['the codes are read only by integer kernels (QLinear*, MatMulInteger, …): no DequantizeLinear needed'] : []),
@@ -206,6 +206,21 @@ function judgeSite(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
     },
     witness: siteWitness(f, ctx, 'missing-dequant', summary),
   };
+}
+
+const SITE_STAT = 'float ops reading codes without DequantizeLinear';
+
+/**
+ * A site's H1: where the graph is measured (a QDQ site), its leaks; a DequantizeLinear of stored codes passes by
+ * construction; other stored forms (their codes are read by the runtime's own kernel) and QOperator activations are
+ * not H1's question.
+ */
+function judgeSite(f: SiteArtifact, ctx: SiteContext): ProbeOutcome | undefined {
+  if (f.artifact === 'measured') return judgeMeasured(f, ctx);
+  if (f.artifact === 'stored-codes' && f.site.form === 'dq-weight') {
+    return { verdict: 'pass', statistic: statistic(SITE_STAT, 0, 0, '>'), evidence: { measurements: storedMeasurements(f), notes: ['stored codes read by DequantizeLinear'] } };
+  }
+  return undefined;
 }
 
 export const missingDequant: ForwardProbe = {

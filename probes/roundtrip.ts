@@ -15,7 +15,7 @@ import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './ty
 import { activationNormal, baseInputs, groupsMixed, oneSidedInputs, scaled, weightZeroInit, type ProbeInput } from './inputs.js';
 import { answered, cell, forwardRun, samplesAt, statistic, topIndices, transferPlot } from './common.js';
 import { fmt } from '../src/onnx/lint.js';
-import { FOLDED_NOTE, siteMeasurements, siteWitness, type SiteContext, type SiteFindings } from './site.js';
+import { FOLDED_NOTE, siteMeasurements, siteWitness, storedMeasurements, type SiteArtifact, type SiteContext, type SiteFindings } from './site.js';
 
 /** float32 fake-quant cannot be judged beyond this; caps +Inf (exact) so deficits stay finite. */
 export const SQNR_CAP_DB = 120;
@@ -152,6 +152,18 @@ function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext)
 
 const inputs = roundtripInputs;
 
+/** A site's roundtrip: judged where the float tensor is known; stored codes have none (skipped); a QOperator activation is not run. */
+function judgeSite(f: SiteArtifact, ctx: SiteContext): ProbeOutcome | undefined {
+  if (f.artifact === 'measured') return judgeMeasured(f, ctx);
+  if (f.artifact === 'reader-lint') return undefined;
+  return {
+    verdict: 'skipped',
+    reason: 'stored codes: no float original to compare with (pass --float-model ORIGINAL.onnx)',
+    statistic: { name: STAT, value: null, threshold: null, comparator: '>', unit: 'dB' },
+    evidence: { measurements: storedMeasurements(f) },
+  };
+}
+
 /**
  * The roundtrip at a site of a model (probes/site.ts): DequantizeLinear(QuantizeLinear(x)) against x on the tensor the
  * site really sees (local SQNR), beside the reference quantizer of its code type and granularity on the same tensor,
@@ -159,7 +171,7 @@ const inputs = roundtripInputs;
  * weights; `onnx.maxActivationSqnrDeficitDb` for activations, whose seeded inputs are not the calibration data).
  * Stored codes (no float original) and codes no DequantizeLinear reads are not judged here.
  */
-function judgeSite(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
+function judgeMeasured(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
   const s = f.stats;
   const maxDeficit = numberThreshold(ctx.thresholds, f.site.inputKind === 'weight' ? 'onnx.maxSqnrDeficitDb' : 'onnx.maxActivationSqnrDeficitDb');
   const measurements = { ...siteMeasurements(f), sqnrDeficitDb: maxDeficit };

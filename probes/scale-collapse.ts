@@ -29,8 +29,7 @@ import type { Statistic } from '../src/report/types.js';
 import type { ForwardProbe, Observation, ProbeContext, ProbeOutcome } from './types.js';
 import { groupsMixed, oneSidedInputs, weightInputs, type ProbeInput } from './inputs.js';
 import { answered, cell, forwardRun, nonFiniteOutcome, samplesAt, scaleBlockLength, statistic, topIndices, transferPlot } from './common.js';
-import { fmt } from '../src/onnx/lint.js';
-import { FOLDED_NOTE, groupName, groupTable, round4, siteMeasurements, siteWitness, type SiteContext, type SiteFindings } from './site.js';
+import { judgeScaleCollapseSite } from './scale-collapse-site.js';
 
 const STAT = 'collapse';
 
@@ -371,59 +370,6 @@ function judge(spec: FormatSpec, all: readonly Observation[], ctx: ProbeContext)
   return outcome;
 }
 
-/**
- * H2 at a site of a model (probes/site.ts), against the reference quantizer of the site's code type and granularity
- * on the tensor the site really sees: static lint of the scale and zero-point (zero, denormal, negative, absurd
- * coverage, zero-point outside the codes, Q and DQ disagreeing), scale groups (channels, blocks) sent to 0, output
- * channels of a weight sent to 0 whatever the granularity, and the zero share, sign loss and effective bits beside
- * the reference's. Dead groups and the excess measures are judged only where the site quantizes a float tensor (qdq);
- * stored codes (dq-only) are judged on their lint. Thresholds: the `onnx.*` keys (docs/onnx.md).
- */
-function judgeSite(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
-  const t = ctx.thresholds;
-  const s = f.stats;
-  const zeroExcess = s.zeroFraction - s.refZeroFraction;
-  const signExcess = s.signLoss - s.refSignLoss;
-  const bitsDeficit = s.refEffectiveBits - s.effectiveBits;
-  const deadAt = numberThreshold(t, 'onnx.deadGroupZeroFraction');
-  const dead = new Set(s.perGroup.filter((g) => g.zeroFraction >= deadAt && g.refZeroFraction < deadAt / 2 && g.absmax > 0).map((g) => g.group));
-  const observed = f.site.kind === 'qdq';
-  const deadChannels = (f.deadChannels ?? []).filter((c) => c.nonzero > 0 && c.zeroed / c.nonzero >= deadAt);
-  const tensorMax = (f.deadChannels ?? []).reduce((m, c) => Math.max(m, c.absmax), 0);
-  const maxZero = numberThreshold(t, 'onnx.maxZeroExcess');
-  const maxSign = numberThreshold(t, 'onnx.maxSignLossExcess');
-  const maxBits = numberThreshold(t, 'onnx.maxBitsDeficit');
-  const checks: { name: string; value: number; threshold: number; failed: boolean; why: string }[] = [
-    { name: 'static lint findings (scale / zero-point)', value: f.lint.length, threshold: 0, failed: f.lint.length > 0, why: f.lint.map((l) => l.message).join('; ') },
-    { name: 'dead scale groups (channels/blocks sent to 0)', value: dead.size, threshold: 0, failed: observed && dead.size > 0, why: `${dead.size} of ${s.perGroup.length} scale groups send ≥ ${deadAt * 100} % of their nonzero inputs to 0 (groups ${[...dead].slice(0, 8).map((g) => groupName(f, g)).join(', ')})` },
-    ...(f.channels ? [{
-      name: 'dead output channels (every weight sent to 0)', value: deadChannels.length, threshold: 0, failed: observed && deadChannels.length > 0,
-      why: `${deadChannels.length} of ${f.channels.count} output channels (axis ${f.channels.axis}) send ≥ ${deadAt * 100} % of their nonzero weights to 0 under ${s.groups > 1 ? 'its scales' : 'one scale for the tensor'} ` +
-        `(channel ${deadChannels.slice(0, 8).map((c) => `${c.channel}: |w| max ${fmt(c.absmax)}`).join(', ')}; the tensor's |w| max ${fmt(tensorMax)}, scale ${fmt(s.perGroup[0]?.scale)}): that channel's output is its bias alone`,
-    }] : []),
-    { name: 'zero fraction above reference', value: round4(zeroExcess), threshold: maxZero, failed: observed && zeroExcess > maxZero, why: `${fmt(s.zeroFraction * 100)} % of nonzero inputs become 0 (reference ${fmt(s.refZeroFraction * 100)} %)` },
-    { name: 'sign loss above reference', value: round4(signExcess), threshold: maxSign, failed: observed && signExcess > maxSign, why: `${fmt(s.signLoss * 100)} % of negative inputs lose their sign (reference ${fmt(s.refSignLoss * 100)} %)` },
-    { name: 'effective bits below reference', value: round4(bitsDeficit), threshold: maxBits, failed: observed && bitsDeficit > maxBits, why: `codes carry ${fmt(s.effectiveBits)} bits, ${s.levelsUsed} of ${s.levelsAvailable} levels (reference ${fmt(s.refEffectiveBits)} bits)` },
-  ];
-  const failed = checks.filter((c) => c.failed);
-  const head = failed[0] ?? checks[2]!;
-  const table = groupTable(f, dead);
-  const outcome: ProbeOutcome = {
-    verdict: failed.length > 0 ? 'fail' : 'pass',
-    statistic: statistic(head.name, head.value, head.threshold, '>'),
-    evidence: {
-      measurements: { ...siteMeasurements(f), ...Object.fromEntries(f.lint.map((l) => [`lint.${l.rule}`, l.value])) },
-      tables: [
-        { title: `${f.site.name}: scale-collapse checks`, headings: ['check', 'value', 'fail when >', 'verdict'], rows: checks.map((c) => [c.name, c.value, c.threshold, c.failed ? 'fail' : 'pass']) },
-        ...(table ? [table] : []),
-      ],
-      notes: [...f.lint.map((l) => `${l.rule}: ${l.message}`), ...(f.site.foldedClamp ? [FOLDED_NOTE] : [])],
-    },
-  };
-  if (failed.length > 0) outcome.witness = siteWitness(f, ctx, 'scale-collapse', `${f.site.name}: ${failed.map((c) => c.why).join('; ')}`);
-  return outcome;
-}
-
 export const scaleCollapse: ForwardProbe = {
   id: 'scale-collapse',
   hypothesis: 'H2',
@@ -433,6 +379,6 @@ export const scaleCollapse: ForwardProbe = {
   requires: ['forward'],
   inputs,
   judge,
-  site: judgeSite,
+  site: judgeScaleCollapseSite,
   run: forwardRun({ inputs, judge }, STAT),
 };

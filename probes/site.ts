@@ -14,6 +14,9 @@ import type { Thresholds } from '../src/thresholds.js';
 import type { LintFinding } from '../src/onnx/lint.js';
 import { fmt } from '../src/onnx/lint.js';
 import { scaleGroupName, type ChannelZeroing, type SiteStats } from '../src/onnx/site-stats.js';
+import { groupAt, type CodeStats } from '../src/onnx/forms/code-stats.js';
+import type { WeightSite } from '../src/onnx/forms/weights.js';
+import type { CodeType } from '../src/onnx/proto.js';
 
 /** What a site judge reads of the site itself (src/onnx/sites.ts `QdqSite` is one). */
 export interface SiteDescription {
@@ -58,8 +61,20 @@ export interface OrderCheck {
   why?: string;
 }
 
-/** The artifact: one site and everything measured at it. */
+/**
+ * The artifacts a site judge reads, by what the gatherer could measure:
+ *  - `measured`: the site's float tensor and what the site made of it, beside the reference quantizer (a QDQ site, or
+ *    a stored weight paired with its float original by --float-model);
+ *  - `stored-codes`: a stored weight's codes, scales and zero-points alone (QOperator, dynamic, MatMulNBits,
+ *    GatherBlockQuantized, DequantizeLinear of an initializer) — no float original to compare with;
+ *  - `reader-lint`: a QOperator activation: the parameters its writer and its readers declare, from the file.
+ * A probe's site judge returns undefined for an artifact it has nothing to say about.
+ */
+export type SiteArtifact = SiteFindings | StoredCodesFindings | ReaderLintFindings;
+
+/** A site measured against its float tensor. */
 export interface SiteFindings<S extends SiteDescription = SiteDescription> {
+  artifact: 'measured';
   site: S;
   /** The registry format the site's code type implies (or the code type's name). */
   format: string;
@@ -74,10 +89,58 @@ export interface SiteFindings<S extends SiteDescription = SiteDescription> {
   channels?: { axis: number; count: number };
 }
 
+/** A stored weight known by its codes (src/onnx/forms). */
+export interface StoredCodesFindings {
+  artifact: 'stored-codes';
+  site: WeightSite;
+  format: string;
+  codes: CodeStats;
+  lint: LintFinding[];
+  notes: string[];
+}
+
+/** A QOperator activation: its writer's output scale and zero-point, and the lint of its readers' against them. */
+export interface ReaderLintFindings {
+  artifact: 'reader-lint';
+  /** The codes tensor, the QLinear* op that writes them, and the ops that read them (src/onnx/forms/activations.ts). */
+  site: { name: string; producerName: string; readers: readonly { node: string }[] };
+  format: string;
+  codeType: CodeType | undefined;
+  scale: number | null;
+  zeroPoint: number | null;
+  lint: LintFinding[];
+}
+
 export interface SiteContext {
   thresholds: Thresholds;
   seed: number;
   reproCommand(probe: string, format: string, site?: string): string;
+}
+
+/** The measurements every stored-weight result carries: the form, the codes' use of their range, the node's attributes. */
+export function storedMeasurements(f: StoredCodesFindings): Record<string, number | string | boolean | null> {
+  const s = f.codes;
+  const one = s.groups === 1 ? groupAt(s, 0) : undefined;
+  return {
+    node: f.site.name,
+    kind: f.site.form === 'dq-weight' ? 'dq-only' : f.site.form,
+    form: f.site.form,
+    opType: f.site.opType,
+    input: f.site.codes,
+    inputKind: 'weight',
+    codeType: f.site.codeType.name,
+    granularity: s.granularity,
+    dims: `[${f.site.dims.join(', ')}]`,
+    elements: s.elements,
+    scale: one ? one.scale : null,
+    zeroPoint: one ? one.zeroPoint : null,
+    levelsUsed: s.levelsUsed,
+    levelsAvailable: s.levelsAvailable,
+    effectiveBits: round4(s.effectiveBits),
+    atZeroPointFraction: round4(s.atZeroPointFraction),
+    saturatedFraction: round4(s.saturatedFraction),
+    ...Object.fromEntries(Object.entries(f.site.attrs).map(([k, v]) => [`attr.${k}`, v])),
+  };
 }
 
 /** A probe's judgement of one site (probes/types.ts `ProbeOutcome`): judgeSite adds the probe's id and hypothesis, the format and the site. */
@@ -155,6 +218,6 @@ export const FOLDED_NOTE =
   'QuantizeLinear; the site is judged against max(x, 0), its float function, and the float twin keeps that clamp';
 
 /** A site result with the probe's identity: what judgeSite returns per probe. */
-export function siteResult(probe: { id: string; hypothesis: string }, f: SiteFindings, ctx: SiteContext, outcome: SiteOutcome): ProbeResult {
+export function siteResult(probe: { id: string; hypothesis: string }, f: SiteArtifact, ctx: SiteContext, outcome: SiteOutcome): ProbeResult {
   return { probe: probe.id, hypothesis: probe.hypothesis, format: f.format, seed: ctx.seed, site: f.site.name, ...outcome };
 }

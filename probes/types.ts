@@ -7,7 +7,7 @@ import type { Capability, Target } from '../src/targets/types.js';
 import type { Thresholds } from '../src/thresholds.js';
 import type { Evidence, Statistic, Verdict, Witness } from '../src/report/types.js';
 import type { ProbeInput } from './inputs.js';
-import type { SiteContext, SiteFindings } from './site.js';
+import type { SiteArtifact, SiteContext } from './site.js';
 
 import type { ProbeId } from './ids.js';
 
@@ -69,8 +69,9 @@ export interface Probe {
   /**
    * The same hypothesis judged at one site of a model, from what a gatherer measured there (probes/site.ts): present
    * on the probes that can judge a site (missing-dequant, scale-collapse, roundtrip); probes/judge-site.ts runs them.
+   * Undefined: the probe has nothing to say about this kind of artifact.
    */
-  site?(f: SiteFindings, ctx: SiteContext): ProbeOutcome;
+  site?(f: SiteArtifact, ctx: SiteContext): ProbeOutcome | undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import { lintSite, type LintInput } from '../src/onnx/lint.js';
 import { CODE_TYPES, DT, float8ToFloat, floatToHalfBits, halfToFloat, roundToType } from '../src/onnx/proto.js';
 import { roundtrip } from '../probes/roundtrip.js';
 import type { SiteFindings } from '../probes/site.js';
-const judgeRoundtrip = roundtrip.site!;
+const judgeRoundtrip = (f: SiteFindings, ctx: Parameters<NonNullable<typeof roundtrip.site>>[1]) => roundtrip.site!(f, ctx)!;
 import { createSession, ort } from '../src/onnx/session.js';
 import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { ELEM, makeModel } from '../src/onnx/builder.js';
@@ -220,7 +220,7 @@ test('judgeRoundtrip: a NaN statistic is inconclusive (NaN inputs), NaN outputs 
   const stats = siteStats(base, INT8);
   const findings = (over: Partial<typeof stats>): SiteFindings => ({
     site: { name: 's', kind: 'qdq', dequantize: [{}], inputKind: 'activation', axis: 1, blockSize: 0, codeType: INT8, leaks: [], orderReaders: [], consumers: [], order: 0, foldedClamp: false, bias: false } as unknown as SiteFindings['site'],
-    format: 'int8', stats: { ...stats, ...over }, lint: [], leaks: [], orderChecks: [], deadChannels: [],
+    artifact: 'measured', format: 'int8', stats: { ...stats, ...over }, lint: [], leaks: [], orderChecks: [], deadChannels: [],
   });
   const nanIn = judgeRoundtrip(findings({ localSqnrDb: null, nonFiniteInput: 3, nonFiniteOutput: 3 }), ctx);
   assert.equal(nanIn.verdict, 'inconclusive');

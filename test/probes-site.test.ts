@@ -5,6 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PROBES } from '../probes/index.js';
 import { SITE_PROBES, judgeSite } from '../probes/judge-site.js';
 import type { SiteFindings } from '../probes/site.js';
@@ -17,7 +20,7 @@ const INT8 = CODE_TYPES[DT.INT8]!;
 const ctx = { thresholds: DEFAULT_THRESHOLDS, seed: 1, reproCommand: (p: string, f: string, s?: string) => `repro ${p} ${f} ${s}` };
 
 /** An int8 per-tensor weight site quantized with `scale` (the correct one is absmax / 127). */
-function weightSite(scaleFactor: number, over: Partial<SiteFindings> = {}): SiteFindings {
+function weightSite(scaleFactor: number, over: Partial<Omit<SiteFindings, 'artifact'>> = {}): SiteFindings {
   const rng = new Rng(11);
   const x = Float32Array.from({ length: 512 }, () => rng.normal() * 0.02);
   const absmax = x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -27,7 +30,7 @@ function weightSite(scaleFactor: number, over: Partial<SiteFindings> = {}): Site
   const stats = siteStats({ x, dims: [16, 32], codes, dq, twin: x, scale: Float64Array.of(scale), zeroPoint: Float64Array.of(0), axis: 1, blockSize: 0 }, INT8);
   return {
     site: { name: 'w_q', kind: 'qdq', input: 'w', inputKind: 'weight', codeType: INT8, codeDataType: DT.INT8, axis: 1, blockSize: 0, dequantize: [{ name: 'w_dq' }], consumers: ['MatMul mm'], order: 0 },
-    format: 'int8', stats, lint: [], leaks: [], orderChecks: [], deadChannels: [],
+    artifact: 'measured', format: 'int8', stats, lint: [], leaks: [], orderChecks: [], deadChannels: [],
     ...over,
   };
 }
@@ -93,4 +96,26 @@ test('a roundtrip failure with a sound scale is a cause of its own (nothing to r
   assert.equal(byProbe(rs, 'scale-collapse').verdict, 'pass');
   assert.equal(byProbe(rs, 'roundtrip').verdict, 'fail');
   assert.equal(byProbe(rs, 'roundtrip').explainedBy, undefined);
+});
+
+test('one judging path: outside probes/, no module builds a verdict for a probe module\'s id (mutants only name the probe that must catch them)', () => {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) files.push(p);
+    }
+  };
+  walk(join(root, 'src'));
+  const ids = PROBES.map((p) => p.id).join('|');
+  const literal = new RegExp(`probe: '(${ids})'`);
+  const offenders = files
+    .filter((f) => !relative(root, f).startsWith(join('src', 'targets', 'mutants')))
+    .flatMap((f) => readFileSync(f, 'utf8').split('\n').map((line, i) => [f, i, line] as const))
+    .filter(([, , line]) => literal.test(line))
+    .map(([f, i]) => `${relative(root, f)}:${i + 1}`);
+  assert.deepEqual(offenders, []);
+  assert.ok(files.length > 100, `walked ${files.length} files`);
 });

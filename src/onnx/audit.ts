@@ -262,7 +262,7 @@ function evaluateSite(index: GraphIndex, s: QdqSite, get: Getter, o: EvaluateOpt
   const perChannelOnIt = ch !== undefined && stats.groups > 1 && s.blockSize === 0 && (s.axis < 0 ? s.axis + x!.dims.length : s.axis) === ch.axis;
   const channels = ch && !perChannelOnIt ? ch : undefined;
   return {
-    site: s, format: siteFormat(s), stats, lint, leaks,
+    artifact: 'measured', site: s, format: siteFormat(s), stats, lint, leaks,
     orderChecks: o.orderChecks ?? [],
     deadChannels: channels ? channelZeroing(xf!, dqf!, x!.dims, channels.axis) : [],
     ...(channels ? { channels } : {}),

@@ -13,6 +13,7 @@ import { VERSION } from '../version.js';
 import type { FleetSamples } from './aggregate.js';
 import type { FleetClassification, FleetLane } from './classify.js';
 import type { SourceInfo } from './source.js';
+import { judgeIdenticalCurve } from '../../probes/format-applied.js';
 
 const WITNESS_LANE_THRESHOLDS = [
   'learnability.deadMargin',
@@ -131,9 +132,9 @@ function toLane(l: FleetLane): Lane {
 }
 
 /**
- * H5 witnesses: a lane whose whole curve equals another lane's bit for bit did not apply its format
- * (two formats cannot round the same weights to the same losses at every step). An fp32 lane in such
- * a group is the thing the others fell back to, not a failure itself.
+ * H5 witnesses (judged by probes/format-applied.ts `judgeIdenticalCurve`): a lane whose whole curve equals another
+ * lane's bit for bit did not apply its format. An fp32 lane in such a group is the thing the others fell back to, not
+ * a failure itself.
  */
 function identicalCurveResults(c: FleetClassification, minSamples: number, command: string): ProbeResult[] {
   const byName = new Map(c.lanes.map((l) => [l.name, l]));
@@ -142,33 +143,7 @@ function identicalCurveResults(c: FleetClassification, minSamples: number, comma
     const members = group.map((n) => byName.get(n)!);
     for (const lane of members) {
       if (lane.format === 'fp32' || lane.fields === null) continue;
-      const others = members.filter((m) => m !== lane);
-      const fp32 = others.find((o) => o.format === 'fp32');
-      results.push({
-        probe: 'format-applied',
-        hypothesis: 'H5',
-        format: lane.format,
-        optimizer: lane.optimizer,
-        ...(lane.seed >= 0 ? { seed: lane.seed } : {}),
-        verdict: 'fail',
-        statistic: { name: 'samples bit-identical to another lane', value: lane.samples, threshold: Math.max(2, minSamples), comparator: '>=' },
-        evidence: {
-          measurements: { samples: lane.samples, bestBpb: lane.bestBpb, identicalLanes: others.length },
-          tables: [
-            {
-              title: 'Lanes with the same curve (every (step, bpb) sample equal)',
-              headings: ['lane', 'format', 'optimizer', 'samples', 'best bpb'],
-              rows: members.map((m) => [m.name, m.format, m.optimizer, m.samples, Number.isFinite(m.bestBpb) ? m.bestBpb : null]),
-            },
-          ],
-        },
-        witness: {
-          summary:
-            `${lane.name} logged exactly the same ${lane.samples} (step, bpb) samples as ${others.map((o) => o.name).join(', ')}` +
-            (fp32 ? `: ${lane.format} trained as fp32 (the format was not applied).` : ': the format cannot have been applied to all of them.'),
-          repro: command,
-        },
-      });
+      results.push(judgeIdenticalCurve(lane, members, minSamples, command));
     }
   }
   return results;

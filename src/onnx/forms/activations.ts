@@ -6,11 +6,11 @@
  * rescales or shifts every value in between). The error they accumulate is measured against the float original with
  * `--float-model` (float-model.ts compares `X_quantized` with the float `X`).
  */
-import type { ProbeResult } from '../../report/types.js';
 import type { Thresholds } from '../../thresholds.js';
 import { constantTensor, type GraphIndex } from '../graph.js';
 import { lintSite, type LintFinding } from '../lint.js';
-import { CODE_TYPES, tensorValues, type CodeType, type NodeProto } from '../proto.js';
+import { CODE_TYPES, tensorValues, type NodeProto } from '../proto.js';
+import type { ReaderLintFindings } from '../../../probes/site.js';
 
 /** QLinear* ops: index of (y_scale, y_zero_point) among the inputs, and of each quantized input's (x, scale, zero-point). */
 export const QLINEAR_IO: Record<string, { out: [number, number]; ins: [number, number, number][] }> = {
@@ -64,16 +64,8 @@ function values(index: GraphIndex, name: string | undefined): Float64Array | und
   return t ? tensorValues(t) : undefined;
 }
 
-export interface ActivationFindings {
-  site: ActivationSite;
-  codeType: CodeType | undefined;
-  scale: number | null;
-  zeroPoint: number | null;
-  lint: LintFinding[];
-}
-
 /** Lint of one QOperator activation from the constants: its own parameters, and each reader's against them. */
-export function lintActivation(index: GraphIndex, a: ActivationSite, thresholds: Thresholds): ActivationFindings {
+export function lintActivation(index: GraphIndex, a: ActivationSite, thresholds: Thresholds): ReaderLintFindings {
   const scale = values(index, a.scale);
   const zp = values(index, a.zeroPoint);
   const zpType = a.zeroPoint ? constantTensor(index, a.zeroPoint)?.dataType ?? undefined : undefined;
@@ -91,25 +83,5 @@ export function lintActivation(index: GraphIndex, a: ActivationSite, thresholds:
       );
     }
   }
-  return { site: a, codeType, scale: scale?.[0] ?? null, zeroPoint: zp?.[0] ?? null, lint };
-}
-
-export function judgeActivation(f: ActivationFindings, ctx: { seed: number; reproCommand(probe: string, format: string, site?: string): string }): ProbeResult {
-  const format = f.codeType?.format ?? f.codeType?.name ?? 'unknown';
-  const failed = f.lint.length > 0;
-  const result: ProbeResult = {
-    probe: 'scale-collapse', hypothesis: 'H2', format, seed: ctx.seed, site: f.site.name,
-    verdict: failed ? 'fail' : 'pass',
-    statistic: { name: 'static lint findings (scale / zero-point, readers vs writer)', value: f.lint.length, threshold: 0, comparator: '>' },
-    evidence: {
-      measurements: {
-        node: f.site.producerName, kind: 'qoperator-activation', inputKind: 'activation', codeType: f.codeType?.name ?? 'unknown',
-        scale: f.scale, zeroPoint: f.zeroPoint, readers: f.site.readers.map((r) => r.node).join(', ') || 'none',
-        ...Object.fromEntries(f.lint.map((l) => [`lint.${l.rule}`, l.value])),
-      },
-      notes: [...f.lint.map((l) => `${l.rule}: ${l.message}`), 'the codes are not run here; with --float-model their error against the float model is measured (float-model)'],
-    },
-  };
-  if (failed) result.witness = { summary: `${f.site.name} (written by ${f.site.producerName}): ${f.lint.map((l) => l.message).join('; ')}`, repro: ctx.reproCommand('scale-collapse', format, f.site.name) };
-  return result;
+  return { artifact: 'reader-lint', site: a, format: codeType?.format ?? codeType?.name ?? 'unknown', codeType, scale: scale?.[0] ?? null, zeroPoint: zp?.[0] ?? null, lint };
 }

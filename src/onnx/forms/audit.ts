@@ -9,14 +9,14 @@ import type { Thresholds } from '../../thresholds.js';
 import { sqnrDb } from '../../stats.js';
 import type { GraphIndex } from '../graph.js';
 import { judgeSite } from '../../../probes/judge-site.js';
-import type { SiteFindings } from '../../../probes/site.js';
+import { storedMeasurements, type SiteFindings } from '../../../probes/site.js';
 import { lintSite } from '../lint.js';
 import { scaleGroupName, siteStats } from '../site-stats.js';
 import type { QdqSite } from '../sites.js';
 import { codeStats, dequantize, packedNBits4CodeStats } from './code-stats.js';
-import { NEGATIVE_SCALE_FORMS, judgeWeightRoundtrip, judgeWeightScale, judgeWeights, lintWeight, weightMeasurements, type WeightFindings, type WeightRow } from './judge.js';
+import { NEGATIVE_SCALE_FORMS, judgeWeights, lintWeight, type WeightFindings, type WeightRow } from './judge.js';
 import { readWeight, type WeightSite } from './weights.js';
-import { judgeActivation, lintActivation, type ActivationSite } from './activations.js';
+import { lintActivation, type ActivationSite } from './activations.js';
 
 export interface WeightAuditOptions {
   seed: number;
@@ -64,16 +64,9 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
       : codeStats(w.codes, w.dims, s.axis, s.blockSize, w.scale, w.zeroPoint, s.codeType);
     const lint = lintWeight(s, codes, w.scale, w.zeroPoint, opts.thresholds);
     const notes = [...w.notes, ...(codes.layoutMismatch ? [`scale layout: ${codes.layoutMismatch}`] : [])];
-    const f: WeightFindings = { site: s, format: weightFormat(s), codes, lint, notes };
+    const f: WeightFindings = { artifact: 'stored-codes', site: s, format: weightFormat(s), codes, lint, notes };
     findings.push(f);
     const mine: ProbeResult[] = [];
-    if (s.form === 'dq-weight') {
-      mine.push({
-        probe: 'missing-dequant', hypothesis: 'H1', format: f.format, seed: opts.seed, site: s.name, verdict: 'pass',
-        statistic: { name: 'float ops reading codes without DequantizeLinear', value: 0, threshold: 0, comparator: '>' },
-        evidence: { measurements: weightMeasurements(f), notes: ['stored codes read by DequantizeLinear'] },
-      });
-    }
     let rowSqnr: number | null = null;
     if (paired && paired.values.length === w.codes.length && !codes.layoutMismatch) {
       // Judged as a QDQ weight site: x = the float original's weight, dq = the stored weight dequantized.
@@ -81,10 +74,11 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
       const scale = NEGATIVE_SCALE_FORMS.has(s.form) ? w.scale.map(Math.abs) : w.scale;
       const stats = siteStats({ x: paired.values, dims: w.dims, codes: w.codes, dq, twin: paired.values, scale, zeroPoint: w.zeroPoint, axis: s.axis, blockSize: s.blockSize }, s.codeType);
       const qdqLint = lintSite({ scale, zeroPoint: w.zeroPoint, zeroPointSource: undefined, codeType: s.codeType, inputKind: 'weight', groups: stats.perGroup, groupName: (g) => scaleGroupName(w.dims, s.axis, s.blockSize, g) }, opts.thresholds);
-      const sf: SiteFindings = { site: asQdqSite(s, paired.tensor), format: f.format, stats, lint: qdqLint, leaks: [] };
-      const extra = { ...weightMeasurements(f), floatTensor: paired.tensor, pairedBy: paired.how };
-      // H1 is the graph's question (does float maths read the codes?): a stored form's codes are read by the runtime's
-      // own kernel, and a DequantizeLinear of stored codes gets its row above.
+      const sf: SiteFindings = { artifact: 'measured', site: asQdqSite(s, paired.tensor), format: f.format, stats, lint: qdqLint, leaks: [] };
+      const extra = { ...storedMeasurements(f), floatTensor: paired.tensor, pairedBy: paired.how };
+      // H1 is the graph's question (does float maths read the codes?), answered on the stored codes' own artifact below:
+      // a stored form's codes are read by the runtime's kernel, or by a DequantizeLinear.
+      mine.push(...judgeSite(f, ctx).filter((x) => x.probe === 'missing-dequant'));
       for (const r of judgeSite(sf, ctx).filter((x) => x.probe !== 'missing-dequant')) {
         r.evidence.measurements = { ...r.evidence.measurements, ...extra };
         mine.push(r);
@@ -92,7 +86,7 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
       rowSqnr = stats.localSqnrDb === null || !Number.isFinite(stats.localSqnrDb) ? null : Number(stats.localSqnrDb.toFixed(2));
       sqnr.set(s.name, { sqnrDb: stats.localSqnrDb, refSqnrDb: stats.refSqnrDb, tensor: paired.tensor, how: paired.how });
     } else {
-      mine.push(judgeWeightScale(f, ctx), judgeWeightRoundtrip(f, ctx));
+      mine.push(...judgeSite(f, ctx));
       if (paired) {
         const dq = dequantize(w.codes, w.dims, s.axis, s.blockSize, w.scale, w.zeroPoint);
         sqnr.set(s.name, { sqnrDb: paired.values.length === dq.length ? sqnrDb(paired.values, dq) : null, refSqnrDb: null, tensor: paired.tensor, how: paired.how });
@@ -102,7 +96,7 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
     rows.push({ site: s.name, order: s.order, results: mine, form: s.form, opType: s.opType, codeType: s.codeType.name, sqnrDb: rowSqnr });
   }
   for (const a of activations) {
-    const r = judgeActivation(lintActivation(index, a, opts.thresholds), ctx);
+    const r = judgeSite(lintActivation(index, a, opts.thresholds), ctx)[0]!;
     results.push(r);
     rows.push({ site: a.name, order: a.order, results: [r], form: 'qoperator activation', opType: a.producer.opType ?? '', codeType: String(r.evidence.measurements.codeType), sqnrDb: null });
   }
