@@ -5,11 +5,10 @@
  * measured and judged exactly as a QDQ weight site, by the probes (probes/judge-site.ts), on (float weight, dequantized codes).
  */
 import type { ProbeResult } from '../../report/types.js';
-import type { Thresholds } from '../../thresholds.js';
 import { sqnrDb } from '../../stats.js';
 import type { GraphIndex } from '../graph.js';
 import { judgeSite } from '../../../probes/judge-site.js';
-import { storedMeasurements, type SiteFindings } from '../../../probes/site.js';
+import { storedMeasurements, type SiteContext, type SiteFindings } from '../../../probes/site.js';
 import { lintSite } from '../lint.js';
 import { scaleGroupName, siteStats } from '../site-stats.js';
 import type { QdqSite } from '../sites.js';
@@ -18,13 +17,10 @@ import { NEGATIVE_SCALE_FORMS, judgeWeights, lintWeight, type WeightFindings, ty
 import { readWeight, type WeightSite } from './weights.js';
 import { lintActivation, type ActivationSite } from './activations.js';
 
-export interface WeightAuditOptions {
-  seed: number;
-  thresholds: Thresholds;
+export interface WeightAuditOptions extends SiteContext {
   model: string;
   /** Float weights paired with sites (float-model.ts), in each site's storage order and dims. */
   floatWeights?: Map<string, { tensor: string; how: string; values: Float32Array }>;
-  reproCommand(probe: string, format: string, site?: string): string;
 }
 
 export interface WeightAuditOutcome {

@@ -10,7 +10,8 @@ import { UsageError } from '../../errors.js';
 import type { ProbeResult } from '../../report/types.js';
 import { FLOAT_MODEL_PROBE } from '../../report/text.js';
 import { sqnrDb } from '../../stats.js';
-import { numberThreshold, type Thresholds } from '../../thresholds.js';
+import { numberThreshold } from '../../thresholds.js';
+import type { AuditOptions } from '../audit.js';
 import { constantTensor, declaredDims, elemType, indexGraph, type GraphIndex } from '../graph.js';
 import { fileFeeds, seededFeeds, type Feeds } from '../inputs.js';
 import { fmt } from '../lint.js';
@@ -169,16 +170,8 @@ interface Pair {
   kind: 'activation' | 'output' | 'qdq-weight';
 }
 
-export interface FloatCompareOptions {
-  ep: Ep;
-  seed: number;
-  thresholds: Thresholds;
-  inputs?: string;
-  maxTensorElements?: number;
-  maxMemoryMB?: number;
-  reproCommand(probe: string, format: string, site?: string): string;
-  log(message: string): void;
-}
+/** The same run settings as the QDQ audit's (session, seed, inputs, limits). */
+export type FloatCompareOptions = AuditOptions;
 
 function db(v: number | null | undefined): number | null {
   return v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(2));

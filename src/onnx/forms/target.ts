@@ -5,12 +5,11 @@
  * finding about the model.
  */
 import type { ProbeResult } from '../../report/types.js';
-import type { Thresholds } from '../../thresholds.js';
+import type { AuditOptions } from '../audit.js';
 import { auditQdqModel } from '../audit.js';
 import type { GraphIndex } from '../graph.js';
 import type { NodeProto } from '../proto.js';
 import type { LoadedModel } from '../load.js';
-import type { Ep } from '../session.js';
 import type { QdqSite } from '../sites.js';
 import { onnx } from '../proto.js';
 import { auditWeights } from './audit.js';
@@ -20,16 +19,9 @@ import { numberThreshold } from '../../thresholds.js';
 import { compareWithFloat, openFloatModel, pairWeights } from './float-model.js';
 import type { WeightSite } from './weights.js';
 
-export interface FormsAuditOptions {
-  ep: Ep;
-  seed: number;
-  thresholds: Thresholds;
-  inputs?: string;
+export interface FormsAuditOptions extends AuditOptions {
+  /** `--float-model`: the float original to pair weights and outputs with. */
   floatModel?: string;
-  maxTensorElements?: number;
-  maxMemoryMB?: number;
-  reproCommand(probe: string, format: string, site?: string): string;
-  log(message: string): void;
 }
 
 export async function auditModelForms(loaded: LoadedModel, index: GraphIndex, sites: readonly QdqSite[], weightSites: readonly WeightSite[], opts: FormsAuditOptions): Promise<ProbeResult[]> {
