@@ -15,6 +15,15 @@ import {
   type ReaderLintFindings, type SiteArtifact, type SiteContext, type SiteFindings, type StoredCodesFindings,
 } from './site.js';
 
+/** One check of a site: its value against its threshold, and in words why it failed. */
+interface Check {
+  name: string;
+  value: number;
+  threshold: number;
+  failed: boolean;
+  why: string;
+}
+
 /**
  * H2 at a site of a model (probes/site.ts), against the reference quantizer of the site's code type and granularity
  * on the tensor the site really sees: static lint of the scale and zero-point (zero, denormal, negative, absurd
@@ -37,7 +46,7 @@ function judgeMeasured(f: SiteFindings, ctx: SiteContext): ProbeOutcome {
   const maxZero = numberThreshold(t, 'onnx.maxZeroExcess');
   const maxSign = numberThreshold(t, 'onnx.maxSignLossExcess');
   const maxBits = numberThreshold(t, 'onnx.maxBitsDeficit');
-  const checks: { name: string; value: number; threshold: number; failed: boolean; why: string }[] = [
+  const checks: Check[] = [
     { name: 'static lint findings (scale / zero-point)', value: f.lint.length, threshold: 0, failed: f.lint.length > 0, why: f.lint.map((l) => l.message).join('; ') },
     { name: 'dead scale groups (channels/blocks sent to 0)', value: dead.size, threshold: 0, failed: observed && dead.size > 0, why: `${dead.size} of ${s.perGroup.length} scale groups send ≥ ${deadAt * 100} % of their nonzero inputs to 0 (groups ${[...dead].slice(0, 8).map((g) => groupName(f, g)).join(', ')})` },
     ...(f.channels ? [{
@@ -78,14 +87,6 @@ function isDeadGroup(s: CodeStats, g: number, deadAt: number): boolean {
 /** Codes all on one side of the zero-point (none below, or none above) in a group with at least 8 codes, not all at it. */
 function isOneSided(s: CodeStats, g: number): boolean {
   return s.count[g]! >= 8 && s.atZeroPoint[g]! < s.count[g]! && (s.below[g] === 0 || s.above[g] === 0);
-}
-
-interface Check {
-  name: string;
-  value: number;
-  threshold: number;
-  failed: boolean;
-  why: string;
 }
 
 /** The scale-collapse checks of a stored weight, from its codes: lint, dead groups, one-sided groups, saturation. */
