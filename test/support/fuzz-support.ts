@@ -170,7 +170,9 @@ const PROTO_MUTATIONS: Record<string, ProtoMutation> = {
     const ts = (m.graph?.initializer ?? []).filter((t) => /scale/i.test(t.name ?? ''));
     if (!ts.length) return;
     const t = pick(rng, ts);
-    const n = (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1) || 1;
+    // An earlier mutation in the same case may have set absurd dims (1e15, -1, 2^40): write one value then.
+    const fromDims = (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
+    const n = Number.isSafeInteger(fromDims) && fromDims > 0 && fromDims <= 2 ** 20 ? fromDims : 1;
     t.rawData = new Uint8Array(new Float32Array(n).fill(pick(rng, [Number.NaN, Infinity, -Infinity, 0, -1, 1e-45, 3e38])).buffer);
     t.floatData = [];
     t.dataType = 1;
