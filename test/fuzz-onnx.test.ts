@@ -20,6 +20,15 @@ import { readFileSync } from 'node:fs';
 
 export const SHORT_ONNX_CASES = 120;
 
+test('the case generator itself never throws over the long form\'s seeds 1–3 × 1000 cases, absurd dims before a bad scale included', () => {
+  const fixtures = onnxFixtures();
+  const names: string[] = [];
+  for (const seed of [1, 2, 3]) for (let i = 0; i < 1000; i++) names.push(onnxCase(seed, i, fixtures).name);
+  assert.equal(names.length, 3000);
+  // seed 2 once drew absurdDims (a 1e15-element scale) then badScale, and sized a Float32Array from those dims
+  assert.ok(names.some((n) => n.startsWith('onnx/absurdDims+badScale#')), 'the combination under test was not generated');
+});
+
 test(`${SHORT_ONNX_CASES} mutated ONNX models through the run pipeline: reports or clear errors, nothing else`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qa-fuzz-onnx-'));
   const fixtures = onnxFixtures();
