@@ -7,7 +7,7 @@ import { initTf } from '../src/tf.js';
 import { defaultRegistry } from '../src/formats/index.js';
 import { runSelftest, type SelftestRun } from '../src/selftest/run.js';
 import { expectedCell } from '../src/selftest/matrix.js';
-import { MUTANTS } from '../src/targets/mutants/index.js';
+import { MUTANTS, plantedHypothesis } from '../src/targets/mutants/index.js';
 import { PROBES } from '../probes/index.js';
 
 const FORMATS = ['int8', 'int2', 'uint4', 'nf4', 'mxfp4', 'fp8-e4m3', 'posit8', 'fp16', 'fp32'];
@@ -39,13 +39,20 @@ test('the reference int8 statistics: SQNR deficit 0 dB, gradient cosine 1, retai
   assert.equal(get('format-applied').statistic.value, 0);
 });
 
+test('each mutant plants the hypothesis its probe tests (DESIGN.md H1–H5; the codec label for NaN/Inf)', () => {
+  assert.deepEqual(Object.fromEntries(MUTANTS.map((m) => [m.name, plantedHypothesis(m)])), {
+    'missing-dequant': 'H1', 'collapsed-scale': 'H2', 'round-no-ste': 'H3', 'vanishing-ste': 'H3', 'in-place': 'H4', 'fp32-fallback': 'H5',
+    'uint8-zero-point': 'H2', 'sign-flip': 'H2', 'wrong-grid': 'H5', 'zero-point-clamp': 'H2', 'non-finite': 'codec',
+  });
+});
+
 for (const m of MUTANTS) {
-  test(`mutant ${m.name} fails ${m.probe} (${m.hypothesis}) with a witness, and is blamed on nothing unrelated`, () => {
+  test(`mutant ${m.name} fails ${m.probe} (${plantedHypothesis(m)}) with a witness, and is blamed on nothing unrelated`, () => {
     const row = run.rows.find((r) => r.name === m.name)!;
     assert.ok(row.formats.length > 0, 'applies to some of the subset');
     for (const r of verdicts(m.name, m.probe)) {
       assert.equal(r.verdict, 'fail', `${m.probe} ${r.format}: ${JSON.stringify(r.statistic)}`);
-      assert.equal(r.hypothesis, m.hypothesis);
+      assert.equal(r.hypothesis, plantedHypothesis(m));
       assert.ok(r.witness && r.witness.summary.length > 0, `${r.format} witness`);
       assert.ok((r.witness!.samples ?? []).length > 0, `${r.format} witness samples`);
       assert.equal(r.witness!.repro, `npx quant-audit run --target mutant:${m.name} --probe ${m.probe} --format ${r.format} --seed 1`);

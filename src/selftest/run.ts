@@ -8,7 +8,7 @@ import type { FormatRegistry } from '../formats/registry.js';
 import type { ProbeResult } from '../report/types.js';
 import type { Target } from '../targets/types.js';
 import { openReferenceTarget } from '../targets/reference/index.js';
-import { MUTANTS, openMutantTarget } from '../targets/mutants/index.js';
+import { MUTANTS, openMutantTarget, plantedHypothesis } from '../targets/mutants/index.js';
 import { PROBES } from '../../probes/index.js';
 import type { ProbeContext, ProbeId } from '../../probes/types.js';
 import { probeContext, runProbesOnFormat } from '../../probes/run.js';
@@ -48,7 +48,7 @@ export interface SelftestRun {
 function selftestRows(registry: FormatRegistry, formats?: readonly string[], only?: readonly string[]): SelftestRow[] {
   const all = registry.all().filter((f) => !formats || formats.includes(f.name));
   const rows: SelftestRow[] = [{ name: 'reference', planted: 'none', formats: all.map((f) => f.name) }];
-  for (const m of MUTANTS) rows.push({ name: m.name, planted: m.hypothesis, probe: m.probe, formats: all.filter((f) => m.appliesTo(f)).map((f) => f.name) });
+  for (const m of MUTANTS) rows.push({ name: m.name, planted: plantedHypothesis(m), probe: m.probe, formats: all.filter((f) => m.appliesTo(f)).map((f) => f.name) });
   return only ? rows.filter((r) => only.includes(r.name)) : rows;
 }
 

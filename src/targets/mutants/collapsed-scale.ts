@@ -18,7 +18,6 @@ const appliesTo = (spec: FormatSpec) => quantized(spec) && (spec.family === 'int
 
 export const collapsedScale: MutantDefinition = {
   name: 'collapsed-scale',
-  hypothesis: 'H2',
   probe: 'scale-collapse',
   description: `step size initialised to ${INITIAL_SCALE} and never calibrated: small weights all round to zero`,
   appliesTo,

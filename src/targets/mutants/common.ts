@@ -16,9 +16,7 @@ type Tensor = tfNs.Tensor;
 
 export interface MutantDefinition {
   name: string;
-  /** The hypothesis it plants (H1…H5). */
-  hypothesis: string;
-  /** The probe that must catch it. */
+  /** The probe that must catch it (the hypothesis it plants is that probe's: `plantedHypothesis`). */
   probe: ProbeId;
   /** One line: what the bug is, in the words of a bug report. */
   description: string;

@@ -19,7 +19,6 @@ const appliesTo = (spec: FormatSpec) => quantized(spec) && spec.bits < 32 && !IM
 
 export const fp32Fallback: MutantDefinition = {
   name: 'fp32-fallback',
-  hypothesis: 'H5',
   probe: 'format-applied',
   description: `implements only ${IMPLEMENTED.join(' and ')}; any other format name silently returns x (fp32)`,
   appliesTo,

@@ -15,7 +15,6 @@ const appliesTo = (spec: FormatSpec) => quantized(spec) && spec.bits <= 8;
 
 export const inPlace: MutantDefinition = {
   name: 'in-place',
-  hypothesis: 'H4',
   probe: 'lost-updates',
   description: 'rounds the weights in place after each step (no fp32 master weights): sub-half-step updates vanish',
   appliesTo,

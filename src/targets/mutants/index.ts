@@ -8,6 +8,7 @@ import { tf } from '../../tf.js';
 import type { Target, TargetOptions } from '../types.js';
 import { tfjsTarget } from '../tfjs/index.js';
 import type { MutantDefinition } from './common.js';
+import { probeById } from '../../../probes/index.js';
 import { missingDequant } from './missing-dequant.js';
 import { collapsedScale } from './collapsed-scale.js';
 import { roundNoSte } from './round-no-ste.js';
@@ -25,6 +26,11 @@ export type { MutantDefinition } from './common.js';
 export const MUTANTS: readonly MutantDefinition[] = [missingDequant, collapsedScale, roundNoSte, vanishingSte, inPlace, fp32Fallback, uint8ZeroPoint, signFlip, wrongGrid, zeroPointClamp, nonFinite];
 export const MUTANT_NAMES: readonly string[] = MUTANTS.map((m) => m.name);
 
+/** The hypothesis a mutant plants: the one its probe tests (H1…H5, or the probe's label). */
+export function plantedHypothesis(m: MutantDefinition): string {
+  return probeById(m.probe).hypothesis;
+}
+
 function mutantByName(name: string): MutantDefinition {
   const m = MUTANTS.find((d) => d.name === name);
   if (!m) throw new UsageError(`unknown mutant '${name}'. Known mutants: ${MUTANT_NAMES.join(', ')}.`);
@@ -35,5 +41,5 @@ export function openMutantTarget(name: string, opts: TargetOptions): Target {
   const m = mutantByName(name);
   const spec = `mutant:${name}`;
   const impl = m.module(tf, { registry: opts.registry });
-  return tfjsTarget(spec, 'mutant', spec, impl, { mutant: name, plants: m.hypothesis, bug: m.description }, opts);
+  return tfjsTarget(spec, 'mutant', spec, impl, { mutant: name, plants: plantedHypothesis(m), bug: m.description }, opts);
 }

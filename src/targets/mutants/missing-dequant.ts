@@ -16,7 +16,6 @@ const appliesTo = (spec: FormatSpec) => quantized(spec) && spec.scaling !== 'non
 
 export const missingDequant: MutantDefinition = {
   name: 'missing-dequant',
-  hypothesis: 'H1',
   probe: 'missing-dequant',
   description: 'decodes the codes but never multiplies by the scale: outputs stay in the code domain',
   appliesTo,

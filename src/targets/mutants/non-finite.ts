@@ -29,7 +29,6 @@ function percentileOverflow(spec: FormatSpec, x: Float32Array, shape: readonly n
 
 export const nonFinite: MutantDefinition = {
   name: 'non-finite',
-  hypothesis: 'codec',
   probe: 'roundtrip',
   description: 'casts without a clamp: values beyond the calibrated clip (99th percentile of |x|) come back ±Inf',
   appliesTo,

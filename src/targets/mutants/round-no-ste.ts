@@ -38,7 +38,6 @@ function unsignedInteger(tf: Tf, x: Tensor, qmax: number): Tensor {
 
 export const roundNoSte: MutantDefinition = {
   name: 'round-no-ste',
-  hypothesis: 'H3',
   probe: 'broken-ste',
   description: 'tf.round with no custom gradient: correct values, zero gradient',
   appliesTo,

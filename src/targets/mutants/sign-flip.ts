@@ -13,7 +13,6 @@ import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefini
 
 export const signFlip: MutantDefinition = {
   name: 'sign-flip',
-  hypothesis: 'H2',
   probe: 'scale-collapse',
   description: 'restores the sign with the wrong test: positive values come back negative',
   appliesTo: quantized,

@@ -16,7 +16,6 @@ const appliesTo = (spec: FormatSpec) => quantized(spec) && spec.family === 'inte
 
 export const uint8ZeroPoint: MutantDefinition = {
   name: 'uint8-zero-point',
-  hypothesis: 'H2',
   probe: 'scale-collapse',
   description: 'unsigned codes with zero-point 0 on signed data: negatives clamp to 0',
   appliesTo,

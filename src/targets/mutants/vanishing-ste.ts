@@ -15,7 +15,6 @@ const appliesTo = quantized;
 
 export const vanishingSte: MutantDefinition = {
   name: 'vanishing-ste',
-  hypothesis: 'H3',
   probe: 'broken-ste',
   description: 'the custom gradient returns dy·scale (d/dq of q·s) instead of dy: a vanishing STE',
   appliesTo,

@@ -38,7 +38,6 @@ const appliesTo = (spec: FormatSpec): boolean => APPLIED_INSTEAD[spec.name] !== 
 
 export const wrongGrid: MutantDefinition = {
   name: 'wrong-grid',
-  hypothesis: 'H5',
   probe: 'format-applied',
   description: "applies another format's grid than the one named (fp4 for nf4, e5m2 for e4m3, fp16 for bf16, es=0 posits, int4 for int8)",
   appliesTo,

@@ -42,7 +42,6 @@ function clampedZeroPointQuant(x: Float32Array, bits: number): Float32Array {
 
 export const zeroPointClamp: MutantDefinition = {
   name: 'zero-point-clamp',
-  hypothesis: 'H2',
   probe: 'scale-collapse',
   description: 'min/max observer without 0 in the range: on one-sided groups the zero-point clamps to 0 and the top half saturates',
   appliesTo,
