@@ -205,8 +205,9 @@ async function main(): Promise<void> {
   say(`| reference | ${full.out.lanes.length} | ${stepsPlanned(full.out)} | ${stepsRun(full.out)} | ${stepsPlanned(full.out) - stepsRun(full.out)} | ${full.seconds.toFixed(1)} |`);
   for (const mutant of quick ? ['round-no-ste'] : ['round-no-ste', 'collapsed-scale', 'missing-dequant']) {
     const m = await timed(options({ target: `mutant:${mutant}`, workers: 2, ...(quick ? { formats: ['int8', 'int4'] } : {}) }));
-    const dead = m.out.lanes.filter((l) => !l.control && (l.status === 'dead' || l.status === 'partial')).length;
-    say(`| mutant:${mutant} (${dead} dead/partial) | ${m.out.lanes.length} | ${stepsPlanned(m.out)} | ${stepsRun(m.out)} | ${stepsPlanned(m.out) - stepsRun(m.out)} | ${m.seconds.toFixed(1)} |`);
+    // every status that is not learning, diverged included (a status since 2026-12-05: before, those lanes were dead)
+    const count = (st: string): number => m.out.lanes.filter((l) => !l.control && l.status === st).length;
+    say(`| mutant:${mutant} (${count('dead')} dead, ${count('diverged')} diverged, ${count('partial')} partial) | ${m.out.lanes.length} | ${stepsPlanned(m.out)} | ${stepsRun(m.out)} | ${stepsPlanned(m.out) - stepsRun(m.out)} | ${m.seconds.toFixed(1)} |`);
   }
   say();
   await samplerOverhead();
