@@ -13,7 +13,7 @@ import { buildPlan } from '../src/run/plan.js';
 import { executePlan } from '../src/run/execute.js';
 import { serializeReport } from '../src/report/json.js';
 import { readReport } from '../src/report/write.js';
-import { renderAs } from '../src/commands/report.js';
+import { EAGER_VIEWS, renderAs } from '../src/report/renderers.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { Rng } from '../src/rng.js';
 import { classify, configCase, hostileTensors, onnxCase, onnxFixtures, reportCase, ROOT, Tally, writeCase, type Outcome } from '../test/support/fuzz-support.js';
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       const file = writeCase(join(dir, 'report'), c, '.json');
       const o = await classify(async () => {
         const r = readReport(file);
-        for (const f of ['md', 'junit', 'terminal', 'json'] as const) renderAs(r, f, { isTTY: false });
+        for (const f of EAGER_VIEWS) renderAs(r, f, { isTTY: false });
       }, 10_000);
       tally.add(c, o);
       show(c.name, o);

@@ -1,9 +1,10 @@
 /**
  * quant-audit as a library (package.json `main`): the same pieces the CLI is made of.
  *
- *   import { auditQuantizer, renderMarkdown } from 'quant-audit';
+ *   import { auditQuantizer, readReport, renderReport } from 'quant-audit';
  *   const audit = await auditQuantizer('tfjs:./fake-quant.mjs', { formats: ['int8', 'nf4'] });
  *   if (audit.verdict.exitCode !== 0) console.log(audit.diagnosis);
+ *   const html = await renderReport(readReport('reports/latest'), 'html'); // any of REPORT_VIEWS
  *
  * `auditQuantizer` runs the forward/gradient/update probes (no training lanes: those are
  * `quant-audit run`'s, with workers and a corpus) and judges them through the one judging path
@@ -28,16 +29,11 @@ export type { Probe, ProbeContext } from '../probes/types.js';
 export { DEFAULT_THRESHOLDS, mergeThresholds } from './thresholds.js';
 export { judgeRun, judgeReport } from './verdict/gate.js';
 export { diagnose } from './verdict/diagnosis.js';
-export { renderMarkdown } from './report/markdown.js';
-export { renderTerminal } from './report/terminal.js';
-export { renderJunit } from './report/junit.js';
+// Every view of src/report/renderers.ts' table, by name (html loads its chart library on first use).
+export { RENDERERS, REPORT_VIEWS, renderReport, renderAs } from './report/renderers.js';
+export type { ReportView, EagerView, ViewStream } from './report/renderers.js';
 export { readReport, writeRunReport } from './report/write.js';
 export type * from './report/types.js';
-
-/** report.html needs the chart library: loaded when asked for, like the CLI does. */
-export async function renderHtml(report: import('./report/types.js').Report): Promise<string> {
-  return (await import('./report/html.js')).renderHtml(report);
-}
 
 export interface AuditOptions {
   /** Registry format names; default: the target's own `formats`, else every registry format. */

@@ -186,7 +186,7 @@ test('html: the chart library loads only when a report.html is rendered (no stat
     if (/^import[^;]*from '[./]*(report\/)?html(-[a-z]+)?\.js'/m.test(text) || /from 'echarts/.test(text)) offenders.push(rel);
   }
   assert.deepEqual(offenders, []);
-  assert.match(readFileSync('src/report/write.ts', 'utf8'), /await import\('\.\/html\.js'\)/);
+  assert.match(readFileSync('src/report/renderers.ts', 'utf8'), /load: async \(\) => \(await import\('\.\/html\.js'\)\)\.renderHtml/);
 });
 
 test('html: the lane table has the update/step column when lanes carry it, and the headline each optimizer asymmetry from report.json', () => {

@@ -11,7 +11,7 @@ import { renderTerminal } from '../src/report/terminal.js';
 import { roundTrip, serializeReport } from '../src/report/json.js';
 import { validate } from '../src/report/schema.js';
 import { readReport, writeRunReport } from '../src/report/write.js';
-import { renderAs } from '../src/commands/report.js';
+import { renderAs } from '../src/report/renderers.js';
 import { fixtureReport, fleetReport } from './support/report-fixture.js';
 import { parseGfm, parseXml, tables, textOf, validateXyChart, type XmlElement } from './support/report-check.js';
 

@@ -16,6 +16,7 @@ import { renderTerminal } from '../report/terminal.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { serializeReport } from '../report/json.js';
 import { appendStepSummary } from '../report/summary.js';
+import type { ReportView } from '../report/renderers.js';
 import { useColor } from '../color.js';
 import { DEFAULT_COLUMNS, DEFAULT_MIN_SAMPLES, DEFAULT_NAME_PATTERN, DEFAULT_TIMEOUT_MS, DEFAULT_VOCAB, runWitness, sourceKind } from '../witness/index.js';
 import { redactConnectionString } from '../witness/postgres.js';
@@ -37,11 +38,15 @@ interface WitnessFlags {
   out?: string;
   write: boolean;
   json?: boolean;
-  as?: 'terminal' | 'md';
+  as?: WitnessView;
   /** Old name of --as. */
-  format?: 'terminal' | 'md';
+  format?: WitnessView;
   quiet?: boolean;
 }
+
+/** The report views witness prints (rows of src/report/renderers.ts). */
+const WITNESS_VIEWS = ['terminal', 'md'] as const satisfies readonly ReportView[];
+type WitnessView = (typeof WITNESS_VIEWS)[number];
 
 /** Fleet settings a quant-audit.yaml may carry under `witness:` (flags win). */
 type WitnessConfig = NonNullable<QuantAuditConfig['witness']>;
@@ -66,8 +71,8 @@ export function registerWitness(program: Command): void {
     .option('--out <dir>', 'where run directories go (default: reports/)')
     .option('--no-write', 'do not write a run directory (print only)')
     .option('--json', 'print report.json on stdout (the table goes to stderr)')
-    .addOption(new Option('--as <view>', 'view printed on stdout (default: terminal)').choices(['terminal', 'md']))
-    .addOption(new Option('--format <view>', 'old name of --as').choices(['terminal', 'md']).hideHelp())
+    .addOption(new Option('--as <view>', 'view printed on stdout (default: terminal)').choices(WITNESS_VIEWS))
+    .addOption(new Option('--format <view>', 'old name of --as').choices(WITNESS_VIEWS).hideHelp())
     .option('--quiet', 'print only the verdict line')
     .action(async (flags: WitnessFlags) => {
       const cfg = loadConfig(flags.config);

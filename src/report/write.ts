@@ -1,6 +1,7 @@
 /**
- * Run directories: reports/<run-id>/report.json (+ report.md, report.xml, report.html), and
- * reports/latest, a one-line text file holding the newest run id.
+ * Run directories: reports/<run-id>/report.json and the views beside it (report.md, report.xml,
+ * report.html: every row of src/report/renderers.ts with a file), and reports/latest, a one-line
+ * text file holding the newest run id.
  *
  * - Atomic: every file is written to a temporary name in the same directory and renamed
  *   into place, so a reader (or a CI artifact upload) never sees half a report.json;
@@ -15,13 +16,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { parseReportJson, roundTrip, serializeReport } from './json.js';
-import { renderJunit } from './junit.js';
-import { renderMarkdown } from './markdown.js';
+import { parseReportJson, roundTrip } from './json.js';
+import { fileKey, rendererOf, WRITTEN_VIEWS, type ReportFileKey } from './renderers.js';
 import { validate, validateJson } from './schema.js';
 import { SCHEMA_VERSION, type Report } from './types.js';
 
 const LATEST_FILE = 'latest';
+/** The run's record; written last, so that when it exists every view beside it does too. */
+const REPORT_FILE = 'report.json';
 
 /** `20261126-103105-mutant-in-place`: UTC time to the second, then the label in kebab-case. Sorts by time. */
 export function newRunId(startedAt: Date, label: string): string {
@@ -47,11 +49,12 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 export interface WrittenRun {
   id: string;
   dir: string;
-  files: { json: string; md: string; xml: string; html: string };
+  /** Each written file by its extension: json, md, xml, html. */
+  files: Record<ReportFileKey, string>;
 }
 
 /**
- * Write report.json/.md/.xml/.html into a new directory `outDir/<run.id>` and point `latest` at it.
+ * Write report.json and its views into a new directory `outDir/<run.id>` and point `latest` at it.
  * If the id was taken, `report.run.id` is updated (in place) to the suffixed id actually used.
  * A report that fails the schema is still written (nothing is lost), then this throws: it is
  * a bug in quant-audit, not in the user's input.
@@ -76,13 +79,9 @@ export async function writeRunReport(report: Report, outDir: string): Promise<Wr
   report.run.id = id;
   // Render from exactly what report.json will hold, so `quant-audit report` re-renders byte-identically.
   const stored = roundTrip(report);
-  const files = { json: join(dir, 'report.json'), md: join(dir, 'report.md'), xml: join(dir, 'report.xml'), html: join(dir, 'report.html') };
-  await writeAtomic(files.md, renderMarkdown(stored));
-  await writeAtomic(files.xml, renderJunit(stored));
-  // Loaded here, not at startup: the chart library is heavy and only report.html needs it.
-  const { renderHtml } = await import('./html.js');
-  await writeAtomic(files.html, renderHtml(stored));
-  await writeAtomic(files.json, serializeReport(report));
+  const files = Object.fromEntries(WRITTEN_VIEWS.map((v) => [fileKey(v.file), join(dir, v.file)])) as Record<ReportFileKey, string>;
+  const inOrder = [...WRITTEN_VIEWS.filter((v) => v.file !== REPORT_FILE), ...WRITTEN_VIEWS.filter((v) => v.file === REPORT_FILE)];
+  for (const v of inOrder) await writeAtomic(join(dir, v.file), (await rendererOf(v.view))(stored, {}));
   await writeAtomic(join(outDir, LATEST_FILE), `${id}\n`);
   const check = validate(report);
   if (!check.valid) throw new Error(`quant-audit wrote ${files.json} but it does not match schema/report.schema.json (a bug, please report):\n  ${check.errors.slice(0, 10).join('\n  ')}`);
@@ -106,7 +105,7 @@ export function latestRunDir(outDir: string): string {
  * Where the report file is: a path to the file itself, a run directory, or a `latest`
  * pointer file (or the reports directory holding one). `file` picks the view (report.json).
  */
-export function resolveReportPath(path: string, file = 'report.json'): string {
+export function resolveReportPath(path: string, file = REPORT_FILE): string {
   if (!existsSync(path)) {
     if (basename(path) === LATEST_FILE) return join(latestRunDir(dirname(path)), file); // throws: no run yet
     return path; // the reader reports "no such file" with the path given
