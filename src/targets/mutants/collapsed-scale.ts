@@ -8,7 +8,7 @@
  * Applies to step-size formats (integer and codebook families, scaled).
  */
 import { fakeQuant } from '../../formats/index.js';
-import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
+import { buggyForward, quantized, type MutantDefinition } from './common.js';
 import type { FormatSpec } from '../../formats/types.js';
 
 /** The uncalibrated initial step size. */
@@ -21,7 +21,5 @@ export const collapsedScale: MutantDefinition = {
   probe: 'scale-collapse',
   description: `step size initialised to ${INITIAL_SCALE} and never calibrated: small weights all round to zero`,
   appliesTo,
-  module: buggyFakeQuant(appliesTo, (tf, spec, x) =>
-    arrayOp(tf, (data, shape) => fakeQuant(spec, data, { shape, scale: INITIAL_SCALE }), identityBackward)(x),
-  ),
+  module: buggyForward(appliesTo, (spec, data, shape) => fakeQuant(spec, data, { shape, scale: INITIAL_SCALE })),
 };

@@ -100,6 +100,18 @@ export function buggyFakeQuant(
   };
 }
 
+/**
+ * The module of a mutant whose bug lives in its forward pass, computed on typed arrays; the
+ * gradient is the straight-through estimator (identityBackward), so only the forward probes see it.
+ */
+export function buggyForward(
+  appliesTo: (spec: FormatSpec) => boolean,
+  forward: (spec: FormatSpec, x: Float32Array, shape: number[]) => Float32Array,
+  opts: { masterWeights?: boolean } = {},
+): TfjsModuleFactory {
+  return buggyFakeQuant(appliesTo, (tf, spec, x) => arrayOp(tf, (data, shape) => forward(spec, data, shape), identityBackward)(x), opts);
+}
+
 /** Correct QAT: accumulate `steps` updates in fp32, quantize once for use. */
 export function masterWeightStep(tf: Tf, fq: (x: Tensor) => Tensor, w: Tensor, delta: Tensor, steps: number): Tensor {
   return tf.tidy(() => fq(tf.add(w, tf.mul(delta, steps))));

@@ -9,7 +9,7 @@
  * Applies to formats that have a scale to forget (scaling ≠ none).
  */
 import { decode, encode } from '../../formats/index.js';
-import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
+import { buggyForward, quantized, type MutantDefinition } from './common.js';
 import type { FormatSpec } from '../../formats/types.js';
 
 const appliesTo = (spec: FormatSpec) => quantized(spec) && spec.scaling !== 'none';
@@ -19,14 +19,8 @@ export const missingDequant: MutantDefinition = {
   probe: 'missing-dequant',
   description: 'decodes the codes but never multiplies by the scale: outputs stay in the code domain',
   appliesTo,
-  module: buggyFakeQuant(appliesTo, (tf, spec, x) =>
-    arrayOp(
-      tf,
-      (data, shape) => {
-        const enc = encode(spec, data, { shape });
-        return decode(spec, { ...enc, scales: new Float32Array(enc.scales.length).fill(1) }); // the bug
-      },
-      identityBackward,
-    )(x),
-  ),
+  module: buggyForward(appliesTo, (spec, data, shape) => {
+    const enc = encode(spec, data, { shape });
+    return decode(spec, { ...enc, scales: new Float32Array(enc.scales.length).fill(1) }); // the bug
+  }),
 };

@@ -13,7 +13,7 @@
  */
 import { fakeQuant } from '../../formats/index.js';
 import type { FormatSpec } from '../../formats/types.js';
-import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
+import { buggyForward, quantized, type MutantDefinition } from './common.js';
 
 // Symmetric scales only: an asymmetric (min/max) row has no single clip value to overflow.
 const appliesTo = (spec: FormatSpec): boolean => quantized(spec) && spec.scaling !== 'none' && spec.scaling !== 'per-tensor-minmax';
@@ -32,5 +32,5 @@ export const nonFinite: MutantDefinition = {
   probe: 'roundtrip',
   description: 'casts without a clamp: values beyond the calibrated clip (99th percentile of |x|) come back ±Inf',
   appliesTo,
-  module: buggyFakeQuant(appliesTo, (tf, spec, x) => arrayOp(tf, (data, shape) => percentileOverflow(spec, data, shape), identityBackward)(x), { masterWeights: true }),
+  module: buggyForward(appliesTo, percentileOverflow, { masterWeights: true }),
 };

@@ -9,22 +9,16 @@
  * Applies to every quantized format.
  */
 import { fakeQuant } from '../../formats/index.js';
-import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
+import { buggyForward, quantized, type MutantDefinition } from './common.js';
 
 export const signFlip: MutantDefinition = {
   name: 'sign-flip',
   probe: 'scale-collapse',
   description: 'restores the sign with the wrong test: positive values come back negative',
   appliesTo: quantized,
-  module: buggyFakeQuant(quantized, (tf, spec, x) =>
-    arrayOp(
-      tf,
-      (data, shape) => {
-        const y = fakeQuant(spec, data, { shape });
-        for (let i = 0; i < y.length; i++) if (data[i]! > 0) y[i] = -Math.abs(y[i]!); // the bug
-        return y;
-      },
-      identityBackward,
-    )(x),
-  ),
+  module: buggyForward(quantized, (spec, data, shape) => {
+    const y = fakeQuant(spec, data, { shape });
+    for (let i = 0; i < y.length; i++) if (data[i]! > 0) y[i] = -Math.abs(y[i]!); // the bug
+    return y;
+  }),
 };

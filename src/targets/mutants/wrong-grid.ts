@@ -12,7 +12,7 @@
  */
 import { fakeQuant } from '../../formats/index.js';
 import type { FormatSpec } from '../../formats/types.js';
-import { arrayOp, buggyFakeQuant, identityBackward, type MutantDefinition } from './common.js';
+import { buggyForward, type MutantDefinition } from './common.js';
 import { defaultRegistry } from '../../formats/index.js';
 
 /** Named format → the format whose grid is applied instead. */
@@ -41,5 +41,5 @@ export const wrongGrid: MutantDefinition = {
   probe: 'format-applied',
   description: "applies another format's grid than the one named (fp4 for nf4, e5m2 for e4m3, fp16 for bf16, es=0 posits, int4 for int8)",
   appliesTo,
-  module: buggyFakeQuant(appliesTo, (tf, spec, x) => arrayOp(tf, (data, shape) => fakeQuant(appliedSpec(spec), data, { shape }), identityBackward)(x)),
+  module: buggyForward(appliesTo, (spec, data, shape) => fakeQuant(appliedSpec(spec), data, { shape })),
 };

@@ -13,7 +13,7 @@
 import type { FormatSpec } from '../../formats/types.js';
 import { roundHalfEven } from '../../formats/element.js';
 import { quantizeInteger } from '../../formats/integer.js';
-import { arrayOp, buggyFakeQuant, identityBackward, quantized, type MutantDefinition } from './common.js';
+import { buggyForward, quantized, type MutantDefinition } from './common.js';
 
 const appliesTo = (spec: FormatSpec): boolean => quantized(spec) && spec.family === 'integer' && spec.scaling === 'per-tensor-minmax';
 
@@ -45,5 +45,5 @@ export const zeroPointClamp: MutantDefinition = {
   probe: 'scale-collapse',
   description: 'min/max observer without 0 in the range: on one-sided groups the zero-point clamps to 0 and the top half saturates',
   appliesTo,
-  module: buggyFakeQuant(appliesTo, (tf, spec, x) => arrayOp(tf, (data) => clampedZeroPointQuant(data, spec.bits), identityBackward)(x)),
+  module: buggyForward(appliesTo, (spec, data) => clampedZeroPointQuant(data, spec.bits)),
 };
