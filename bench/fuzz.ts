@@ -16,7 +16,7 @@ import { readReport } from '../src/report/write.js';
 import { EAGER_VIEWS, renderAs } from '../src/report/renderers.js';
 import { defaultRegistry, fakeQuant } from '../src/formats/index.js';
 import { Rng } from '../src/rng.js';
-import { classify, configCase, hostileTensors, onnxCase, onnxFixtures, reportCase, ROOT, Tally, writeCase, type Outcome } from '../test/support/fuzz-support.js';
+import { classify, configCase, hostileTensors, onnxCase, onnxFixtures, reportCase, ROOT, Tally, writeCase, type FuzzCase } from '../test/support/fuzz-support.js';
 import { benchClock } from './when.js';
 
 const clock = benchClock();
@@ -40,8 +40,11 @@ async function main(): Promise<void> {
   const tally = new Tally();
   const started = Date.now();
   const quiet = { log: () => undefined };
-  const show = (what: string, o: Outcome): void => {
-    if (o.kind === 'internal' || o.kind === 'hang') process.stderr.write(`BAD ${what}: ${o.kind}: ${o.message.slice(0, 400)}\n`);
+  /** Run one case within its time bound, count its outcome, and say so at once when it crashed or hung. */
+  const trial = async (c: Pick<FuzzCase, 'name' | 'category'>, fn: () => Promise<unknown>, timeoutMs: number): Promise<void> => {
+    const o = await classify(fn, timeoutMs);
+    tally.add(c, o);
+    if (o.kind === 'internal' || o.kind === 'hang') process.stderr.write(`BAD ${c.name}: ${o.kind}: ${o.message.slice(0, 400)}\n`);
   };
   try {
     // ONNX: byte- and proto-level damage, through the run pipeline
@@ -49,20 +52,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < N_ONNX; i++) {
       const c = onnxCase(SEED, i, fixtures);
       const file = writeCase(join(dir, 'onnx'), c, '.onnx');
-      const o = await classify(async () => {
-        await executePlan(buildPlan({ target: `onnx:${file}`, probe: ['roundtrip'], format: ['int8'], out: join(dir, 'reports') }), quiet, []);
-      }, 30_000);
-      tally.add(c, o);
-      show(c.name, o);
+      await trial(c, async () => executePlan(buildPlan({ target: `onnx:${file}`, probe: ['roundtrip'], format: ['int8'], out: join(dir, 'reports') }), quiet, []), 30_000);
       if (i % 200 === 199) process.stderr.write(`onnx ${i + 1}/${N_ONNX}\n`);
     }
     // config
     for (let i = 0; i < N_CONFIG; i++) {
       const c = configCase(SEED, i);
       const file = writeCase(join(dir, 'config'), c, '.yaml');
-      const o = await classify(async () => void buildPlan({ config: file }), 10_000);
-      tally.add(c, o);
-      show(c.name, o);
+      await trial(c, async () => void buildPlan({ config: file }), 10_000);
     }
     // report.json
     const report = await executePlan(buildPlan({ probe: ['roundtrip', 'missing-dequant'], format: ['int8', 'nf4'], seed: [String(SEED)] }), quiet, []);
@@ -71,43 +68,28 @@ async function main(): Promise<void> {
     for (let i = 0; i < N_REPORT; i++) {
       const c = reportCase(SEED, i, valid);
       const file = writeCase(join(dir, 'report'), c, '.json');
-      const o = await classify(async () => {
+      await trial(c, async () => {
         const r = readReport(file);
         for (const f of EAGER_VIEWS) renderAs(r, f, { isTTY: false });
       }, 10_000);
-      tally.add(c, o);
-      show(c.name, o);
     }
     // tensors through every codec
     for (const name of defaultRegistry.names()) {
       for (const t of hostileTensors(new Rng(SEED))) {
-        const c = { name: `tensor/${name}/${t.name}`, category: 'tensor' };
-        const o = await classify(async () => {
+        await trial({ name: `tensor/${name}/${t.name}`, category: 'tensor' }, async () => {
           const y = fakeQuant(defaultRegistry.get(name), t.x);
           if (y.length !== t.x.length) throw new Error(`length ${y.length} for ${t.x.length}`);
         }, 10_000);
-        tally.add(c, o);
-        show(c.name, o);
       }
     }
     // tfjs modules that throw, hang or return garbage (the hangs are stopped by the call timeout)
     for (const m of TFJS_MODULES) {
-      const c = { name: `tfjs/${m}`, category: 'tfjs' };
-      const o = await classify(async () => {
-        await executePlan(buildPlan({ target: `tfjs:${join(ROOT, 'fixtures', 'fuzz', m)}`, probe: ['roundtrip', 'broken-ste'], timeoutMs: '1000', out: join(dir, 'reports') }), quiet, []);
-      }, 30_000);
-      tally.add(c, o);
-      show(c.name, o);
+      await trial({ name: `tfjs/${m}`, category: 'tfjs' }, async () => executePlan(buildPlan({ target: `tfjs:${join(ROOT, 'fixtures', 'fuzz', m)}`, probe: ['roundtrip', 'broken-ste'], timeoutMs: '1000', out: join(dir, 'reports') }), quiet, []), 30_000);
     }
     // exec servers that misbehave
     for (const mode of EXEC_MODES) {
-      const c = { name: `exec/${mode}`, category: 'exec' };
-      const o = await classify(async () => {
-        const target = `exec:${process.execPath} ${join(ROOT, 'fixtures', 'exec', 'misbehave.mjs')} --mode ${mode}`;
-        await executePlan(buildPlan({ target, probe: ['roundtrip', 'broken-ste'], format: ['int8', 'int4'], timeoutMs: '2000', out: join(dir, 'reports') }), quiet, []);
-      }, 60_000);
-      tally.add(c, o);
-      show(c.name, o);
+      const target = `exec:${process.execPath} ${join(ROOT, 'fixtures', 'exec', 'misbehave.mjs')} --mode ${mode}`;
+      await trial({ name: `exec/${mode}`, category: 'exec' }, async () => executePlan(buildPlan({ target, probe: ['roundtrip', 'broken-ste'], format: ['int8', 'int4'], timeoutMs: '2000', out: join(dir, 'reports') }), quiet, []), 60_000);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

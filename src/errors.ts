@@ -3,8 +3,10 @@
  * (flags, config, files, target specs): exit 2, one clear message, no stack trace.
  * An InconclusiveError means the environment or the control failed: exit 3.
  */
+export const EXIT = { ok: 0, falsified: 1, usage: 2, inconclusive: 3 } as const;
+
 export class UsageError extends Error {
-  readonly exitCode = 2;
+  readonly exitCode = EXIT.usage;
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -27,7 +29,7 @@ export class ConfigValueError extends UsageError {
 }
 
 export class InconclusiveError extends Error {
-  readonly exitCode = 3;
+  readonly exitCode = EXIT.inconclusive;
   constructor(message: string) {
     super(message);
     this.name = 'InconclusiveError';
@@ -41,5 +43,3 @@ export class TargetError extends Error {
     this.name = 'TargetError';
   }
 }
-
-export const EXIT = { ok: 0, falsified: 1, usage: 2, inconclusive: 3 } as const;

@@ -14,20 +14,14 @@ import { parseConfig } from '../src/config.js';
 import { inShard } from '../src/report/shard.js';
 import { UsageError } from '../src/errors.js';
 import type { Lane } from '../src/report/types.js';
+import { laneSettings } from './support/report-fixture.js';
 
 type RawLane = Omit<Lane, 'status'>;
 
 function lane(format: string, bestBpb: number, over: Partial<RawLane> = {}): RawLane {
   const optimizer = over.optimizer ?? 'adamw';
   return {
-    name: laneName(format, 128, 0.003, 1597, optimizer),
-    format,
-    optimizer,
-    seed: 1597,
-    lr: 0.003,
-    hidden: 128,
-    steps: 100,
-    stepsRun: 100,
+    ...laneSettings(format, optimizer),
     bpb: bestBpb,
     bestBpb,
     curve: [

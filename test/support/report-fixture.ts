@@ -8,6 +8,7 @@ import { buildVerdict, judgeReport } from '../../src/verdict/gate.js';
 import { canonicalOrder } from '../../src/report/merge.js';
 import { inShard, probeJobKey } from '../../src/report/shard.js';
 import type { Rng } from '../../src/rng.js';
+import { laneName } from '../../src/train/lane-name.js';
 import { SCHEMA_VERSION, type FailOn, type Lane, type LaneStatus, type ProbeResult, type Report } from '../../src/report/types.js';
 
 export const FORMATS = ['int4', 'int8', 'posit8', 'nf4'];
@@ -19,17 +20,15 @@ function curve(start: number, end: number, steps: number, every: number): { step
   return out;
 }
 
+/** What every hand-built lane shares: h128, lr 0.003, seed 1597, 100 steps run to the end, named by laneName. */
+export function laneSettings(format: string, optimizer: string): Pick<Lane, 'name' | 'format' | 'optimizer' | 'seed' | 'lr' | 'hidden' | 'steps' | 'stepsRun'> {
+  return { name: laneName(format, 128, 0.003, 1597, optimizer), format, optimizer, seed: 1597, lr: 0.003, hidden: 128, steps: 100, stepsRun: 100 };
+}
+
 export function lane(format: string, optimizer: string, status: LaneStatus, best: number, extra: Partial<Lane> = {}): Lane {
   const c = curve(7.0, best, 100, 20);
   return {
-    name: `QA-${format}-h128-LR0.003-rng1597-${optimizer}`,
-    format,
-    optimizer,
-    seed: 1597,
-    lr: 0.003,
-    hidden: 128,
-    steps: 100,
-    stepsRun: 100,
+    ...laneSettings(format, optimizer),
     bpb: best + 0.01,
     bestBpb: best,
     curve: c,

@@ -81,21 +81,14 @@ export async function loadModel(abs: string): Promise<TfjsQuantizer & { info: Re
   const formats = Array.isArray(declared) ? declared.map(String) : undefined;
   const handler = fileIoHandler(abs);
   try {
-    if (isLayersModel(json)) {
-      const model = await tf.loadLayersModel(handler);
-      const inputShape = model.inputs[0]?.shape;
-      return {
-        formats,
-        info: { model: 'LayersModel' },
-        fakeQuant: (x) => (model.apply(modelInput(x, inputShape)) as Tensor).reshape(x.shape),
-      };
-    }
-    const model = await tf.loadGraphModel(handler);
-    const inputShape = model.inputs[0]?.shape;
+    // A LayersModel runs its layers with apply (inference mode, no batching); a GraphModel runs with predict.
+    const loaded = isLayersModel(json)
+      ? await tf.loadLayersModel(handler).then((m) => ({ kind: 'LayersModel', inputShape: m.inputs[0]?.shape, run: (t: Tensor) => m.apply(t) as Tensor }))
+      : await tf.loadGraphModel(handler).then((m) => ({ kind: 'GraphModel', inputShape: m.inputs[0]?.shape, run: (t: Tensor) => m.predict(t) as Tensor }));
     return {
       formats,
-      info: { model: 'GraphModel' },
-      fakeQuant: (x) => (model.predict(modelInput(x, inputShape)) as Tensor).reshape(x.shape),
+      info: { model: loaded.kind },
+      fakeQuant: (x) => loaded.run(modelInput(x, loaded.inputShape)).reshape(x.shape),
     };
   } catch (e) {
     throw new UsageError(`tfjs:${abs}: tfjs could not load the model: ${message(e)}`);
