@@ -5,6 +5,11 @@
  * dynamic dim). Writes bench/results/onnx.md.
  *
  *   npx tsc -p . && node dist/bench/onnx.js
+ *
+ * With --baseline OLD_BUILD (another build of quant-audit: `git worktree add /tmp/old REV && cd /tmp/old &&
+ * ln -s $PWD/node_modules . && npx tsc -p .`): the whole audit of the same model files by the old build and by this one,
+ * interleaved (ABBA…), best of 8 in process CPU time — the ratio an architecture change must keep within 5 %. Printed
+ * and written to bench/results/onnx-ab.md (the main table is not re-measured then).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -200,4 +205,68 @@ async function main(): Promise<void> {
   console.log(`wrote ${out}`);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
+type AuditFn = typeof auditQdqModel;
+
+/** The audit entry points of another build (its own loader, graph index and sites: whatever it does, end to end). */
+async function loadBuild(root: string): Promise<(path: string) => Promise<{ cpuMs: number; verdict: string }>> {
+  const imp = async <T>(p: string): Promise<T> => (await import(resolve(root, 'dist', p))) as T;
+  const { auditQdqModel: audit } = await imp<{ auditQdqModel: AuditFn }>('src/onnx/audit.js');
+  const { indexGraph: index } = await imp<{ indexGraph: typeof indexGraph }>('src/onnx/graph.js');
+  const { loadOnnxModel: load } = await imp<{ loadOnnxModel: typeof loadOnnxModel }>('src/onnx/load.js');
+  const { discoverSites: discover } = await imp<{ discoverSites: typeof discoverSites }>('src/onnx/sites.js');
+  const { DEFAULT_THRESHOLDS: th } = await imp<{ DEFAULT_THRESHOLDS: typeof DEFAULT_THRESHOLDS }>('src/thresholds.js');
+  return async (path) => {
+    const c0 = process.cpuUsage();
+    const loaded = load(path);
+    const g = index(loaded.model.graph!);
+    const out = await audit(loaded, g, discover(g), { ep: 'cpu', seed: 1, thresholds: th, reproCommand: () => '', log: () => {} });
+    const c = process.cpuUsage(c0);
+    return { cpuMs: (c.user + c.system) / 1000, verdict: out.results[0]!.verdict };
+  };
+}
+
+async function baselineMain(oldRoot: string): Promise<void> {
+  const here = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const [a, b] = [await loadBuild(oldRoot), await loadBuild(here)];
+  const dir = mkdtempSync(join(tmpdir(), 'qa-onnx-ab-'));
+  const rows: string[] = [];
+  for (const [l, w] of [[50, 64], [4, 1024], [50, 448]] as const) {
+    const path = join(dir, `mlp-${l}x${w}.onnx`);
+    const x = seededFeeds(indexGraph(loadOnnxModelFromSpec(mlp(1, w), path).model.graph!), 1)['x']!.data as Float32Array;
+    writeFileSync(path, makeModel(mlp(l, w, x)));
+    await a(path);
+    await b(path);
+    let oldMs = Infinity;
+    let newMs = Infinity;
+    for (let i = 0; i < 8; i++) {
+      // ABBA: each build runs first half of the time (the second run after a GC-heavy first one is not favoured)
+      const [o, n] = i % 2 === 0 ? [await a(path), await b(path)] : ([await b(path), await a(path)].reverse() as [Awaited<ReturnType<typeof a>>, Awaited<ReturnType<typeof b>>]);
+      if (o.verdict !== 'pass' || n.verdict !== 'pass') throw new Error(`bench model ${l}x${w} should pass in both builds (old ${o.verdict}, new ${n.verdict})`);
+      oldMs = Math.min(oldMs, o.cpuMs);
+      newMs = Math.min(newMs, n.cpuMs);
+    }
+    const row = `| ${2 * l} | ${(l * w * w).toLocaleString('en-US')} | ${oldMs.toFixed(1)} | ${newMs.toFixed(1)} | ${(newMs / oldMs).toFixed(3)} |`;
+    console.log(row);
+    rows.push(row);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const out = resolve(here, 'bench', 'results', 'onnx-ab.md');
+  writeFileSync(out, [
+    '### ONNX audit A/B against another build',
+    '',
+    `${clock.line()} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu`,
+    `Command: \`node dist/bench/onnx.js --baseline OLD_BUILD\` (OLD_BUILD: ${oldRoot}). The whole audit (load, sites, one session, statistics, judging) of the same files by both builds, interleaved ABBA, best of 8 in process CPU time.`,
+    '',
+    '| sites | parameters | old build CPU (ms) | this build CPU (ms) | this ÷ old |',
+    '|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ].join('\n'));
+  console.log(`wrote ${out}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const i = process.argv.indexOf('--baseline');
+  if (i > 0) await baselineMain(resolve(process.argv[i + 1] ?? '.'));
+  else await main();
+}
