@@ -11,6 +11,7 @@
  * interleaved (ABBA…), best of 8 in process CPU time — the ratio an architecture change must keep within 5 %. Printed
  * and written to bench/results/onnx-ab.md (the main table is not re-measured then).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -250,12 +251,19 @@ async function baselineMain(oldRoot: string): Promise<void> {
     rows.push(row);
   }
   rmSync(dir, { recursive: true, force: true });
+  const rev = (root: string): string => {
+    try {
+      return execFileSync('git', ['-C', root, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).trim().slice(0, 90);
+    } catch {
+      return 'not a git checkout';
+    }
+  };
   const out = resolve(here, 'bench', 'results', 'onnx-ab.md');
   writeFileSync(out, [
     '### ONNX audit A/B against another build',
     '',
     `${clock.line()} · onnxruntime-node ${ort.env.versions?.common ?? ''} · EP cpu`,
-    `Command: \`node dist/bench/onnx.js --baseline OLD_BUILD\` (OLD_BUILD: ${oldRoot}). The whole audit (load, sites, one session, statistics, judging) of the same files by both builds, interleaved ABBA, best of 8 in process CPU time.`,
+    `Command: \`node dist/bench/onnx.js --baseline OLD_BUILD\` (old build: ${rev(oldRoot)}; this build: ${rev(here)}). The whole audit (load, sites, one session, statistics, judging) of the same files by both builds, interleaved ABBA, best of 8 in process CPU time.`,
     '',
     '| sites | parameters | old build CPU (ms) | this build CPU (ms) | this ÷ old |',
     '|---:|---:|---:|---:|---:|',
