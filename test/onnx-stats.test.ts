@@ -181,6 +181,59 @@ test('float16 and bfloat16 rounding: bit patterns and values of the IEEE spec', 
   assert.equal(roundToType(1 / 3, DT.DOUBLE), 1 / 3);
 });
 
+/** x → QuantizeLinear(scale, zero-point) → DequantizeLinear in onnxruntime: its codes and dequantized values. */
+async function ortQdq(x: Float32Array, scale: number, zeroPoint: number, elem: number): Promise<{ codes: Int8Array | Uint8Array; dq: Float32Array }> {
+  const bytes = makeModel({
+    opset: 13,
+    inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: [x.length] }],
+    initializers: [
+      { name: 's', elemType: ELEM.FLOAT, dims: [], values: [scale] },
+      { name: 'z', elemType: elem, dims: [], values: [zeroPoint] },
+    ],
+    outputs: [{ name: 'q', elemType: elem, shape: [x.length] }, { name: 'y', elemType: ELEM.FLOAT, shape: [x.length] }],
+    nodes: [
+      { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['q'] },
+      { op: 'DequantizeLinear', inputs: ['q', 's', 'z'], outputs: ['y'] },
+    ],
+  });
+  const { session } = await createSession(bytes, 'cpu', 'a QuantizeLinear model');
+  const out = await session.run({ x: new ort.Tensor('float32', x, [x.length]) });
+  await session.release();
+  return { codes: out['q']!.data as Int8Array | Uint8Array, dq: out['y']!.data as Float32Array };
+}
+
+test('reference quantizer: integer codes as onnxruntime QuantizeLinear makes them — RNE(x / scale), then + zero-point (ties with an odd zero-point)', async () => {
+  // uint8: min −1, max 254 → scale 255/255 = 1, zero-point RNE(0 − (−1)/1) = 1. Rounding after adding the zero-point,
+  // RNE(x/s + z), would give 0.5 → 2, 1.5 → 2, 2.5 → 4, −0.5 → 0, 253.5 → 254.
+  const u = Float32Array.of(-1, 254, 0.5, 1.5, 2.5, -0.5, 253.5, 0);
+  const ortU = await ortQdq(u, 1, 1, ELEM.UINT8);
+  assert.deepEqual([...ortU.codes], [0, 255, 1, 3, 3, 1, 255, 1]);
+  const refU = referenceQuantize(u, null, 1, UINT8);
+  assert.deepEqual([...refU.codes], [...ortU.codes]);
+  assert.deepEqual([...refU.dq], [...ortU.dq]);
+  // int8 with a zero-point (asymmetric reference): min −3, max 252 → scale 1, zero-point RNE(−128 + 3) = −125;
+  // RNE(x/s + z) would give 0.5 → −124, −0.5 → −126, 1.5 → −124, −2.5 → −128
+  const i8 = Float32Array.of(-3, 252, 0.5, -0.5, 1.5, -2.5);
+  const ortS = await ortQdq(i8, 1, -125, ELEM.INT8);
+  assert.deepEqual([...ortS.codes], [-128, 127, -125, -125, -123, -127]);
+  assert.deepEqual([...referenceQuantize(i8, null, 1, INT8, true).codes], [...ortS.codes]);
+
+  // A site that quantizes as onnxruntime does, on data whose reference is that same quantizer (scale 1, zero-point 1,
+  // every input a tie k + ½): the reference's numbers are the site's, in the JavaScript and the WebAssembly passes.
+  const x = Float32Array.from({ length: 1001 }, (_, i) => (i === 0 ? -1 : i === 1 ? 254 : ((i * 7) % 255) - 0.5));
+  const q = await ortQdq(x, 1, 1, ELEM.UINT8);
+  const ties = x.filter((v) => v === 0.5 || v === -0.5).length;
+  assert.equal(ties, 7);
+  for (const wasm of [true, false]) {
+    const st = siteStats({ x, dims: [x.length], codes: q.codes, dq: q.dq, twin: undefined, scale: Float64Array.of(1), zeroPoint: Float64Array.of(1), axis: 0, blockSize: 0 }, UINT8, { wasm });
+    assert.equal(st.refSqnrDb, st.localSqnrDb, `wasm ${wasm}`);
+    assert.equal(st.refEffectiveBits, st.effectiveBits, `wasm ${wasm}`);
+    // the ties ±½ go to code 1 = the zero-point, so to 0 (RNE(x/s + z) would send none to 0)
+    assert.equal(st.zeroFraction, ties / 1001, `wasm ${wasm}`);
+    assert.equal(st.refZeroFraction, ties / 1001, `wasm ${wasm}`);
+  }
+});
+
 test('lintSite: a DequantizeLinear scale stored in float16 is compared at float16 precision; int32 bias codes at the limit', () => {
   const s32 = Math.fround(0.0123456);
   const s16 = roundToType(s32, DT.FLOAT16);
@@ -333,6 +386,19 @@ test('siteStats: the WebAssembly passes give the JavaScript passes\' numbers (co
   for (const [name, dims, axis, groups, type, opts] of cases) {
     const t = site(rng, dims, axis, groups, type, opts);
     assertSameStats(siteStats(t, type), siteStats(t, type, { wasm: false }), name);
+  }
+  // Ties with an odd reference zero-point (RNE(x / s) + z, not RNE(x / s + z)): every input k + ½ on a reference of
+  // scale 1 — uint8 min −1 / max 254 (zero-point 1), int8 with a zero-point min −3 / max 252 (zero-point −125); per
+  // tensor and per channel (3 runs of 335: pairs and an odd element in each)
+  for (const [type, lo, hi, zp] of [[UINT8, -1, 254, 1], [INT8, -3, 252, -125]] as const) {
+    const x = Float32Array.from({ length: 1005 }, (_, i) => (i % 335 === 0 ? lo : i % 335 === 1 ? hi : lo + ((i * 7) % 255) + 0.5));
+    for (const groups of [1, 3]) {
+      const t = { x, dims: groups === 1 ? [1005] : [3, 335], codes: new Float32Array(1005), dq: Float32Array.from(x, Math.round), twin: undefined, scale: new Float64Array(groups).fill(1), zeroPoint: new Float64Array(groups).fill(zp), axis: 0, blockSize: 0 };
+      const kernel = siteStats(t, type);
+      assertSameStats(kernel, siteStats(t, type, { wasm: false }), `${type.name} ties, ${groups} group(s)`);
+      // the reference sends the ties x = ±½ to the zero-point, so to 0 (RNE(x / s + z) would send none there)
+      assert.equal(kernel.refZeroFraction, x.filter((v) => Math.abs(v) === 0.5).length / 1005, type.name);
+    }
   }
   // The comparison is not vacuous: a broken site differs from a good one.
   const good = site(new Rng(1), [8, 100], 0, 8, INT8);

@@ -10,7 +10,8 @@
 import { countNonFinite, entropyBits } from '../stats.js';
 import type { CodeType } from './proto.js';
 import { elementCodec } from '../formats/codec.js';
-import type { ElementCodec } from '../formats/element.js';
+import { roundHalfEven, type ElementCodec } from '../formats/element.js';
+import { quantizeInteger } from '../formats/integer.js';
 import { byteHistogram, CHUNK, fusedKernel, kernelAvailable, rangeKernel, type GroupSums } from './stats-kernel.js';
 
 export interface SiteTensors {
@@ -111,19 +112,6 @@ export function scaleGroupName(dims: readonly number[], axis: number, blockSize:
   return `${g} [${index.join(', ')}]`;
 }
 
-/** Round half to even (Math.round rounds halves up; step back to the even neighbour). */
-function rne(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** rne(v) clamped to [lo, hi] (integer bounds, |bounds| < 2^31): clamping first keeps the parity test on int32. */
-function rneClamp(v: number, lo: number, hi: number): number {
-  const c = v < lo ? lo : v > hi ? hi : v;
-  const r = Math.round(c);
-  return r - c === 0.5 && (r & 1) !== 0 ? r - 1 : r;
-}
-
 /**
  * Float8 reference codes: x / scale in float32 (as QuantizeLinear divides) rounded onto the type's grid (RNE,
  * saturating at ±max) by the registry codec of its element row, in one `fakeQuantRange` pass at scale 1; non-finite
@@ -150,8 +138,31 @@ export function asymmetricReference(type: CodeType, zeroPoint: ArrayLike<number>
 }
 
 /**
+ * The reference quantizer's scale and zero-point per group, from the group's min and max of the finite values (both
+ * start at 0, so lo ≤ 0 ≤ hi): symmetric, scale = absmax / qmax and zero-point 0; asymmetric (see
+ * asymmetricReference), scale = (max − min) / (qmax − qmin) and zero-point = RNE(qmin − min / scale) clamped to the
+ * codes (ONNX DynamicQuantizeLinear's rule, in float64). A group of zeros gets scale 1.
+ */
+function referenceScales(lo: Float64Array, hi: Float64Array, type: CodeType, asymmetric: boolean): { scale: Float64Array; zeroPoint: Float64Array } {
+  const groups = lo.length;
+  const scale = new Float64Array(groups);
+  const zeroPoint = new Float64Array(groups);
+  for (let g = 0; g < groups; g++) {
+    if (!asymmetric) {
+      scale[g] = Math.max(-lo[g]!, hi[g]!) / type.qmax || 1;
+    } else {
+      scale[g] = (hi[g]! - lo[g]!) / (type.qmax - type.qmin) || 1;
+      zeroPoint[g] = Math.min(type.qmax, Math.max(type.qmin, roundHalfEven(type.qmin - lo[g]! / scale[g]!)));
+    }
+  }
+  return { scale, zeroPoint };
+}
+
+/**
  * The reference quantizer: absmax (symmetric) or min/max (asymmetric: unsigned codes, or signed codes with a
- * zero-point — see asymmetricReference) scale per group, RNE, saturate.
+ * zero-point — see asymmetricReference) scale per group (referenceScales); integer codes as ONNX QuantizeLinear
+ * defines them, the registry's quantizeInteger: saturate(RNE(x / scale) + zero-point); float8 codes by the registry
+ * codec of the type's row.
  */
 export function referenceQuantize(
   x: Float32Array, ids: Int32Array | null, groups: number, type: CodeType, asymmetric = type.kind === 'integer' && !type.signed,
@@ -165,16 +176,7 @@ export function referenceQuantize(
     if (v < lo[g]!) lo[g] = v;
     if (v > hi[g]!) hi[g] = v;
   }
-  const scale = new Float64Array(groups);
-  const zp = new Float64Array(groups);
-  for (let g = 0; g < groups; g++) {
-    if (!asymmetric) {
-      scale[g] = Math.max(-lo[g]!, hi[g]!) / type.qmax || 1;
-    } else {
-      scale[g] = (hi[g]! - lo[g]!) / (type.qmax - type.qmin) || 1;
-      zp[g] = Math.min(type.qmax, Math.max(type.qmin, rne(type.qmin - lo[g]! / scale[g]!)));
-    }
-  }
+  const { scale, zeroPoint: zp } = referenceScales(lo, hi, type, asymmetric);
   const dq = new Float32Array(x.length);
   if (type.kind === 'float8') {
     const codes = float8Codes(x, ids, scale, elementCodec(type.element!));
@@ -186,7 +188,9 @@ export function referenceQuantize(
     const g = ids ? ids[i]! : 0;
     const s = scale[g]!;
     const z = zp[g]!;
-    const c = rneClamp(x[i]! / s + z, type.qmin, type.qmax);
+    // NaN passes through (as float8Codes does; the registry's quantizer maps it to the zero-point): the reference is
+    // judged on finite inputs, NaN outputs are counted apart. ±Inf saturate.
+    const c = x[i] !== x[i] ? Number.NaN : quantizeInteger(x[i]! / s, z, type.qmin, type.qmax);
     codes[i] = c;
     dq[i] = (c - z) * s;
   }
@@ -331,18 +335,8 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined, opts: { wa
   const asymmetric = asymmetricReference(type, t.zeroPoint);
   const ref = inline ? undefined : referenceQuantize(x, ids ?? groupIds(t.dims, groups, t.axis, t.blockSize), groups, type, asymmetric);
   const refDq = ref?.dq;
-  const refScale = new Float64Array(groups);
-  const refZp = new Float64Array(groups);
-  if (inline) {
-    for (let g = 0; g < groups; g++) {
-      if (!asymmetric) {
-        refScale[g] = Math.max(-lo[g]!, hi[g]!) / type.qmax || 1;
-      } else {
-        refScale[g] = (hi[g]! - lo[g]!) / (type.qmax - type.qmin) || 1;
-        refZp[g] = Math.min(type.qmax, Math.max(type.qmin, rne(type.qmin - lo[g]! / refScale[g]!)));
-      }
-    }
-  }
+  // (unread when referenceQuantize gave refDq)
+  const { scale: refScale, zeroPoint: refZp } = inline ? referenceScales(lo, hi, type, asymmetric) : { scale: new Float64Array(groups), zeroPoint: new Float64Array(groups) };
   const qmin = type.qmin;
   const qmax = type.qmax;
   const refCounts = new Int32Array(inline ? qmax - qmin + 1 : 0);
@@ -366,7 +360,7 @@ export function siteStats(t: SiteTensors, type: CodeType | undefined, opts: { wa
     tot.set(fused.totals);
     worstFromChunks(x, dq, fused.chunkMax, worst, (i) => {
       const g = Math.floor(i / inner) % channels;
-      const c = rneClamp(x[i]! / refScale[g]! + refZp[g]!, qmin, qmax);
+      const c = quantizeInteger(x[i]! / refScale[g]!, refZp[g]!, qmin, qmax);
       return Math.fround((c - refZp[g]!) * refScale[g]!);
     });
   } else {
@@ -472,7 +466,7 @@ function fusedPass(
       if (refDq) {
         r = refDq[i]!;
       } else {
-        const c = rneClamp(v / s + z, qmin, qmax);
+        const c = quantizeInteger(v / s, z, qmin, qmax);
         refCounts[c - qmin]++;
         r = Math.fround((c - z) * s);
       }

@@ -109,31 +109,105 @@ function rangeFunction(): string {
     i32.const ${I_STATE} local.get $nf i32.store offset=${S_NFX})`;
 }
 
-/** The v128 accumulators of the pair loop, in V_STATE slot order. */
+/** The v128 accumulators of the pair loop, in V_STATE slot order: the scalar loop's accumulators with a `v` prefix. */
 const V_ACC = ['$vsig', '$vnoise', '$vref', '$vy2', '$vtsig', '$vtnoise', '$vmax', '$vnz', '$vzd', '$vrz', '$vneg', '$vlost', '$vrlost', '$vnfy'];
 
-/** acc += val² on f64x2 lanes. */
-const vAddSq = (acc: string, val: string): string => `local.get ${acc} ${val} local.tee $k local.get $k f64x2.mul f64x2.add local.set ${acc}`;
-/** acc −= mask (all-ones lanes count 1) on i64x2 lanes. */
-const vCount = (acc: string, mask: string): string => `local.get ${acc} ${mask} i64x2.sub local.set ${acc}`;
 /** Sum of the two lanes of a v128 local, as f64 (f64x2 sums) or as f64 of the i64 sum (i64x2 counts). */
 const lanesF64 = (v: string): string => `local.get ${v} f64x2.extract_lane 0 local.get ${v} f64x2.extract_lane 1 f64.add`;
 const lanesI64 = (v: string): string => `local.get ${v} i64x2.extract_lane 0 local.get ${v} i64x2.extract_lane 1 i64.add f64.convert_i64_s`;
-const inc = (acc: string, cond: string): string => `local.get ${acc} ${cond} i32.add local.set ${acc}`;
-const addSq = (acc: string, val: string): string => `local.get ${acc} ${val} local.tee $a local.get $a f64.mul f64.add local.set ${acc}`;
 
 /**
- * fused(i0, i1, inner, channels, qmin, qmax, hasTwin): per run of one scale group, the reference quantizer
- * c = RNE(clamp(v / s + z, qmin, qmax)), r = fround((c − z) · s), its codes counted into the histograms, and the sums
- * of site-stats' fusedPass — pairs of elements on f64x2 lanes, the odd one in scalar code. Run sums go to the
- * group arrays when the run ends; everything else stays in the state between chunks.
+ * The loops of `fused` in one of its two widths: `scalar` (one element: f64 values, i32 conditions and counts) or
+ * `pair` (two elements on f64x2 lanes: conditions are lane masks, all ones = true, counted into i64x2 lanes by
+ * subtracting the mask). The element's statistics are written once (`elementStatistics`) for both.
+ */
+interface Lane {
+  /** the local holding value v, y, r, d, e, w or condition nz, neg: scalar `$v`, `$isNz`; pair `$V`, `$NZ` */
+  val(name: 'v' | 'y' | 'r' | 'd' | 'e' | 'w' | 'nz' | 'neg'): string;
+  /** float instructions' prefix */
+  f: 'f64' | 'f64x2';
+  /** pushes 0 of the float type */
+  zero: string;
+  /** pushes the element(s) of a chunk buffer at $px, as f64 */
+  load(buf: number): string;
+  /** rounds the f64 value(s) on the stack to float32 and back */
+  fround: string;
+  /** a ∧ b and a ∧ ¬b of the two conditions on the stack */
+  and: string;
+  andNot: string;
+  /** accumulator `name` (scalar `$sig`, pair `$vsig`) += the condition on the stack */
+  count(name: string, cond: string): string;
+  /** accumulator `name` += (the value pushed by `val`)² */
+  addSq(name: string, val: string): string;
+}
+
+const scalar: Lane = {
+  val: (n) => (n === 'nz' ? '$isNz' : n === 'neg' ? '$isNeg' : `$${n}`),
+  f: 'f64',
+  zero: 'f64.const 0',
+  load: (buf) => `local.get $px f32.load offset=${buf - X_BUF} f64.promote_f32`,
+  fround: 'f32.demote_f64 f64.promote_f32',
+  and: 'i32.and',
+  andNot: 'i32.const 1 i32.xor i32.and',
+  count: (n, cond) => `local.get $${n} ${cond} i32.add local.set $${n}`,
+  addSq: (n, val) => `local.get $${n} ${val} local.tee $a local.get $a f64.mul f64.add local.set $${n}`,
+};
+
+const pair: Lane = {
+  val: (n) => `$${n.toUpperCase()}`,
+  f: 'f64x2',
+  zero: 'local.get $ZERO2',
+  load: (buf) => `local.get $px v128.load64_zero offset=${buf - X_BUF} f64x2.promote_low_f32x4`,
+  fround: 'f32x4.demote_f64x2_zero f64x2.promote_low_f32x4',
+  and: 'v128.and',
+  andNot: 'v128.andnot',
+  count: (n, mask) => `local.get $v${n} ${mask} i64x2.sub local.set $v${n}`,
+  addSq: (n, val) => `local.get $v${n} ${val} local.tee $k local.get $k f64x2.mul f64x2.add local.set $v${n}`,
+};
+
+/**
+ * What fusedPass (site-stats.ts) sums for an element x = v, dq = y, reference r: Σv², Σ(v − y)², Σ(v − r)², Σy²;
+ * nonzero inputs, those y and r send to 0; negatives, those y and r do not keep negative; non-finite y; the twin's
+ * sums. Branch-free.
+ */
+function elementStatistics(l: Lane): string {
+  const get = (n: Parameters<Lane['val']>[0]): string => `local.get ${l.val(n)}`;
+  const cmp0 = (n: Parameters<Lane['val']>[0], op: 'eq' | 'ne' | 'lt'): string => `${get(n)} ${l.zero} ${l.f}.${op}`;
+  return `
+            ${get('v')} ${get('y')} ${l.f}.sub local.set ${l.val('d')}
+            ${get('v')} ${get('r')} ${l.f}.sub local.set ${l.val('e')}
+            ${l.addSq('sig', get('v'))}
+            ${l.addSq('noise', get('d'))}
+            ${l.addSq('ref', get('e'))}
+            ${l.addSq('y2', get('y'))}
+            ${cmp0('v', 'ne')} local.set ${l.val('nz')}
+            ${cmp0('v', 'lt')} local.set ${l.val('neg')}
+            ${l.count('nz', get('nz'))}
+            ${l.count('zd', `${get('nz')} ${cmp0('y', 'eq')} ${l.and}`)}
+            ${l.count('rz', `${get('nz')} ${cmp0('r', 'eq')} ${l.and}`)}
+            ${l.count('neg', get('neg'))}
+            ;; lost: negative in, not negative out
+            ${l.count('lost', `${get('neg')} ${cmp0('y', 'lt')} ${l.andNot}`)}
+            ${l.count('rlost', `${get('neg')} ${cmp0('r', 'lt')} ${l.andNot}`)}
+            ${l.count('nfy', `${get('y')} ${get('y')} ${l.f}.sub ${l.zero} ${l.f}.ne`)}
+            local.get $hasTwin
+            if
+              ${l.load(TW_BUF)} local.set ${l.val('w')}
+              ${l.addSq('tsig', get('w'))}
+              ${l.addSq('tnoise', `${get('w')} ${get('y')} ${l.f}.sub`)}
+            end`;
+}
+
+/**
+ * fused(i0, i1, inner, channels, qmin, qmax, hasTwin): per run of one scale group, the reference quantizer as the
+ * registry's quantizeInteger (formats/integer.ts) defines it — k = RNE(clamp(v / s, qmin − z, qmax − z)), code k + z,
+ * r = fround(k · s) — its codes counted into the histograms, and the sums of site-stats' fusedPass: pairs of elements
+ * on f64x2 lanes, the odd one in scalar code. Run sums go to the group arrays when the run ends; everything else stays
+ * in the state between chunks.
  */
 function fusedFunction(): string {
   const f64State = [['$sig', S_SIG], ['$noise', S_NOISE], ['$ref', S_REF], ['$y2', S_Y2], ['$tsig', S_TSIG], ['$tnoise', S_TNOISE]] as const;
   const i32State = [['$nz', S_NZ], ['$zd', S_Z], ['$rz', S_RZ], ['$neg', S_NEG], ['$lost', S_LOST], ['$rlost', S_RLOST], ['$nfy', S_NFY], ['$g', S_G], ['$runEnd', S_END]] as const;
-  // the same element of the other chunk buffers: an offset from the x buffer
-  const load = (buf: number): string => `local.get $px f32.load offset=${buf - X_BUF} f64.promote_f32`;
-  const vload = (buf: number): string => `local.get $px v128.load64_zero offset=${buf - X_BUF} f64x2.promote_low_f32x4`;
   /** group[g] += (lane 0 + lane 1) + scalar */
   const flush = (k: number, vector: string, local: string, count: boolean): string => `
         ${groupAddr(k)} ${groupAddr(k)} f64.load
@@ -148,12 +222,12 @@ function fusedFunction(): string {
     (local $nz i32) (local $zd i32) (local $rz i32) (local $neg i32) (local $lost i32) (local $rlost i32) (local $nfy i32)
     (local $isNz i32) (local $isNeg i32) (local $idx i32)
     (local $sig f64) (local $noise f64) (local $ref f64) (local $y2 f64) (local $tsig f64) (local $tnoise f64) (local $max f64)
-    (local $s f64) (local $z f64) (local $v f64) (local $y f64) (local $c f64) (local $r f64) (local $d f64) (local $e f64)
-    (local $w f64) (local $a f64)
+    (local $s f64) (local $z f64) (local $lo f64) (local $hi f64) (local $v f64) (local $y f64) (local $c f64) (local $r f64)
+    (local $d f64) (local $e f64) (local $w f64) (local $a f64)
     (local $bins i32)
     ${V_ACC.map((n) => `(local ${n} v128)`).join(' ')}
     (local $V v128) (local $Y v128) (local $C v128) (local $R v128) (local $D v128) (local $E v128) (local $W v128)
-    (local $NZ v128) (local $NEG v128) (local $S2 v128) (local $Z2 v128) (local $QMIN2 v128) (local $QMAX2 v128)
+    (local $NZ v128) (local $NEG v128) (local $S2 v128) (local $LO2 v128) (local $HI2 v128)
     (local $ZERO2 v128) (local $INF2 v128) (local $k v128)
     i32.const ${I_STATE} i32.load offset=40 local.set $cap
     local.get $qmax local.get $qmin f64.sub i32.trunc_f64_s i32.const 1 i32.add local.set $bins
@@ -161,8 +235,6 @@ function fusedFunction(): string {
 ${f64State.map(([l, o]) => `    i32.const ${F_STATE} f64.load offset=${o} local.set ${l}`).join('\n')}
 ${i32State.map(([l, o]) => `    i32.const ${I_STATE} i32.load offset=${o} local.set ${l}`).join('\n')}
 ${V_ACC.map((l, k) => `    i32.const ${V_STATE + 16 * k} v128.load local.set ${l}`).join('\n')}
-    local.get $qmin f64x2.splat local.set $QMIN2
-    local.get $qmax f64x2.splat local.set $QMAX2
     f64.const 0 f64x2.splat local.set $ZERO2
     f64.const inf f64x2.splat local.set $INF2
     local.get $i0 local.set $i
@@ -177,51 +249,33 @@ ${V_ACC.map((l, k) => `    i32.const ${V_STATE + 16 * k} v128.load local.set ${l
         end
         ${groupAddr(2)} f64.load local.set $s
         ${groupAddr(3)} f64.load local.set $z
+        ;; the bounds of k = code − z: [qmin − z, qmax − z]
+        local.get $qmin local.get $z f64.sub local.set $lo
+        local.get $qmax local.get $z f64.sub local.set $hi
         local.get $runEnd local.get $i1 local.get $runEnd local.get $i1 i32.lt_u select local.set $stop
         local.get $i local.get $i0 i32.sub i32.const 4 i32.mul i32.const ${X_BUF} i32.add local.set $px
         local.get $s f64x2.splat local.set $S2
-        local.get $z f64x2.splat local.set $Z2
+        local.get $lo f64x2.splat local.set $LO2
+        local.get $hi f64x2.splat local.set $HI2
         ;; pairs: the same operations on two f64 lanes (the sums' order differs from the scalar loop, not the values)
         block $odd
           loop $pairs
             local.get $i i32.const 1 i32.add local.get $stop i32.ge_u br_if $odd
-            ${vload(X_BUF)} local.set $V
-            ${vload(DQ_BUF)} local.set $Y
-            ;; c = nearest(pmax(pmin(v / s + z, qmax), qmin)): pmin(t, qmax) = qmax < t ? qmax : t, as rneClamp
-            local.get $V local.get $S2 f64x2.div local.get $Z2 f64x2.add local.get $QMAX2 f64x2.pmin local.get $QMIN2 f64x2.pmax
+            ${pair.load(X_BUF)} local.set $V
+            ${pair.load(DQ_BUF)} local.set $Y
+            ;; k = nearest(pmax(pmin(v / s, hi), lo)): pmin(t, hi) = hi < t ? hi : t, as quantizeInteger's clamp
+            local.get $V local.get $S2 f64x2.div local.get $HI2 f64x2.pmin local.get $LO2 f64x2.pmax
             f64x2.nearest local.tee $C
-            ;; hist[(i & 2) + lane][c − qmin]++
-            local.get $QMIN2 f64x2.sub i32x4.trunc_sat_f64x2_s_zero local.set $k
+            ;; hist[(i & 2) + lane][code − qmin = k − lo]++
+            local.get $LO2 f64x2.sub i32x4.trunc_sat_f64x2_s_zero local.set $k
             local.get $i i32.const 2 i32.and ${count('')} local.get $k i32x4.extract_lane 0 i32.add
             i32.const 4 i32.mul i32.const ${HIST} i32.add local.tee $idx
             local.get $idx i32.load i32.const 1 i32.add i32.store
             local.get $i i32.const 2 i32.and i32.const 1 i32.add ${count('')} local.get $k i32x4.extract_lane 1 i32.add
             i32.const 4 i32.mul i32.const ${HIST} i32.add local.tee $idx
             local.get $idx i32.load i32.const 1 i32.add i32.store
-            ;; r = fround((c − z) · s)
-            local.get $C local.get $Z2 f64x2.sub local.get $S2 f64x2.mul f32x4.demote_f64x2_zero f64x2.promote_low_f32x4 local.set $R
-            local.get $V local.get $Y f64x2.sub local.set $D
-            local.get $V local.get $R f64x2.sub local.set $E
-            ${vAddSq('$vsig', 'local.get $V')}
-            ${vAddSq('$vnoise', 'local.get $D')}
-            ${vAddSq('$vref', 'local.get $E')}
-            ${vAddSq('$vy2', 'local.get $Y')}
-            local.get $V local.get $ZERO2 f64x2.ne local.set $NZ
-            local.get $V local.get $ZERO2 f64x2.lt local.set $NEG
-            ${vCount('$vnz', 'local.get $NZ')}
-            ${vCount('$vzd', 'local.get $NZ local.get $Y local.get $ZERO2 f64x2.eq v128.and')}
-            ${vCount('$vrz', 'local.get $NZ local.get $R local.get $ZERO2 f64x2.eq v128.and')}
-            ${vCount('$vneg', 'local.get $NEG')}
-            ;; lost: negative in, not negative out (andnot(a, b) = a & ~b)
-            ${vCount('$vlost', 'local.get $NEG local.get $Y local.get $ZERO2 f64x2.lt v128.andnot')}
-            ${vCount('$vrlost', 'local.get $NEG local.get $R local.get $ZERO2 f64x2.lt v128.andnot')}
-            ${vCount('$vnfy', 'local.get $Y local.get $Y f64x2.sub local.get $ZERO2 f64x2.ne')}
-            local.get $hasTwin
-            if
-              ${vload(TW_BUF)} local.set $W
-              ${vAddSq('$vtsig', 'local.get $W')}
-              ${vAddSq('$vtnoise', 'local.get $W local.get $Y f64x2.sub')}
-            end
+            ;; r = fround(k · s)
+            local.get $C local.get $S2 f64x2.mul ${pair.fround} local.set $R${elementStatistics(pair)}
             ;; max |d| (NaN as +∞): pmax(max, err) = max < err ? err : max
             local.get $vmax
             local.get $D f64x2.abs local.get $INF2 local.get $D local.get $D f64x2.eq v128.bitselect
@@ -235,45 +289,23 @@ ${V_ACC.map((l, k) => `    i32.const ${V_STATE + 16 * k} v128.load local.set ${l
         local.get $i local.get $stop i32.lt_u
         if
           loop $elements
-            ${load(X_BUF)} local.set $v
-            ${load(DQ_BUF)} local.set $y
-            ;; c = nearest(t < qmin ? qmin : t > qmax ? qmax : t) with t = v / s + z (selects, as rneClamp: f64.min/max
+            ${scalar.load(X_BUF)} local.set $v
+            ${scalar.load(DQ_BUF)} local.set $y
+            ;; k = nearest(t < lo ? lo : t > hi ? hi : t) with t = v / s (selects, as quantizeInteger: f64.min/max
             ;; are NaN-and-signed-zero-aware sequences in V8, several times slower)
-            local.get $v local.get $s f64.div local.get $z f64.add local.set $c
-            local.get $qmin
-            local.get $qmax local.get $c local.get $c local.get $qmax f64.gt select
-            local.get $c local.get $qmin f64.lt select
+            local.get $v local.get $s f64.div local.set $c
+            local.get $lo
+            local.get $hi local.get $c local.get $c local.get $hi f64.gt select
+            local.get $c local.get $lo f64.lt select
             f64.nearest local.tee $c
-            ;; hist[i & 3][c − qmin]++: four histograms, so equal neighbouring codes do not wait on each other's stores
-            local.get $qmin f64.sub i32.trunc_f64_s
+            ;; hist[i & 3][code − qmin = k − lo]++: four histograms, so equal neighbouring codes do not wait on each
+            ;; other's stores
+            local.get $lo f64.sub i32.trunc_f64_s
             local.get $i i32.const 3 i32.and ${count('')} i32.add
             i32.const 4 i32.mul i32.const ${HIST} i32.add local.tee $idx
             local.get $idx i32.load i32.const 1 i32.add i32.store
-            ;; r = fround((c − z) · s)
-            local.get $c local.get $z f64.sub local.get $s f64.mul f32.demote_f64 f64.promote_f32 local.set $r
-            ;; d = v − y; e = v − r; sums of squares
-            local.get $v local.get $y f64.sub local.set $d
-            local.get $v local.get $r f64.sub local.set $e
-            ${addSq('$sig', 'local.get $v')}
-            ${addSq('$noise', 'local.get $d')}
-            ${addSq('$ref', 'local.get $e')}
-            ${addSq('$y2', 'local.get $y')}
-            ;; zeroing and sign loss, branch-free
-            local.get $v f64.const 0 f64.ne local.set $isNz
-            local.get $v f64.const 0 f64.lt local.set $isNeg
-            ${inc('$nz', 'local.get $isNz')}
-            ${inc('$zd', 'local.get $isNz local.get $y f64.const 0 f64.eq i32.and')}
-            ${inc('$rz', 'local.get $isNz local.get $r f64.const 0 f64.eq i32.and')}
-            ${inc('$neg', 'local.get $isNeg')}
-            ${inc('$lost', 'local.get $isNeg local.get $y f64.const 0 f64.lt i32.const 1 i32.xor i32.and')}
-            ${inc('$rlost', 'local.get $isNeg local.get $r f64.const 0 f64.lt i32.const 1 i32.xor i32.and')}
-            ${inc('$nfy', 'local.get $y local.get $y f64.sub f64.const 0 f64.ne')}
-            local.get $hasTwin
-            if
-              ${load(TW_BUF)} local.set $w
-              ${addSq('$tsig', 'local.get $w')}
-              ${addSq('$tnoise', 'local.get $w local.get $y f64.sub')}
-            end
+            ;; r = fround(k · s)
+            local.get $c local.get $s f64.mul ${scalar.fround} local.set $r${elementStatistics(scalar)}
             ;; max |d| of the chunk (NaN counts as +∞)
             local.get $d f64.abs f64.const inf local.get $d local.get $d f64.eq select local.tee $a
             local.get $max local.get $a local.get $max f64.gt select local.set $max
