@@ -10,6 +10,7 @@ import ort from 'onnxruntime-node';
 import { makeModel, ELEM } from '../src/onnx/builder.js';
 import { defaultRegistry, encode, decode, fakeQuant, elementValues, FormatRegistry, type FormatSpec } from '../src/formats/index.js';
 import { Rng } from '../src/rng.js';
+import { boundaryInputs } from './support/grid-inputs.js';
 
 interface QdqModel {
   session: ort.InferenceSession;
@@ -180,34 +181,11 @@ test('int4 and uint4 (opset 21) are bit-exact with ORT, per tensor (int4 with ze
   assert.deepEqual(mismatches(x, fakeQuant(spec, x, { shape: [rows, cols] }), y), []);
 });
 
-/** Every code value, every midpoint between neighbours and the float32 values either side of it. */
-function boundaryInputs(spec: FormatSpec): Float32Array {
-  const v = elementValues(spec)!;
-  const xs: number[] = [];
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  const around = (m: number): void => {
-    f[0] = m;
-    const base = u[0]!;
-    for (const d of [-2, -1, 0, 1, 2]) {
-      u[0] = base + d;
-      xs.push(f[0]!);
-    }
-  };
-  for (let i = 0; i < v.length; i++) {
-    around(v[i]!);
-    if (i + 1 < v.length) around((v[i]! + v[i + 1]!) / 2);
-  }
-  const max = v[v.length - 1]!;
-  xs.push(max * 1.0625, max * 1.125, max * 1.5, max * 4, 1e30, 3.4e38, Infinity, NaN, 1e-30, 1e-45, -0, 0);
-  return Float32Array.from(xs.flatMap((a) => [a, -a]));
-}
-
 test('float8 E4M3FN and E5M2 (opset 19, saturate=1) are bit-exact with ORT around every code boundary', async () => {
   for (const [name, zpType] of [['fp8-e4m3', ELEM.FLOAT8E4M3FN], ['fp8-e5m2', ELEM.FLOAT8E5M2]] as const) {
     const spec = defaultRegistry.get(name);
     const m = await qdqModel({ opset: 19, zpType, rank: 1, saturate: true, zpInitializer: 0 });
-    const base = boundaryInputs(spec);
+    const base = boundaryInputs(elementValues(spec)!);
     for (const scale of [1, 0.375, 2 ** -10, 3.3e3]) {
       const x = Float32Array.from(base, (a) => a * scale);
       const r = await runQdq(m, x, [x.length], [scale]);

@@ -16,7 +16,7 @@ import { DEFAULT_THRESHOLDS } from '../src/thresholds.js';
 import { defaultRegistry } from '../src/formats/registry.js';
 import type { ProbeResult } from '../src/report/types.js';
 import { ELEM, makeModel, type ModelSpec } from '../src/onnx/builder.js';
-import { floatToHalfBits } from '../src/onnx/proto.js';
+import { floatCode } from '../src/onnx/proto.js';
 import { exporterFixtures, ortQdqSpec, trtSpec } from '../fixtures/onnx/exporters.js';
 import { compareOutputs } from '../src/onnx/forms/crosscheck.js';
 
@@ -115,7 +115,7 @@ test('float16 scale in the DequantizeLinear: equal to the QuantizeLinear\'s floa
   const spec = await trtSpec({ float16DequantizeScales: true });
   const fp16 = spec.initializers!.find((i) => i.name === '/fc.input_quantizer.scale_fp16')!;
   const fp32 = spec.initializers!.find((i) => i.name === '/fc.input_quantizer.scale')!;
-  const off = { ...spec, initializers: spec.initializers!.map((i) => (i === fp16 ? { ...i, values: [floatToHalfBits(Number(fp32.values[0]) * 1.01)] } : i)) };
+  const off = { ...spec, initializers: spec.initializers!.map((i) => (i === fp16 ? { ...i, values: [floatCode(ELEM.FLOAT16, Number(fp32.values[0]) * 1.01)] } : i)) };
   const bad = await auditSpec(off);
   const r = find(bad, '/fc/input_quantizer/QuantizeLinear', 'scale-collapse');
   assert.equal(r.verdict, 'fail');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { channelZeroing, groupIds, referenceQuantize, scaleGroupName, siteStats } from '../src/onnx/site-stats.js';
 import { kernelAvailable } from '../src/onnx/stats-kernel.js';
 import { lintSite, type LintInput } from '../src/onnx/lint.js';
-import { CODE_TYPES, DT, float8ToFloat, floatToHalfBits, halfToFloat, roundToType } from '../src/onnx/proto.js';
+import { CODE_TYPES, DT, floatCode, floatCodeValue, onnx, roundToType, tensorValues } from '../src/onnx/proto.js';
 import { roundtrip } from '../probes/roundtrip.js';
 import type { SiteFindings } from '../probes/site.js';
 const judgeRoundtrip = (f: SiteFindings, ctx: Parameters<NonNullable<typeof roundtrip.site>>[1]) => roundtrip.site!(f, ctx)!;
@@ -22,6 +22,7 @@ import { defaultRegistry, FNUZ_FORMATS } from '../src/formats/registry.js';
 import { elementCodec } from '../src/formats/codec.js';
 import { Rng } from '../src/rng.js';
 import { appendToModel } from '../src/onnx/rewrite.js';
+import { boundaryInputs } from './support/grid-inputs.js';
 
 const INT8 = CODE_TYPES[DT.INT8]!;
 const UINT8 = CODE_TYPES[DT.UINT8]!;
@@ -54,18 +55,18 @@ test('reference quantizer: int8 absmax with RNE, uint8 min/max with zero-point, 
   const f = referenceQuantize(new Float32Array([448, 1, 0.3, -0.3]), null, 1, E4M3);
   // 0.3 lies between 0.28125 and 0.3125 (step 2^-5): nearest is 0.3125
   assert.deepEqual([...f.codes], [448, 1, 0.3125, -0.3125]);
-  assert.equal(float8ToFloat(0x7e, DT.FLOAT8E4M3FN), 448);
-  assert.ok(Number.isNaN(float8ToFloat(0x7f, DT.FLOAT8E4M3FN)));
-  assert.equal(float8ToFloat(0x7b, DT.FLOAT8E5M2), 57344);
+  assert.equal(floatCodeValue(DT.FLOAT8E4M3FN, 0x7e), 448);
+  assert.ok(Number.isNaN(floatCodeValue(DT.FLOAT8E4M3FN, 0x7f)));
+  assert.equal(floatCodeValue(DT.FLOAT8E5M2, 0x7b), 57344);
 });
 
 test('reference quantizer: each float8 type rounds onto its own grid — the bias pinned by the subnormals (e4m3fn 7, e4m3fnuz 8, e5m2 15, e5m2fnuz 16)', () => {
   // the spec's smallest subnormals and e4m3fn's smallest normal (OCP OFP8 v1.0; ONNX float8 types)
-  assert.equal(float8ToFloat(0x01, DT.FLOAT8E4M3FN), 2 ** -9);
-  assert.equal(float8ToFloat(0x08, DT.FLOAT8E4M3FN), 2 ** -6);
-  assert.equal(float8ToFloat(0x01, DT.FLOAT8E4M3FNUZ), 2 ** -10);
-  assert.equal(float8ToFloat(0x01, DT.FLOAT8E5M2), 2 ** -16);
-  assert.equal(float8ToFloat(0x01, DT.FLOAT8E5M2FNUZ), 2 ** -17);
+  assert.equal(floatCodeValue(DT.FLOAT8E4M3FN, 0x01), 2 ** -9);
+  assert.equal(floatCodeValue(DT.FLOAT8E4M3FN, 0x08), 2 ** -6);
+  assert.equal(floatCodeValue(DT.FLOAT8E4M3FNUZ, 0x01), 2 ** -10);
+  assert.equal(floatCodeValue(DT.FLOAT8E5M2, 0x01), 2 ** -16);
+  assert.equal(floatCodeValue(DT.FLOAT8E5M2FNUZ, 0x01), 2 ** -17);
   // e4m3fn, scale 1 (absmax 448): 1.4·2^-9 → 2^-9; 3·2^-10 is a tie between 2^-9 and 2^-8 → even mantissa 2^-8;
   // 2^-10 is a tie between 0 and 2^-9 → 0; 0.013 → 7·2^-9 (largest subnormal)
   const e4 = referenceQuantize(Float32Array.of(448, 1.4 * 2 ** -9, 3 * 2 ** -10, 2 ** -10, 0.013), null, 1, E4M3);
@@ -73,7 +74,7 @@ test('reference quantizer: each float8 type rounds onto its own grid — the bia
   // every type: points between neighbouring grid values (the decoder's 128 non-negative codes) land on the nearer one
   for (const dt of [DT.FLOAT8E4M3FN, DT.FLOAT8E4M3FNUZ, DT.FLOAT8E5M2, DT.FLOAT8E5M2FNUZ]) {
     const type = CODE_TYPES[dt]!;
-    const grid = [...new Set(Array.from({ length: 128 }, (_, c) => float8ToFloat(c, dt)).filter((v) => Number.isFinite(v) && v <= type.qmax))].sort((a, b) => a - b);
+    const grid = [...new Set(Array.from({ length: 128 }, (_, c) => floatCodeValue(dt, c)).filter((v) => Number.isFinite(v) && v <= type.qmax))].sort((a, b) => a - b);
     const x = [type.qmax];
     const expected = [type.qmax];
     for (let k = 0; k + 1 < grid.length; k++) {
@@ -166,19 +167,89 @@ test('lintSite: each bad scale or zero-point has its rule; a good site has none'
 });
 
 test('float16 and bfloat16 rounding: bit patterns and values of the IEEE spec', () => {
-  assert.equal(floatToHalfBits(1), 0x3c00);
-  assert.equal(floatToHalfBits(-2), 0xc000);
-  assert.equal(floatToHalfBits(65504), 0x7bff);
-  assert.equal(floatToHalfBits(65520), 0x7c00, 'halfway to 2^16 rounds to Inf');
-  assert.equal(floatToHalfBits(2 ** -24), 0x0001, 'smallest subnormal');
-  assert.equal(floatToHalfBits(2 ** -25), 0x0000, 'half of it rounds to even (0)');
-  assert.equal(floatToHalfBits(1 + 2 ** -11), 0x3c00, 'a tie rounds to the even mantissa');
-  assert.equal(floatToHalfBits(1 + 3 * 2 ** -11), 0x3c02);
-  assert.equal(halfToFloat(floatToHalfBits(1 / 3)), 0.333251953125);
+  assert.equal(floatCode(DT.FLOAT16, 1), 0x3c00);
+  assert.equal(floatCode(DT.FLOAT16, -2), 0xc000);
+  assert.equal(floatCode(DT.FLOAT16, 65504), 0x7bff);
+  assert.equal(floatCode(DT.FLOAT16, 65520), 0x7c00, 'halfway to 2^16 rounds to Inf');
+  assert.equal(floatCode(DT.FLOAT16, 2 ** -24), 0x0001, 'smallest subnormal');
+  assert.equal(floatCode(DT.FLOAT16, 2 ** -25), 0x0000, 'half of it rounds to even (0)');
+  assert.equal(floatCode(DT.FLOAT16, 1 + 2 ** -11), 0x3c00, 'a tie rounds to the even mantissa');
+  assert.equal(floatCode(DT.FLOAT16, 1 + 3 * 2 ** -11), 0x3c02);
+  assert.equal(floatCodeValue(DT.FLOAT16, floatCode(DT.FLOAT16, 1 / 3)), 0.333251953125);
   assert.equal(roundToType(1 / 3, DT.FLOAT16), 0.333251953125);
   assert.equal(roundToType(1 / 3, DT.BFLOAT16), 0.333984375);
   assert.equal(roundToType(1 / 3, DT.FLOAT), Math.fround(1 / 3));
   assert.equal(roundToType(1 / 3, DT.DOUBLE), 1 / 3);
+  // overflow: float16 and bfloat16 become ±Inf (IEEE, as Cast); float8 saturates (Cast's saturate=1)
+  assert.equal(floatCode(DT.FLOAT16, -70000), 0xfc00);
+  assert.equal(roundToType(3.4e38, DT.BFLOAT16), Infinity, 'past bfloat16 max (3.3895e38) by more than half a step');
+  assert.equal(roundToType(3.39e38, DT.BFLOAT16), 3.3895313892515355e38, 'within half a step of max: max');
+  assert.equal(floatCode(DT.FLOAT8E4M3FN, 1000), 0x7e);
+  // fnuz: 0x80 is the NaN, not −0; e4m3fn's 0x80 is −0
+  assert.ok(Number.isNaN(floatCodeValue(DT.FLOAT8E4M3FNUZ, 0x80)));
+  assert.ok(Number.isNaN(floatCodeValue(DT.FLOAT8E5M2FNUZ, 0x80)));
+  assert.ok(Object.is(floatCodeValue(DT.FLOAT8E4M3FN, 0x80), -0));
+  assert.equal(floatCodeValue(DT.FLOAT8E4M3FNUZ, 0x7f), 240);
+  assert.equal(floatCode(DT.FLOAT8E4M3FNUZ, -1e-9), 0x00, 'a negative value that rounds to 0 is +0 (0x80 is NaN)');
+});
+
+/** One-node models through onnxruntime: `nodes` read input x (or an initializer) and write y. */
+async function runOrt(spec: Parameters<typeof makeModel>[0], feeds: Record<string, ort.Tensor> = {}): Promise<Float32Array> {
+  const { session } = await createSession(makeModel(spec), 'cpu', 'a conformance model');
+  const out = await session.run(feeds);
+  await session.release();
+  return out['y']!.data as Float32Array;
+}
+
+/** Indices where a and b differ (NaN equals NaN, −0 differs from 0), as readable lines. */
+function differences(what: (i: number) => string, got: ArrayLike<number>, want: ArrayLike<number>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < want.length && out.length < 5; i++) {
+    if (!(Object.is(got[i], want[i]) || (Number.isNaN(got[i]) && Number.isNaN(want[i])))) out.push(`${what(i)}: ours ${got[i]}, onnxruntime ${want[i]}`);
+  }
+  return out;
+}
+
+const NARROW_FLOATS = [DT.FLOAT16, DT.BFLOAT16, DT.FLOAT8E4M3FN, DT.FLOAT8E4M3FNUZ, DT.FLOAT8E5M2, DT.FLOAT8E5M2FNUZ];
+
+test('stored float codes read as onnxruntime reads them: all 65536 float16 and bfloat16 patterns, all 256 codes of each float8 type (Cast to float)', async () => {
+  for (const dt of NARROW_FLOATS) {
+    const n = dt === DT.FLOAT16 || dt === DT.BFLOAT16 ? 65536 : 256;
+    const codes = Array.from({ length: n }, (_, c) => c);
+    const spec = {
+      opset: 19,
+      inputs: [],
+      initializers: [{ name: 'c', elemType: dt, dims: [n], values: codes }],
+      outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: [n] }],
+      nodes: [{ op: 'Cast', inputs: ['c'], outputs: ['y'], attrs: { to: ELEM.FLOAT } }],
+    };
+    const want = await runOrt(spec);
+    const hex = (c: number): string => `${DT_NAME[dt]} 0x${c.toString(16)}`;
+    assert.deepEqual(differences(hex, codes.map((c) => floatCodeValue(dt, c)), want), []);
+    // the same through the model's own bytes (raw_data), as the audit reads an initializer
+    const initializer = onnx.ModelProto.decode(makeModel(spec)).graph!.initializer![0]!;
+    assert.deepEqual(differences(hex, tensorValues(initializer), want), []);
+  }
+});
+
+const DT_NAME: Record<number, string> = { [DT.FLOAT16]: 'float16', [DT.BFLOAT16]: 'bfloat16', [DT.FLOAT8E4M3FN]: 'e4m3fn', [DT.FLOAT8E4M3FNUZ]: 'e4m3fnuz', [DT.FLOAT8E5M2]: 'e5m2', [DT.FLOAT8E5M2FNUZ]: 'e5m2fnuz' };
+
+test('a float rounded to a narrow float type as onnxruntime Cast rounds it: every value, midpoint and its float32 neighbours, ±0, overflow, NaN', async () => {
+  for (const dt of NARROW_FLOATS) {
+    const values = [...new Set(Array.from({ length: dt === DT.FLOAT16 || dt === DT.BFLOAT16 ? 65536 : 256 }, (_, c) => floatCodeValue(dt, c)).filter(Number.isFinite))].sort((a, b) => a - b);
+    const x = boundaryInputs(values);
+    const want = await runOrt({
+      opset: 19,
+      inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: [x.length] }],
+      outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: [x.length] }],
+      nodes: [
+        { op: 'Cast', inputs: ['x'], outputs: ['c'], attrs: { to: dt } },
+        { op: 'Cast', inputs: ['c'], outputs: ['y'], attrs: { to: ELEM.FLOAT } },
+      ],
+    }, { x: new ort.Tensor('float32', x, [x.length]) });
+    const ours = Array.from(x, (v) => floatCodeValue(dt, floatCode(dt, v)));
+    assert.deepEqual(differences((i) => `${DT_NAME[dt]} x=${x[i]}`, ours, want), []);
+  }
 });
 
 /** x → QuantizeLinear(scale, zero-point) → DequantizeLinear in onnxruntime: its codes and dequantized values. */
@@ -243,7 +314,7 @@ test('lintSite: a DequantizeLinear scale stored in float16 is compared at float1
   // without the types it is a float32 comparison, and the float16 value is 2e-5 off
   assert.deepEqual(lint({ scale: new Float64Array([s32]), dequantizeScale: new Float64Array([s16]) }), ['scale-mismatch']);
   // one float16 step off is a different scale
-  const next = halfToFloat(floatToHalfBits(s16) + 1);
+  const next = floatCodeValue(DT.FLOAT16, floatCode(DT.FLOAT16, s16) + 1);
   assert.deepEqual(lint({ scale: new Float64Array([s32]), dequantizeScale: new Float64Array([next]), scaleType: DT.FLOAT, dequantizeScaleType: DT.FLOAT16 }), ['scale-mismatch']);
   const INT32 = CODE_TYPES[DT.INT32]!;
   const bias = (codes: number[]): string[] => lint({ codeType: INT32, scale: new Float64Array([1e-13, 1e-13]), zeroPoint: new Float64Array([0, 0]), biasCodes: Int32Array.from(codes) });

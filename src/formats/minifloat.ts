@@ -2,10 +2,14 @@
  * Generic sign/exponent/mantissa codec (minifloat and GoldenFloat rows). Round to nearest
  * even, saturate finite overflow to ±max finite; ±Inf input → ±Inf where the format has Inf
  * (`ieee`) unless the row says `saturateInfinity` (fp8-e5m2, as ONNX saturate=1), else ±max; NaN → the all-ones magnitude pattern where the format has NaN, else 0.
+ * `nan-at-negative-zero` (the fnuz float8 types): every exponent field is finite, the −0 pattern
+ * (sign bit alone) is the one NaN, and a negative value that rounds to zero encodes as +0.
+ * `castCode` is the conversion of a value to the row's type as ONNX Cast and numpy make it: the
+ * same rounding, but a finite overflow goes where ±Inf goes (±Inf on `ieee` rows).
  * `subnormals: false` (GoldenFloat) flushes: exponent field 0 encodes ±0 only, and values below
  * the smallest normal round to 0 or to it (a tie at half of it goes to 0).
  */
-import type { FormatSpec } from './types.js';
+import type { FormatSpec, Specials } from './types.js';
 import { type ElementCodec, roundHalfEven, enumerateValues, buildKeyTable, fakeQuantWithKeyTable, scratch, scratchBits, type KeyTable } from './element.js';
 
 export interface MinifloatLayout {
@@ -13,7 +17,7 @@ export interface MinifloatLayout {
   M: number;
   bias: number;
   subnormals: boolean;
-  specials: 'ieee' | 'nan-only-at-all-ones' | 'none';
+  specials: Specials;
   saturateInfinity: boolean;
   /** Largest exponent field holding finite values, and its largest finite mantissa. */
   topField: number;
@@ -51,22 +55,27 @@ function exponentOf(a: number): number {
   return e;
 }
 
-function minifloatEncode(L: MinifloatLayout, t: number): number {
+/** `overflowToInfinity`: a finite value past ±max goes where ±Inf goes (castCode), instead of saturating. */
+function minifloatEncode(L: MinifloatLayout, t: number, overflowToInfinity = false): number {
   const { E, M, bias } = L;
   const signBit = 2 ** (E + M);
-  if (Number.isNaN(t)) return L.specials === 'none' ? 0 : signBit - 1;
+  const fnuz = L.specials === 'nan-at-negative-zero';
+  if (Number.isNaN(t)) return L.specials === 'none' ? 0 : fnuz ? signBit : signBit - 1;
   const sign = t < 0 || Object.is(t, -0) ? signBit : 0;
+  const zero = fnuz ? 0 : sign; // fnuz has no −0: that pattern is its NaN
   const a = Math.abs(t);
   const maxCode = sign + L.topField * 2 ** M + L.topMantissa;
-  if (a === Infinity) return L.specials === 'ieee' && !L.saturateInfinity ? sign + (L.topField + 1) * 2 ** M : maxCode;
-  if (a === 0) return sign;
+  const infCode = L.specials === 'ieee' && !L.saturateInfinity ? sign + (L.topField + 1) * 2 ** M : maxCode;
+  const overflow = overflowToInfinity ? infCode : maxCode;
+  if (a === Infinity) return infCode;
+  if (a === 0) return zero;
   let e = exponentOf(a);
   if (e < L.emin) {
-    if (!L.subnormals) return a > L.minNormal / 2 ? sign + 2 ** M : sign;
+    if (!L.subnormals) return a > L.minNormal / 2 ? sign + 2 ** M : zero;
     const r = roundHalfEven(a / 2 ** (L.emin - M));
-    return sign + r; // r = 2^M lands exactly on the smallest normal's pattern
+    return r === 0 ? zero : sign + r; // r = 2^M lands exactly on the smallest normal's pattern
   }
-  if (e > L.emax) return maxCode;
+  if (e > L.emax) return overflow;
   let r = roundHalfEven(a / 2 ** (e - M));
   if (r === 2 ** (M + 1)) {
     e++;
@@ -74,7 +83,7 @@ function minifloatEncode(L: MinifloatLayout, t: number): number {
   }
   const field = e + bias;
   const mant = r - 2 ** M;
-  if (field > L.topField || (field === L.topField && mant > L.topMantissa)) return maxCode;
+  if (field > L.topField || (field === L.topField && mant > L.topMantissa)) return overflow;
   return sign + field * 2 ** M + mant;
 }
 
@@ -86,6 +95,7 @@ function minifloatDecode(L: MinifloatLayout, code: number): number {
   const field = Math.floor(mag / 2 ** M);
   const mant = mag % 2 ** M;
   let v: number;
+  if (L.specials === 'nan-at-negative-zero' && code === signBit) return NaN;
   if (field === 2 ** E - 1 && L.specials === 'ieee') v = mant === 0 ? Infinity : NaN;
   else if (field === 2 ** E - 1 && L.specials === 'nan-only-at-all-ones' && mant === 2 ** M - 1) v = NaN;
   else if (field === 0) v = L.subnormals ? mant * 2 ** (L.emin - M) : 0;
@@ -94,6 +104,18 @@ function minifloatDecode(L: MinifloatLayout, code: number): number {
 }
 
 const keyTables = new WeakMap<MinifloatLayout, KeyTable>();
+const layouts = new WeakMap<FormatSpec, MinifloatLayout>();
+
+/**
+ * The code of t in a minifloat row's type as a type conversion makes it (ONNX Cast to float16/bfloat16, numpy
+ * `astype`, torch `.half()`): the codec's rounding, but a finite value that rounds past ±max becomes ±Inf on rows
+ * where ±Inf input gives ±Inf (`ieee` without `saturateInfinity`); other rows saturate, as encode does.
+ */
+export function castCode(spec: FormatSpec, t: number): number {
+  let L = layouts.get(spec);
+  if (!L) layouts.set(spec, (L = minifloatLayout(spec)));
+  return minifloatEncode(L, t, true);
+}
 
 export function minifloatCodec(spec: FormatSpec): ElementCodec {
   const L = minifloatLayout(spec);
@@ -108,6 +130,7 @@ export function minifloatCodec(spec: FormatSpec): ElementCodec {
   // Below the normal range: RNE to multiples of the subnormal quantum via a float64 magic add.
   const subMagic = RNE_MAGIC_FOR(L.emin - L.M);
   const subFast = L.subnormals && L.emin >= -126;
+  const fnuz = L.specials === 'nan-at-negative-zero';
   let values: Float32Array | undefined;
   return {
     bits: spec.bits,
@@ -143,7 +166,7 @@ export function minifloatCodec(spec: FormatSpec): ElementCodec {
         } else if (ex < expLo && subFast) {
           const t = sc[0]!;
           r = t + subMagic - subMagic;
-          if (r === 0) r = t * 0; // keep the sign of zero
+          if (r === 0) r = fnuz ? 0 : t * 0; // keep the sign of zero (fnuz has no −0)
         } else r = fqSlow(sc[0]!);
         out[i] = unit ? r : r * scale;
       }

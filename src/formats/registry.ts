@@ -81,13 +81,13 @@ export const BUILTIN_FORMATS: readonly FormatSpec[] = Object.freeze([
 /**
  * Rows the generic codecs serve but no run enumerates (not in `formats`, not in the default matrix): the fnuz float8
  * element types (Graphcore/AMD; ONNX FLOAT8E4M3FNUZ and FLOAT8E5M2FNUZ) an ONNX site may quantize to, for its
- * reference quantizer (src/onnx/site-stats.ts). Their finite grid and saturation are the minifloat codec's with every
- * exponent field finite (`specials: none`): bias 8 → max 240, smallest subnormal 2^-10; bias 16 → max 57344, 2^-17.
- * fnuz's one NaN (the −0 pattern 0x80) is not modelled: the site reference passes non-finite values through.
+ * reference quantizer (src/onnx/site-stats.ts) and for decoding stored codes (src/onnx/proto.ts). Every exponent field
+ * is finite, the −0 pattern 0x80 is the one NaN (`specials: nan-at-negative-zero`): bias 8 → max 240, smallest
+ * subnormal 2^-10; bias 16 → max 57344, 2^-17.
  */
 export const FNUZ_FORMATS: readonly FormatSpec[] = Object.freeze([
-  { name: 'fp8-e4m3fnuz', family: 'minifloat', bits: 8, exponentBits: 4, mantissaBits: 3, bias: 8, subnormals: true, specials: 'none', scaling: 'per-tensor-absmax' },
-  { name: 'fp8-e5m2fnuz', family: 'minifloat', bits: 8, exponentBits: 5, mantissaBits: 2, bias: 16, subnormals: true, specials: 'none', scaling: 'per-tensor-absmax' },
+  { name: 'fp8-e4m3fnuz', family: 'minifloat', bits: 8, exponentBits: 4, mantissaBits: 3, bias: 8, subnormals: true, specials: 'nan-at-negative-zero', scaling: 'per-tensor-absmax' },
+  { name: 'fp8-e5m2fnuz', family: 'minifloat', bits: 8, exponentBits: 5, mantissaBits: 2, bias: 16, subnormals: true, specials: 'nan-at-negative-zero', scaling: 'per-tensor-absmax' },
 ].map((row) => Object.freeze({ ...row, source: 'builtin' }) as FormatSpec));
 
 // ---------------------------------------------------------------- validation of custom rows

@@ -11,7 +11,7 @@ import type { FormatFamily, Scaling, Specials } from './types.js';
 
 export const FAMILIES: readonly FormatFamily[] = ['identity', 'integer', 'minifloat', 'goldenfloat', 'posit', 'codebook', 'mx'];
 export const SCALINGS: readonly Scaling[] = ['none', 'per-tensor-absmax', 'per-tensor-minmax', 'per-channel-absmax', 'per-block-absmax', 'mx-e8m0'];
-export const SPECIALS: readonly Specials[] = ['ieee', 'nan-only-at-all-ones', 'none'];
+export const SPECIALS: readonly Specials[] = ['ieee', 'nan-only-at-all-ones', 'nan-at-negative-zero', 'none'];
 
 /** A string restricted to `values` (a plain JSON Schema enum, so a wrong value gets one clear message). */
 export function StringEnum<T extends string>(values: readonly T[], description: string) {

@@ -161,7 +161,7 @@ function layoutOf(spec: FormatSpec): string {
     case 'goldenfloat': {
       const L = minifloatLayout(spec);
       const sub = L.subnormals ? 'subnormals' : 'no subnormals';
-      const sp = L.specials === 'ieee' ? 'Inf/NaN' : L.specials === 'nan-only-at-all-ones' ? 'NaN at S.1…1, no Inf' : 'no Inf/NaN';
+      const sp = L.specials === 'ieee' ? 'Inf/NaN' : L.specials === 'nan-only-at-all-ones' ? 'NaN at S.1…1, no Inf' : L.specials === 'nan-at-negative-zero' ? 'NaN at 1.0…0 (no −0), no Inf' : 'no Inf/NaN';
       return `1/${L.E}/${L.M} bias ${L.bias}, ${sub}, ${sp}`;
     }
     case 'posit':

@@ -18,6 +18,7 @@ export type Scaling =
 export type Specials =
   | 'ieee' // top exponent: Inf when mantissa = 0, NaN otherwise
   | 'nan-only-at-all-ones' // OCP E4M3FN: no Inf, NaN only at S.1111.111
+  | 'nan-at-negative-zero' // fnuz float8 (ONNX FLOAT8E4M3FNUZ/E5M2FNUZ): no Inf, no −0, NaN is 1.0000.000
   | 'none'; // every pattern is a finite number (fp6, fp4, gf4)
 
 export interface FormatSpec {

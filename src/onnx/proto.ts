@@ -5,6 +5,8 @@
  */
 import onnxProto from 'onnx-proto';
 import { BUILTIN_FORMATS, FNUZ_FORMATS } from '../formats/registry.js';
+import { elementCodec } from '../formats/codec.js';
+import { castCode } from '../formats/minifloat.js';
 import type { FormatSpec } from '../formats/types.js';
 
 export const onnx = onnxProto.onnx;
@@ -65,6 +67,19 @@ export interface CodeType {
 
 const row = (name: string): FormatSpec => [...BUILTIN_FORMATS, ...FNUZ_FORMATS].find((f) => f.name === name)!;
 
+/**
+ * The registry rows of ONNX's float element types narrower than float32: a stored code's value and a value's code
+ * (ONNX Cast) are these rows' codecs (src/formats/minifloat.ts), not written again here.
+ */
+const FLOAT_ROWS: Readonly<Record<number, FormatSpec>> = {
+  [DT.FLOAT16]: row('fp16'),
+  [DT.BFLOAT16]: row('bf16'),
+  [DT.FLOAT8E4M3FN]: row('fp8-e4m3'),
+  [DT.FLOAT8E4M3FNUZ]: row('fp8-e4m3fnuz'),
+  [DT.FLOAT8E5M2]: row('fp8-e5m2'),
+  [DT.FLOAT8E5M2FNUZ]: row('fp8-e5m2fnuz'),
+};
+
 export const CODE_TYPES: Record<number, CodeType> = {
   [DT.INT8]: { dataType: DT.INT8, name: 'int8', bits: 8, signed: true, qmin: -128, qmax: 127, kind: 'integer', format: 'int8' },
   [DT.UINT8]: { dataType: DT.UINT8, name: 'uint8', bits: 8, signed: false, qmin: 0, qmax: 255, kind: 'integer', format: 'uint8' },
@@ -73,10 +88,10 @@ export const CODE_TYPES: Record<number, CodeType> = {
   [DT.INT32]: { dataType: DT.INT32, name: 'int32', bits: 32, signed: true, qmin: -2147483648, qmax: 2147483647, kind: 'integer', format: undefined },
   [DT.INT4]: { dataType: DT.INT4, name: 'int4', bits: 4, signed: true, qmin: -8, qmax: 7, kind: 'integer', format: 'int4' },
   [DT.UINT4]: { dataType: DT.UINT4, name: 'uint4', bits: 4, signed: false, qmin: 0, qmax: 15, kind: 'integer', format: 'uint4' },
-  [DT.FLOAT8E4M3FN]: { dataType: DT.FLOAT8E4M3FN, name: 'float8e4m3fn', bits: 8, signed: true, qmin: -448, qmax: 448, kind: 'float8', format: 'fp8-e4m3', element: row('fp8-e4m3') },
-  [DT.FLOAT8E4M3FNUZ]: { dataType: DT.FLOAT8E4M3FNUZ, name: 'float8e4m3fnuz', bits: 8, signed: true, qmin: -240, qmax: 240, kind: 'float8', format: undefined, element: row('fp8-e4m3fnuz') },
-  [DT.FLOAT8E5M2]: { dataType: DT.FLOAT8E5M2, name: 'float8e5m2', bits: 8, signed: true, qmin: -57344, qmax: 57344, kind: 'float8', format: 'fp8-e5m2', element: row('fp8-e5m2') },
-  [DT.FLOAT8E5M2FNUZ]: { dataType: DT.FLOAT8E5M2FNUZ, name: 'float8e5m2fnuz', bits: 8, signed: true, qmin: -57344, qmax: 57344, kind: 'float8', format: undefined, element: row('fp8-e5m2fnuz') },
+  [DT.FLOAT8E4M3FN]: { dataType: DT.FLOAT8E4M3FN, name: 'float8e4m3fn', bits: 8, signed: true, qmin: -448, qmax: 448, kind: 'float8', format: 'fp8-e4m3', element: FLOAT_ROWS[DT.FLOAT8E4M3FN] },
+  [DT.FLOAT8E4M3FNUZ]: { dataType: DT.FLOAT8E4M3FNUZ, name: 'float8e4m3fnuz', bits: 8, signed: true, qmin: -240, qmax: 240, kind: 'float8', format: undefined, element: FLOAT_ROWS[DT.FLOAT8E4M3FNUZ] },
+  [DT.FLOAT8E5M2]: { dataType: DT.FLOAT8E5M2, name: 'float8e5m2', bits: 8, signed: true, qmin: -57344, qmax: 57344, kind: 'float8', format: 'fp8-e5m2', element: FLOAT_ROWS[DT.FLOAT8E5M2] },
+  [DT.FLOAT8E5M2FNUZ]: { dataType: DT.FLOAT8E5M2FNUZ, name: 'float8e5m2fnuz', bits: 8, signed: true, qmin: -57344, qmax: 57344, kind: 'float8', format: undefined, element: FLOAT_ROWS[DT.FLOAT8E5M2FNUZ] },
 };
 
 export function toNumber(v: number | { toNumber(): number } | null | undefined): number {
@@ -101,38 +116,31 @@ export function attrInt(node: NodeProto, name: string, fallback: number): number
   return a ? toNumber(a.i) : fallback;
 }
 
-/** Value of an IEEE binary16 bit pattern. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
+const codeTables = new Map<number, Float64Array>();
 
-/** Round half to even (Math.round rounds halves up). */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** The IEEE binary16 bit pattern nearest to v (round half to even; overflow → ±Inf, NaN → quiet NaN). */
-export function floatToHalfBits(v: number): number {
-  if (Number.isNaN(v)) return 0x7e00;
-  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
-  const a = Math.abs(v);
-  if (a >= 65520) return sign | 0x7c00; // halfway between 65504 (max) and 2^16 rounds to Inf
-  if (a < 2 ** -14) return sign | roundHalfEven(a / 2 ** -24); // subnormal (1024 carries into the smallest normal)
-  let e = Math.floor(Math.log2(a));
-  if (a / 2 ** e < 1) e--;
-  else if (a / 2 ** e >= 2) e++;
-  let m = roundHalfEven((a / 2 ** e - 1) * 1024);
-  if (m === 1024) {
-    m = 0;
-    e++;
+/** The value of every code of a narrow float type (float16, bfloat16, float8): 2^bits entries, from its row's codec. */
+function codeValues(dataType: number): Float64Array {
+  let table = codeTables.get(dataType);
+  if (!table) {
+    const codec = elementCodec(FLOAT_ROWS[dataType]!);
+    table = Float64Array.from({ length: 2 ** codec.bits }, (_, c) => codec.decode(c));
+    codeTables.set(dataType, table);
   }
-  return e > 15 ? sign | 0x7c00 : sign | ((e + 15) << 10) | m;
+  return table;
+}
+
+/** The value a narrow float type (float16, bfloat16, float8) stores as `code` (its low 16 or 8 bits). */
+export function floatCodeValue(dataType: number, code: number): number {
+  const table = codeValues(dataType);
+  return table[code & (table.length - 1)]!;
+}
+
+/**
+ * The code ONNX Cast gives v in a narrow float type: round half to even; float16/bfloat16 overflow → ±Inf,
+ * float8 saturates (Cast's default saturate=1).
+ */
+export function floatCode(dataType: number, v: number): number {
+  return castCode(FLOAT_ROWS[dataType]!, v);
 }
 
 /**
@@ -140,44 +148,9 @@ export function floatToHalfBits(v: number): number {
  * "the same" when they agree at the precision of the coarser stored type.
  */
 export function roundToType(v: number, dataType: number | undefined): number {
-  switch (dataType) {
-    case DT.FLOAT16: return halfToFloat(floatToHalfBits(v));
-    case DT.BFLOAT16: {
-      if (!Number.isFinite(v)) return Math.fround(v);
-      const f = new DataView(new ArrayBuffer(4));
-      f.setFloat32(0, v);
-      const bits = f.getUint32(0);
-      // round the float32 bits half to even at bit 16
-      const rounded = (bits + 0x7fff + ((bits >>> 16) & 1)) & 0xffff0000;
-      f.setUint32(0, rounded >>> 0);
-      return f.getFloat32(0);
-    }
-    case DT.DOUBLE: return v;
-    default: return Math.fround(v);
-  }
-}
-
-/** Value of an 8-bit float code (OCP FP8: E4M3FN has no Inf and NaN only at S.1111.111; E5M2 is IEEE-like). */
-export function float8ToFloat(code: number, dataType: number): number {
-  const s = code & 0x80 ? -1 : 1;
-  if (dataType === DT.FLOAT8E4M3FN || dataType === DT.FLOAT8E4M3FNUZ) {
-    const fnuz = dataType === DT.FLOAT8E4M3FNUZ;
-    if (fnuz && code === 0x80) return Number.NaN;
-    const e = (code >> 3) & 0xf;
-    const m = code & 0x7;
-    if (!fnuz && e === 15 && m === 7) return Number.NaN;
-    const bias = fnuz ? 8 : 7;
-    if (e === 0) return s * (m / 8) * 2 ** (1 - bias);
-    return s * (1 + m / 8) * 2 ** (e - bias);
-  }
-  const fnuz = dataType === DT.FLOAT8E5M2FNUZ;
-  if (fnuz && code === 0x80) return Number.NaN;
-  const e = (code >> 2) & 0x1f;
-  const m = code & 0x3;
-  const bias = fnuz ? 16 : 15;
-  if (!fnuz && e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  if (e === 0) return s * (m / 4) * 2 ** (1 - bias);
-  return s * (1 + m / 4) * 2 ** (e - bias);
+  if (dataType === DT.DOUBLE) return v;
+  if (dataType === DT.FLOAT16 || dataType === DT.BFLOAT16) return floatCodeValue(dataType, floatCode(dataType, v));
+  return Math.fround(v);
 }
 
 /**
@@ -199,11 +172,10 @@ export function tensorValues(t: TensorProto): Float64Array {
     switch (dt) {
       case DT.FLOAT: need(4 * n); for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true); break;
       case DT.DOUBLE: need(8 * n); for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true); break;
-      case DT.FLOAT16: need(2 * n); for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true)); break;
-      case DT.BFLOAT16: {
+      case DT.FLOAT16: case DT.BFLOAT16: {
         need(2 * n);
-        const f = new DataView(new ArrayBuffer(4));
-        for (let i = 0; i < n; i++) { f.setUint32(0, view.getUint16(2 * i, true) << 16); out[i] = f.getFloat32(0); }
+        const table = codeValues(dt);
+        for (let i = 0; i < n; i++) out[i] = table[view.getUint16(2 * i, true)]!;
         break;
       }
       case DT.INT8: need(n); for (let i = 0; i < n; i++) out[i] = view.getInt8(i); break;
@@ -223,8 +195,12 @@ export function tensorValues(t: TensorProto): Float64Array {
         }
         break;
       }
-      case DT.FLOAT8E4M3FN: case DT.FLOAT8E4M3FNUZ: case DT.FLOAT8E5M2: case DT.FLOAT8E5M2FNUZ:
-        need(n); for (let i = 0; i < n; i++) out[i] = float8ToFloat(view.getUint8(i), dt); break;
+      case DT.FLOAT8E4M3FN: case DT.FLOAT8E4M3FNUZ: case DT.FLOAT8E5M2: case DT.FLOAT8E5M2FNUZ: {
+        need(n);
+        const table = codeValues(dt);
+        for (let i = 0; i < n; i++) out[i] = table[view.getUint8(i)]!;
+        break;
+      }
       default:
         throw new RangeError(`tensor '${t.name}' has element type ${dataTypeName(dt)}, which carries no numbers the audit can read`);
     }
@@ -237,12 +213,8 @@ export function tensorValues(t: TensorProto): Float64Array {
     case DT.DOUBLE: copy(t.doubleData ?? [], out); break;
     case DT.INT64: copy((t.int64Data ?? []).map((v) => toNumber(v)), out); break;
     case DT.UINT32: case DT.UINT64: copy((t.uint64Data ?? []).map((v) => toNumber(v)), out); break;
-    case DT.FLOAT16: copy(ints.map(halfToFloat), out); break;
-    case DT.BFLOAT16: {
-      const f = new DataView(new ArrayBuffer(4));
-      copy(ints.map((b) => { f.setUint32(0, b << 16); return f.getFloat32(0); }), out);
-      break;
-    }
+    case DT.FLOAT16: case DT.BFLOAT16: case DT.FLOAT8E4M3FN: case DT.FLOAT8E4M3FNUZ: case DT.FLOAT8E5M2: case DT.FLOAT8E5M2FNUZ:
+      copy(ints.map((c) => floatCodeValue(dt, c)), out); break;
     case DT.INT4: case DT.UINT4:
       for (let i = 0; i < n; i++) {
         const byte = ints[i >> 1] ?? 0;
@@ -250,8 +222,6 @@ export function tensorValues(t: TensorProto): Float64Array {
         out[i] = dt === DT.INT4 && nib >= 8 ? nib - 16 : nib;
       }
       break;
-    case DT.FLOAT8E4M3FN: case DT.FLOAT8E4M3FNUZ: case DT.FLOAT8E5M2: case DT.FLOAT8E5M2FNUZ:
-      copy(ints.map((c) => float8ToFloat(c & 0xff, dt)), out); break;
     case DT.INT8: case DT.UINT8: case DT.INT16: case DT.UINT16: case DT.INT32: case DT.BOOL: copy(ints, out); break;
     default:
       throw new RangeError(`tensor '${t.name}' has element type ${dataTypeName(dt)}, which carries no numbers the audit can read`);
