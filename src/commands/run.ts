@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { RunFlags } from '../run/plan.js';
-import { newRunId, writeRunReport } from '../report/write.js';
+import { dirsCreatedSince, listDir, newRunId, writeRunReport, writtenFilesNote } from '../report/write.js';
 import { renderTerminal } from '../report/terminal.js';
 import { appendStepSummary } from '../report/summary.js';
 import { renderMarkdown } from '../report/markdown.js';
@@ -13,7 +13,6 @@ import { serializeReport } from '../report/json.js';
 import { useColor } from '../color.js';
 import { FAIL_ON_LEVELS } from '../report/types.js';
 import { criticalSection, installInterruptHandlers } from '../process/interrupt.js';
-import { dirsCreatedSince, listDir } from '../report/write.js';
 import { DEFAULTS, OPTIMIZERS } from '../run/defaults.js';
 import { DEFAULT_LR } from '../train/settings.js';
 
@@ -100,7 +99,7 @@ export function registerRun(program: Command): void {
           human.write(`${report.verdict.summary}\n`);
         } else {
           human.write(renderTerminal(report, { color: useColor(human), compact: !human.isTTY }));
-          human.write(`\nreport: ${written.files.json}\n        ${written.files.md}\n        ${written.files.xml}\n`);
+          human.write(writtenFilesNote(written));
         }
         if (plan.json) process.stdout.write(serializeReport(report));
         appendStepSummary(renderMarkdown(report));

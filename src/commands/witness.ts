@@ -11,7 +11,7 @@ import { loadConfig, type QuantAuditConfig } from '../config.js';
 import { mergeThresholds } from '../thresholds.js';
 import { FormatRegistry } from '../formats/registry.js';
 import { FAIL_ON_LEVELS, type FailOn } from '../report/types.js';
-import { newRunId, writeRunReport } from '../report/write.js';
+import { newRunId, writeRunReport, writtenFilesNote } from '../report/write.js';
 import { renderTerminal } from '../report/terminal.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { serializeReport } from '../report/json.js';
@@ -129,7 +129,7 @@ export function registerWitness(program: Command): void {
       if (flags.quiet) human.write(`${report.verdict.summary}\n`);
       else if ((flags.as ?? flags.format) === 'md') human.write(renderMarkdown(report));
       else human.write(renderTerminal(report, { color: useColor(human), compact: !human.isTTY }));
-      if (written && !flags.quiet) human.write(`\nreport: ${written.files.json}\n        ${written.files.md}\n        ${written.files.xml}\n`);
+      if (written && !flags.quiet) human.write(writtenFilesNote(written));
       if (flags.json) process.stdout.write(serializeReport(report));
       appendStepSummary(renderMarkdown(report));
       process.exitCode = report.verdict.exitCode;

@@ -88,6 +88,11 @@ export async function writeRunReport(report: Report, outDir: string): Promise<Wr
   return { id, dir, files };
 }
 
+/** The lines `run` and `witness` print after writing: report.json, then the md and xml views beside it. */
+export function writtenFilesNote(written: WrittenRun): string {
+  return `\nreport: ${written.files.json}\n        ${written.files.md}\n        ${written.files.xml}\n`;
+}
+
 /** The run directory `latest` points at, or a UsageError saying there is none. */
 export function latestRunDir(outDir: string): string {
   const pointer = join(outDir, LATEST_FILE);
