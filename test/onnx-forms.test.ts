@@ -22,6 +22,8 @@ import { ort } from '../src/onnx/session.js';
 import { Rng } from '../src/rng.js';
 import { dequantize } from '../src/onnx/forms/code-stats.js';
 import { discoverWeightSites, readWeight } from '../src/onnx/forms/weights.js';
+import { pairWeights, type FloatModel } from '../src/onnx/forms/float-model.js';
+import { discoverSites } from '../src/onnx/sites.js';
 import { RuntimeCrash, compareOutputs, crashResult, crossCheckResult, optimisedOutputs } from '../src/onnx/forms/crosscheck.js';
 import { BLOCK, DEAD, formFixtures } from '../fixtures/onnx/forms.js';
 
@@ -285,6 +287,75 @@ test('--float-model on a broken model: the broken weight is the worst, far below
   assert.ok(h && typeof h[3] === 'number' && h[3] > 20, `h_quantized vs h: ${h?.[3]}`);
 });
 
+test('--float-model pairs QDQ weights the exporter renamed by position: the same per-weight SQNR as the same-name pair; a wrong-size candidate stays unpaired and listed', async () => {
+  const rowsOf = (rs: ProbeResult[]) => new Map(result(rs, undefined, 'float-model').evidence.tables![0]!.rows.map((r) => [String(r[0]), r]));
+  const same = await audit('good-int8-per-tensor.onnx', 'float-qdq-mlp.onnx');
+  const renamed = await audit('qdq-renamed-weights.onnx', 'float-qdq-mlp.onnx');
+  const [byName, byPosition] = [rowsOf(same), rowsOf(renamed)];
+  // columns: site, form, float weight, paired by, SQNR dB, reference dB
+  assert.deepEqual(byName.get('fc1_w_q')!.slice(1, 4), ['qdq', 'fc1.weight', 'name']);
+  assert.deepEqual(byPosition.get('fc1_w_q')!.slice(1, 4), ['qdq', 'fc1.weight', 'position (1. Gemm input 1)']);
+  assert.deepEqual(byPosition.get('fc2_w_q')!.slice(1, 4), ['qdq', 'fc2.weight', 'position (2. Gemm input 1)']);
+  for (const site of ['fc1_w_q', 'fc2_w_q']) {
+    const db = byName.get(site)![4];
+    assert.ok(typeof db === 'number' && db > 40 && db < 50, `${site}: int8 per tensor ${db} dB`);
+    assert.equal(byPosition.get(site)![4], db, `${site}: paired by position, the same SQNR as by name`);
+  }
+  const fm = result(renamed, undefined, 'float-model');
+  assert.deepEqual([fm.verdict, fm.evidence.measurements.pairedWeights, fm.evidence.measurements.worstWeight], ['pass', 2, result(same, undefined, 'float-model').evidence.measurements.worstWeight]);
+  // the float model's fc2 reads [h, h]: its weight [4, 16] is at fc2's position but not fc2's size [4, 8]
+  const fc2Why: Record<string, string> = {
+    'qdq-renamed-weights.onnx': "not paired: no float weight of its name; the float model's 2. Gemm input 1 (fc2.weight [4, 16]) is not its size [4, 8]",
+    'good-int8-per-tensor.onnx': "not paired: the float fc2.weight [4, 16] is not its size [4, 8]; the float model's 2. Gemm input 1 (fc2.weight [4, 16]) is not its size [4, 8]",
+  };
+  for (const [file, why] of Object.entries(fc2Why)) {
+    const wide = result(await audit(file, 'float-qdq-mlp-wide-fc2.onnx'), undefined, 'float-model');
+    const rows = rowsOf([wide]);
+    assert.equal(rows.get('fc1_w_q')![4], byName.get('fc1_w_q')![4], `${file}: fc1 still pairs`);
+    assert.deepEqual(rows.get('fc2_w_q'), ['fc2_w_q', 'qdq', '(not paired)', why, null, null], file);
+    assert.deepEqual([wide.evidence.measurements.pairedWeights, wide.evidence.measurements.weights], [1, 2], file);
+  }
+});
+
+test('pairWeights: a weight read through DQ → Transpose → MatMul pairs with the float MatMul constant (square: transposed by layout); no position when the models have a different number of ops of the kind', () => {
+  const K = 8;
+  const w = new Rng(11).normalArray(K * K, 0.3); // fc.weight [N, K], as torch stores a Linear
+  const wT = Float32Array.from({ length: K * K }, (_, i) => w[(i % K) * K + Math.floor(i / K)]!); // [K, N]
+  const io = { inputs: [{ name: 'x', elemType: ELEM.FLOAT, shape: ['batch', K] }], outputs: [{ name: 'y', elemType: ELEM.FLOAT, shape: ['batch', K] }] };
+  const q = indexGraph(decodeOnnxModel(makeModel({
+    opset: 13, ...io,
+    nodes: [
+      { op: 'QuantizeLinear', name: 'fc_w_q', inputs: ['fc.weight', 's', 'z'], outputs: ['codes'] },
+      { op: 'DequantizeLinear', name: 'fc_w_dq', inputs: ['codes', 's', 'z'], outputs: ['wd'] },
+      { op: 'Transpose', name: 't', inputs: ['wd'], outputs: ['wt'] },
+      { op: 'MatMul', name: 'fc', inputs: ['x', 'wt'], outputs: ['y'] },
+    ],
+    initializers: [
+      { name: 'fc.weight', elemType: ELEM.FLOAT, dims: [K, K], values: w },
+      { name: 's', elemType: ELEM.FLOAT, dims: [], values: [0.01] }, { name: 'z', elemType: ELEM.INT8, dims: [], values: [0] },
+    ],
+  }), 'q.onnx').model.graph!);
+  const float = (extra: boolean): FloatModel => {
+    const loaded = decodeOnnxModel(makeModel({
+      opset: 13, ...io,
+      nodes: [
+        { op: 'MatMul', name: 'fc', inputs: ['x', 'onnx::MatMul_5'], outputs: [extra ? 'h' : 'y'] },
+        ...(extra ? [{ op: 'MatMul', name: 'fc_extra', inputs: ['h', 'onnx::MatMul_5'], outputs: ['y'] }] : []),
+      ],
+      initializers: [{ name: 'onnx::MatMul_5', elemType: ELEM.FLOAT, dims: [K, K], values: wT }],
+    }), 'f.onnx');
+    return { path: 'f.onnx', loaded, index: indexGraph(loaded.model.graph!) };
+  };
+  const sites = discoverSites(q);
+  const p = pairWeights(q, [], sites, float(false));
+  const got = p.paired.get('fc_w_q')!;
+  assert.deepEqual([got.tensor, got.how], ['onnx::MatMul_5', 'position (1. MatMul input 1)']);
+  assert.deepEqual(Array.from(got.values), Array.from(w), 'the float [K, N] constant in the QDQ weight\'s [N, K] order');
+  const off = pairWeights(q, [], sites, float(true));
+  assert.equal(off.paired.size, 0);
+  assert.equal(off.unpaired.get('fc_w_q'), 'no float weight of its name; no position: 1 MatMul/Gemm ops here, 2 in the float model');
+});
+
 test('runtime cross-check: a session that disagrees with the optimised one is an environment problem, naming runtime and setting', async () => {
   const bytes = readFileSync(join(FIX, 'env-int8-int4-mix.onnx'));
   const x = new ort.Tensor('float32', new Rng(7).fork('onnx-inputs').normalArray(8 * 32), [8, 32]);
@@ -397,6 +468,7 @@ test('CLI --float-model that does not pair with the quantized model: exit 2 nami
   const none = cli(nopair);
   assert.equal(none.status, 2, none.stderr);
   assert.ok(none.stderr.includes(`--float-model '${nopair}': none of the quantized model's 2 weights pairs with a float weight`), none.stderr);
+  assert.ok(none.stderr.includes('fc1_Q4: no float weight of its name; no position: 2 MatMul/Gemm ops here, 0 in the float model'), none.stderr);
   assert.match(none.stderr, todo);
   for (const r of [shapes, none]) assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
 });

@@ -16,7 +16,7 @@ import { auditWeights } from './audit.js';
 import { discoverActivationSites } from './activations.js';
 import { RuntimeCrash, compareOutputs, crashResult, crossCheckResult, demoteSessionFailures, optimisedOutputs } from './crosscheck.js';
 import { numberThreshold } from '../../thresholds.js';
-import { compareWithFloat, openFloatModel, pairWeights } from './float-model.js';
+import { compareWithFloat, openFloatModel, pairWeights, requirePairing } from './float-model.js';
 import type { WeightSite } from './weights.js';
 
 export interface FormsAuditOptions extends AuditOptions {
@@ -26,8 +26,12 @@ export interface FormsAuditOptions extends AuditOptions {
 
 export async function auditModelForms(loaded: LoadedModel, index: GraphIndex, sites: readonly QdqSite[], weightSites: readonly WeightSite[], opts: FormsAuditOptions): Promise<ProbeResult[]> {
   const float = opts.floatModel ? openFloatModel(opts.floatModel, index, opts) : undefined;
-  const floatWeights = float ? pairWeights(index, weightSites, float) : undefined;
-  if (floatWeights) opts.log(`onnx: --float-model ${opts.floatModel}: ${floatWeights.size} of ${weightSites.length} stored weights paired`);
+  const pairing = float ? pairWeights(index, weightSites, sites, float) : undefined;
+  if (float && pairing) {
+    requirePairing(pairing, float);
+    opts.log(`onnx: --float-model ${float.path}: ${pairing.paired.size} of ${pairing.paired.size + pairing.unpaired.size} weights paired`);
+  }
+  const floatWeights = pairing?.paired;
   const weights = auditWeights(index, weightSites, { seed: opts.seed, thresholds: opts.thresholds, model: loaded.path, floatWeights, reproCommand: opts.reproCommand }, discoverActivationSites(index));
   let sessionResults: ProbeResult[] = [];
   let check: ProbeResult | undefined;
@@ -70,7 +74,7 @@ export async function auditModelForms(loaded: LoadedModel, index: GraphIndex, si
   }
   let floatResults: ProbeResult[] = [];
   if (float) {
-    floatResults = await compareWithFloat(loaded, index, sites, weightSites, float, weights.sqnrDb, opts);
+    floatResults = await compareWithFloat(loaded, index, sites, weightSites, float, pairing!, weights.sqnrDb, opts);
     linkParting(index, floatResults, [...sessionResults, ...weights.results], [...weightSites.map((w) => ({ site: w.name, node: w.node })), ...sites.map((q) => ({ site: q.name, node: q.quantize ?? q.dequantize[0]! }))]);
     if (check?.verdict === 'inconclusive') floatResults = demoteSessionFailures(floatResults, check.reason!);
   }

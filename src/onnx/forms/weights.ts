@@ -95,6 +95,13 @@ const ROLES: Record<string, { form: WeightForm; roles: Role[] }> = {
   MatMulIntegerToFloat: { form: 'dynamic', roles: [{ codes: 1, scale: 3, zeroPoint: 5, axis: last, float: { opTypes: ['MatMul', 'Gemm'], input: 1 } }] },
 };
 
+/** The float op types an op of the quantized model stands for (QLinearMatMul, MatMulNBits → MatMul/Gemm; QLinearConv → Conv; GatherBlockQuantized → Gather); any other op stands for itself. */
+export function floatOpsOf(opType: string): readonly string[] {
+  if (opType === 'MatMulNBits') return ['MatMul', 'Gemm'];
+  if (opType === 'GatherBlockQuantized') return ['Gather'];
+  return ROLES[opType]?.roles[0]?.float.opTypes ?? [opType];
+}
+
 /** The constant factor multiplied into an integer kernel's output after its Cast to float: the weight's scale (quantize_dynamic). */
 function downstreamScale(index: GraphIndex, n: NodeProto): string | undefined {
   const isConst = (t: string): boolean => index.constant.has(t);
