@@ -153,6 +153,20 @@ export function entropyBits(y: ArrayLike<number>): number {
   return h;
 }
 
+/** Levels used and Shannon entropy (bits) of a histogram of n values (bins in any fixed order; empty bins skipped). */
+export function entropyOfCounts(counts: ArrayLike<number>, n: number): { levels: number; bits: number } {
+  let levels = 0;
+  let bits = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (c === 0) continue;
+    levels++;
+    const p = c / n;
+    bits -= p * Math.log2(p);
+  }
+  return { levels, bits };
+}
+
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let ab = 0;
   let aa = 0;

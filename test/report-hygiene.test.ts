@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgedOnly, siteColumnLabel } from '../src/report/text.js';
+import { judgedOnly, runState, siteColumnLabel } from '../src/report/text.js';
+import { renderHtml } from '../src/report/html.js';
 import { renderTerminal } from '../src/report/terminal.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { mergeReports, withFailOn } from '../src/report/merge.js';
@@ -81,4 +82,16 @@ test('the environment names tfjs and onnxruntime-node versions when they ran, an
   const m = machineInfo();
   assert.match(m.os!, /\S+ \S+ \((x64|arm64|[a-z0-9]+)\)/);
   assert.match(m.cpu!, / × \d+$/);
+});
+
+test('one headline state for every view: markdown and report.html say the word runState gives for the verdict', async () => {
+  const cases: [0 | 1 | 2 | 3, boolean, string][] = [[1, true, 'Falsified'], [3, false, 'Inconclusive'], [0, true, 'Witnesses found, below the gate'], [0, false, 'No witness']];
+  for (const [exitCode, falsified, word] of cases) {
+    assert.equal(runState({ exitCode, falsified }).word, word);
+    const report = fixtureReport();
+    report.verdict = { ...report.verdict, exitCode, falsified };
+    assert.match(renderMarkdown(report), new RegExp(`\\*\\*${word}\\*\\* \\(exit ${exitCode} at`), word);
+    assert.match(await renderHtml(report), new RegExp(`${word}`), word);
+  }
+  assert.equal(runState({ exitCode: 3, falsified: false }).note, 'the control or the environment failed, so not everything could be judged');
 });

@@ -7,7 +7,7 @@
  * format's own coarseness is not a bug.
  * Pure: typed arrays in, numbers out.
  */
-import { countNonFinite, entropyBits } from '../stats.js';
+import { countNonFinite, entropyBits, entropyOfCounts } from '../stats.js';
 import type { CodeType } from './proto.js';
 import { elementCodec } from '../formats/codec.js';
 import { roundHalfEven, type ElementCodec } from '../formats/element.js';
@@ -255,19 +255,6 @@ function typedLevels(codes: ArrayLike<number>, type: CodeType | undefined, wasm:
     counts[k]++;
   }
   return entropyOfCounts(counts, n);
-}
-
-/** Levels used and Shannon entropy (bits) of a histogram of n values, bins in ascending order. */
-function entropyOfCounts(counts: Int32Array | Float64Array, n: number): { levels: number; bits: number } {
-  let levels = 0;
-  let bits = 0;
-  for (const c of counts) {
-    if (c === 0) continue;
-    levels++;
-    const p = c / n;
-    bits -= p * Math.log2(p);
-  }
-  return { levels, bits };
 }
 
 /** Scale groups as runs: per tensor (one run) or per axis (runs of `inner` elements, group = channel); null for blocks. */

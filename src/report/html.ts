@@ -13,7 +13,7 @@ import { findCause, resultAnchors } from './html-model.js';
 import { sitesSection } from './html-onnx.js';
 import { commandBlock, details, esc, htmlTable, pageShell, plural } from './html-page.js';
 import { witnessCard, type CardContext } from './html-witness.js';
-import { fmtNum, fmtRule, fmtValue, hypothesisLabel, probeColumns, resultCoordinates, VERDICT_WORD, worstResult } from './text.js';
+import { fmtNum, fmtRule, fmtValue, hypothesisLabel, probeColumns, resultCoordinates, runState, VERDICT_WORD, worstResult, type RunState } from './text.js';
 import type { ProbeResult, Report, Verdict } from './types.js';
 import { controlFailed, NOT_LEARNING } from '../verdict/lanes.js';
 import { foldDownstream } from '../verdict/diagnosis.js';
@@ -44,14 +44,12 @@ export function renderHtml(report: Report): string {
 
 // ── headline ─────────────────────────────────────────────────────────────────────────
 
+const STATE_CLASS: Readonly<Record<RunState['kind'], string>> = { falsified: 'fail', inconclusive: 'info', 'usage-error': 'info', 'below-gate': 'warn', 'no-witness': 'ok' };
+
 function headlineState(report: Report): { word: string; className: string; detail: string } {
-  const v = report.verdict;
-  const gate = `exit ${v.exitCode} at --fail-on ${report.run.failOn}`;
-  if (v.exitCode === 1) return { word: 'Falsified', className: 'fail', detail: gate };
-  if (v.exitCode === 3) return { word: 'Inconclusive', className: 'info', detail: `${gate}: the control or the environment failed, so not everything could be judged` };
-  if (v.exitCode === 2) return { word: 'Usage error', className: 'info', detail: gate };
-  if (v.falsified) return { word: 'Witnesses found, below the gate', className: 'warn', detail: gate };
-  return { word: 'No witness', className: 'ok', detail: gate };
+  const state = runState(report.verdict);
+  const gate = `exit ${report.verdict.exitCode} at --fail-on ${report.run.failOn}`;
+  return { word: state.word, className: STATE_CLASS[state.kind], detail: state.note ? `${gate}: ${state.note}` : gate };
 }
 
 function header(report: Report, anchors: Map<ProbeResult, string>): string {

@@ -32,6 +32,8 @@ import {
   VERDICT_ICON,
   VERDICT_WORD,
   worstResult,
+  runState,
+  type RunState,
 } from './text.js';
 import type { EvidenceTable, ProbeResult, Report } from './types.js';
 
@@ -94,14 +96,13 @@ function plural(n: number, one: string, many = `${one}s`): string {
 
 // ── sections ──────────────────────────────────────────────────────────────────────
 
+const STATE_ICON: Readonly<Record<RunState['kind'], string>> = { falsified: '🔴', inconclusive: '❔', 'usage-error': '❔', 'below-gate': '🟡', 'no-witness': '✅' };
+
 function headline(report: Report): string {
   const v = report.verdict;
   const gate = `exit ${v.exitCode} at ${code(`--fail-on ${report.run.failOn}`)}`;
-  const state =
-    v.exitCode === 1 ? `🔴 **Falsified** (${gate})`
-    : v.exitCode === 3 ? `❔ **Inconclusive** (${gate}): the control or the environment failed, so not everything could be judged`
-    : v.falsified ? `🟡 **Witnesses found, below the gate** (${gate})`
-    : `✅ **No witness** (${gate})`;
+  const rs = runState(v);
+  const state = `${STATE_ICON[rs.kind]} **${rs.word}** (${gate})${rs.note ? `: ${rs.note}` : ''}`;
   const supported = Object.entries(v.supported);
   const judged = judgedLanes(report.lanes);
   const dead = notLearning(report.lanes);

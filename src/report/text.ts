@@ -3,9 +3,25 @@
  * print the same value the same way. Non-finite values (and null, which is what a
  * non-finite number becomes in foreign JSON) are printed, never hidden.
  */
-import type { LaneStatus, Lane, ProbeResult, Report, Statistic, Verdict } from './types.js';
+import type { LaneStatus, Lane, ProbeResult, Report, ReportVerdict, Statistic, Verdict } from './types.js';
 import { LANE_STATUS_ICON, NOT_LEARNING } from '../verdict/lanes.js';
 import { laneGated, resultGated } from '../verdict/gate.js';
+
+/** What a run's verdict amounts to, in words: one owner for the headline state every view shows. */
+export interface RunState {
+  kind: 'falsified' | 'inconclusive' | 'usage-error' | 'below-gate' | 'no-witness';
+  word: string;
+  /** Why, when the word needs it. */
+  note?: string;
+}
+
+export function runState(v: Pick<ReportVerdict, 'exitCode' | 'falsified'>): RunState {
+  if (v.exitCode === 1) return { kind: 'falsified', word: 'Falsified' };
+  if (v.exitCode === 3) return { kind: 'inconclusive', word: 'Inconclusive', note: 'the control or the environment failed, so not everything could be judged' };
+  if (v.exitCode === 2) return { kind: 'usage-error', word: 'Usage error' };
+  if (v.falsified) return { kind: 'below-gate', word: 'Witnesses found, below the gate' };
+  return { kind: 'no-witness', word: 'No witness' };
+}
 
 export function fmtNum(v: number | null | undefined): string {
   if (v === null || v === undefined) return 'n/a';

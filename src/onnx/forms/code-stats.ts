@@ -8,6 +8,7 @@
  */
 import type { CodeType } from '../proto.js';
 import type { Codes } from './packed.js';
+import { entropyOfCounts } from '../../stats.js';
 
 /** One scale group's numbers (materialized on demand from CodeStats' arrays). */
 export interface CodeGroupStats {
@@ -92,14 +93,7 @@ function counters(groups: number, scale: Float64Array, zeroPoint: Float64Array):
 }
 
 function finish(c: ReturnType<typeof counters>, hist: Float64Array, n: number, type: CodeType, granularity: string, mismatch: string | undefined): CodeStats {
-  let levels = 0;
-  let bits = 0;
-  for (const h of hist) {
-    if (h === 0) continue;
-    levels++;
-    const p = h / n;
-    bits -= p * Math.log2(p);
-  }
+  const { levels, bits } = entropyOfCounts(hist, n);
   let zpTotal = 0;
   let satTotal = 0;
   for (let g = 0; g < c.groups; g++) {
