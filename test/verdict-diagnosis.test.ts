@@ -62,6 +62,10 @@ test('a failing learnability result follows from the cause that explains its lan
   assert.equal(int8!.explainedBy, 'lost-updates');
   assert.match(int8!.explanation!, /did not learn; lost-updates failed on int8/);
   assert.equal(posit8!.explainedBy, undefined);
+  // a lane that learned and then diverged is not said to have not learned
+  const up = lane('int4', 'muon', 'diverged', 5.05);
+  const dv = diagnose([result('lost-updates', 'H4', 'int4', 'fail'), result('learnability', 'learnability', 'int4', 'fail', { optimizer: 'muon', evidence: { measurements: { lane: up.name } } })], [up]);
+  assert.match(dv.results[1]!.explanation!, /diverged \(its loss ended non-finite or above the uniform baseline\); lost-updates failed on int4, which can make a lane diverge/);
   // idempotent: a merge re-runs it on its own output
   assert.deepEqual(diagnose(d.results, d.lanes), d);
 });

@@ -99,7 +99,9 @@ export function diagnose(inputResults: readonly ProbeResult[], lanes: readonly L
     const lane = laneOf(r, outLanes);
     if (r.verdict === 'fail' && lane?.explainedBy && lane.explainedBy.length > 0) {
       out.explainedBy = lane.explainedBy[0]!;
-      out.explanation = `${lane.name} did not learn; ${lane.explainedBy.join(' and ')} failed on ${lane.format}, which stops a lane from learning`;
+      out.explanation = lane.status === 'diverged'
+        ? `${lane.name} diverged (its loss ended non-finite or above the uniform baseline); ${lane.explainedBy.join(' and ')} failed on ${lane.format}, which can make a lane diverge`
+        : `${lane.name} did not learn; ${lane.explainedBy.join(' and ')} failed on ${lane.format}, which stops a lane from learning`;
     }
     return out;
   });
