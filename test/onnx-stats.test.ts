@@ -121,7 +121,7 @@ test('siteStats: a signed site with a zero-point is judged against the asymmetri
   const x = Float32Array.from(new Rng(31).normalArray(4096, 1), (v) => Math.abs(v));
   let max = 0;
   for (const v of x) max = Math.max(max, v);
-  const scale = max / 255;
+  const scale = Math.fround(max / 255); // a float32 scale, as ONNX stores it (and as the reference computes it)
   const codes = new Float32Array(x.length);
   const dq = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {

@@ -24,7 +24,7 @@ function weightSite(scaleFactor: number, over: Partial<Omit<SiteFindings, 'artif
   const rng = new Rng(11);
   const x = Float32Array.from({ length: 512 }, () => rng.normal() * 0.02);
   const absmax = x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  const scale = (absmax / 127) * scaleFactor;
+  const scale = Math.fround((absmax / 127) * scaleFactor); // float32, as ONNX stores scales (and the reference computes them)
   const codes = Float32Array.from(x, (v) => Math.max(-128, Math.min(127, Math.round(v / scale))));
   const dq = Float32Array.from(codes, (c) => c * scale);
   const stats = siteStats({ x, dims: [16, 32], codes, dq, twin: x, scale: Float64Array.of(scale), zeroPoint: Float64Array.of(0), axis: 1, blockSize: 0 }, INT8);

@@ -7,6 +7,7 @@
 import type { FormatSpec } from './types.js';
 import type { ElementCodec } from './element.js';
 import type { CodecOptions } from './codec.js';
+import { integerZeroPoint, rangeScale } from './integer.js';
 
 export interface Groups {
   /** elements per group (the last group may be shorter) */
@@ -137,13 +138,8 @@ function scaleRule(spec: FormatSpec, codec: ElementCodec, st: GroupStats, option
     const qmax = codec.maxFinite;
     const mn = st.min;
     const mx = st.max;
-    const scale = opts?.scale ?? Math.fround((mx - mn) / (qmax - qmin));
-    let zp = givenZp;
-    if (zp === undefined) {
-      zp = scale > 0 ? qmin - Math.fround(mn / scale) + 6755399441055744 - 6755399441055744 : 0;
-      zp = Math.min(Math.max(zp, qmin), qmax);
-    }
-    return set(s, scale, zp);
+    const scale = opts?.scale ?? rangeScale(mn, mx, qmin, qmax, true);
+    return set(s, scale, givenZp ?? (scale > 0 ? integerZeroPoint(mn, scale, qmin, qmax) : 0));
   }
   if (opts?.scale !== undefined) return set(s, opts.scale, givenZp ?? 0);
   const amax = st.amax;
@@ -162,5 +158,5 @@ function scaleRule(spec: FormatSpec, codec: ElementCodec, st: GroupStats, option
     const elementScale = spec.elementScale ?? 1;
     return set(s, POW2[shared + 127]! * elementScale, 0, shared + 127); // = 2^shared · elementScale
   }
-  return set(s, Math.fround(amax / codec.maxFinite), givenZp ?? 0);
+  return set(s, rangeScale(-amax, amax, -codec.maxFinite, codec.maxFinite, false), givenZp ?? 0);
 }

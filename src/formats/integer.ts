@@ -26,6 +26,22 @@ export function quantizeInteger(t: number, zp: number, qmin: number, qmax: numbe
   return r === r ? r + zp : zp;
 }
 
+/**
+ * The scale of a group from its range (the one rule: the registry's codecs and the ONNX site reference; scales in
+ * float32, as ONNX stores them): symmetric amax / qmax (qmax = the largest finite code value, any family), or
+ * asymmetric (ONNX DynamicQuantizeLinear generalised to signed codes) (max − min) / (qmax − qmin), with min ≤ 0 ≤ max.
+ * 0 for an all-zero group.
+ */
+export function rangeScale(min: number, max: number, qmin: number, qmax: number, asymmetric: boolean): number {
+  return asymmetric ? Math.fround((max - min) / (qmax - qmin)) : Math.fround(Math.max(-min, max) / qmax);
+}
+
+/** The asymmetric zero-point for a scale > 0: RNE(qmin − min / scale), min / scale in float32, clamped to [qmin, qmax]. */
+export function integerZeroPoint(min: number, scale: number, qmin: number, qmax: number): number {
+  const zp = qmin - Math.fround(min / scale) + RNE_MAGIC - RNE_MAGIC;
+  return Math.min(Math.max(zp, qmin), qmax);
+}
+
 /** Symmetric variant used by MXINT8 elements: ±qmax, never −qmax−1. */
 export function integerCodec(spec: FormatSpec, symmetric = false): ElementCodec {
   const { qmax } = integerRange(spec);

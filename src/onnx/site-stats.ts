@@ -10,8 +10,8 @@
 import { countNonFinite, entropyBits, entropyOfCounts } from '../stats.js';
 import type { CodeType } from './proto.js';
 import { elementCodec } from '../formats/codec.js';
-import { roundHalfEven, type ElementCodec } from '../formats/element.js';
-import { quantizeInteger } from '../formats/integer.js';
+import type { ElementCodec } from '../formats/element.js';
+import { integerZeroPoint, quantizeInteger, rangeScale } from '../formats/integer.js';
 import { byteHistogram, CHUNK, fusedKernel, kernelAvailable, rangeKernel, type GroupSums } from './stats-kernel.js';
 
 export interface SiteTensors {
@@ -141,19 +141,17 @@ export function asymmetricReference(type: CodeType, zeroPoint: ArrayLike<number>
  * The reference quantizer's scale and zero-point per group, from the group's min and max of the finite values (both
  * start at 0, so lo ≤ 0 ≤ hi): symmetric, scale = absmax / qmax and zero-point 0; asymmetric (see
  * asymmetricReference), scale = (max − min) / (qmax − qmin) and zero-point = RNE(qmin − min / scale) clamped to the
- * codes (ONNX DynamicQuantizeLinear's rule, in float64). A group of zeros gets scale 1.
+ * codes (ONNX DynamicQuantizeLinear's rule) — the registry's own rule (src/formats/integer.ts rangeScale and
+ * integerZeroPoint: scales in float32, as ONNX stores them). A group of zeros gets scale 1.
  */
 function referenceScales(lo: Float64Array, hi: Float64Array, type: CodeType, asymmetric: boolean): { scale: Float64Array; zeroPoint: Float64Array } {
   const groups = lo.length;
   const scale = new Float64Array(groups);
   const zeroPoint = new Float64Array(groups);
   for (let g = 0; g < groups; g++) {
-    if (!asymmetric) {
-      scale[g] = Math.max(-lo[g]!, hi[g]!) / type.qmax || 1;
-    } else {
-      scale[g] = (hi[g]! - lo[g]!) / (type.qmax - type.qmin) || 1;
-      zeroPoint[g] = Math.min(type.qmax, Math.max(type.qmin, roundHalfEven(type.qmin - lo[g]! / scale[g]!)));
-    }
+    // the registry's rule (rangeScale, integerZeroPoint); an all-zero group gets scale 1 (any scale reproduces it)
+    scale[g] = rangeScale(lo[g]!, hi[g]!, type.qmin, type.qmax, asymmetric) || 1;
+    if (asymmetric) zeroPoint[g] = integerZeroPoint(lo[g]!, scale[g]!, type.qmin, type.qmax);
   }
   return { scale, zeroPoint };
 }
