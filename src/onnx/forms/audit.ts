@@ -1,8 +1,9 @@
 /**
  * The audit of a model's stored weights (every form in weights.ts): decode each weight from the model's constants,
- * measure its codes (code-stats.ts), lint its scales and zero-points, judge (judge.ts). No session: the numbers are in
- * the file. With the float original's weight beside it (`--float-model`, float-model.ts pairs them), the weight is
- * measured and judged exactly as a QDQ weight site, by the probes (probes/judge-site.ts), on (float weight, dequantized codes).
+ * measure its codes (code-stats.ts), lint its scales and zero-points (judge.ts), and hand each to the probes' site
+ * judges (probes/judge-site.ts). No session: the numbers are in the file. With the float original's weight beside it
+ * (`--float-model`, float-model.ts pairs them), the weight is measured and judged exactly as a QDQ weight site, on
+ * (float weight, dequantized codes).
  */
 import type { ProbeResult } from '../../report/types.js';
 import { sqnrDb } from '../../stats.js';
