@@ -46,6 +46,8 @@ test('the site judges are the probe modules: missing-dequant, scale-collapse and
     ['scale-collapse', 'H2', 'pass', 'w_q', 'int8'],
   ]);
   for (const r of rs) assert.equal(r.hypothesis, PROBES.find((p) => p.id === r.probe)!.hypothesis);
+  // only the probes asked for run
+  assert.deepEqual(judgeSite(weightSite(1000), ctx, ['missing-dequant']).map((r) => r.probe), ['missing-dequant']);
   // the correct site is the reference: no SQNR deficit
   assert.equal(byProbe(rs, 'roundtrip').statistic.name, 'SQNR deficit vs reference');
   assert.equal(byProbe(rs, 'roundtrip').statistic.value, 0);

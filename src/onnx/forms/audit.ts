@@ -73,10 +73,10 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
       const qdqLint = lintSite({ scale, zeroPoint: w.zeroPoint, zeroPointSource: undefined, codeType: s.codeType, inputKind: 'weight', groups: stats.perGroup, groupName: (g) => scaleGroupName(w.dims, s.axis, s.blockSize, g) }, opts.thresholds);
       const sf: SiteFindings = { artifact: 'measured', site: asQdqSite(s, paired.tensor), format: f.format, stats, lint: qdqLint, leaks: [] };
       const extra = { ...storedMeasurements(f), floatTensor: paired.tensor, pairedBy: paired.how };
-      // H1 is the graph's question (does float maths read the codes?), answered on the stored codes' own artifact below:
+      // H1 is the graph's question (does float maths read the codes?), answered on the stored codes' own artifact:
       // a stored form's codes are read by the runtime's kernel, or by a DequantizeLinear.
-      mine.push(...judgeSite(f, ctx).filter((x) => x.probe === 'missing-dequant'));
-      for (const r of judgeSite(sf, ctx).filter((x) => x.probe !== 'missing-dequant')) {
+      mine.push(...judgeSite(f, ctx, ['missing-dequant']));
+      for (const r of judgeSite(sf, ctx, ['roundtrip', 'scale-collapse'])) {
         r.evidence.measurements = { ...r.evidence.measurements, ...extra };
         mine.push(r);
       }
@@ -93,7 +93,7 @@ export function auditWeights(index: GraphIndex, sites: readonly WeightSite[], op
     rows.push({ site: s.name, order: s.order, results: mine, form: s.form, opType: s.opType, codeType: s.codeType.name, sqnrDb: rowSqnr });
   }
   for (const a of activations) {
-    const r = judgeSite(lintActivation(index, a, opts.thresholds), ctx)[0]!;
+    const r = judgeSite(lintActivation(index, a, opts.thresholds), ctx, ['scale-collapse'])[0]!;
     results.push(r);
     rows.push({ site: a.name, order: a.order, results: [r], form: 'qoperator activation', opType: a.producer.opType ?? '', codeType: String(r.evidence.measurements.codeType), sqnrDb: null });
   }
